@@ -1,0 +1,50 @@
+# cmr: every target installs what it needs; a fresh clone needs only `make`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto')
+export PYTHONPATH := $(CURDIR)/gen:$(CURDIR)
+export GRPC_VERBOSITY := ERROR
+
+.PHONY: install gen lint test run stop bench clean
+
+install: $(STAMP) gen/.stamp
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# Generated code and the repository are import roots for every process of the venv.
+	printf '%s\n%s\n' "$(CURDIR)/gen" "$(CURDIR)" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmr-paths.pth
+	touch $@
+
+gen/.stamp: $(STAMP) $(PROTOS) scripts/gen_protos.py
+	$(PY) scripts/gen_protos.py
+	touch $@
+
+gen: install
+
+lint: install
+	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/pytest -n auto -p no:cacheprovider
+
+run: install
+	$(BIN)/cmr bootstrap
+	@echo "controller running; try: $(BIN)/cmr status   (stop it with: $(BIN)/cmr kill-controller cmr -y)"
+
+stop: install
+	$(BIN)/cmr kill-controller cmr -y
+
+bench: install
+	@echo "benchmarks arrive with issue 8"
+
+clean:
+	rm -rf $(VENV) gen .mypy_cache .ruff_cache .pytest_cache

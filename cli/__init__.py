@@ -1,0 +1,1 @@
+"""The `cmr` command line, a client of the gateway only."""

@@ -1,0 +1,1 @@
+"""The public API: authentication, orchestration and status composition."""

@@ -1,0 +1,1 @@
+"""cmr services: one package per bounded context, plus shared plumbing in `common`."""

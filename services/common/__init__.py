@@ -1,0 +1,1 @@
+"""Plumbing shared by every service: error kinds, status mapping, stores, feeds, servers."""

@@ -1,0 +1,189 @@
+"""A service's SQLite file: one connection, one lock, WAL, migrations and the change-feed outbox.
+
+Every service store derives from `SqliteStore`. Handlers run on gRPC pool threads, so the store
+keeps one connection (`check_same_thread=False`) and one re-entrant lock around every transaction
+and read: a use case's transaction may call store methods that open their own (they become
+savepoints). Events are appended to the `outbox` table inside the caller's transaction, so a change
+and its event commit together or not at all; watchers are woken after the outermost commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_S: Final = 5.0
+WATCH_BATCH: Final = 500
+
+
+def now_rfc3339() -> str:
+    """Return the current time in UTC as RFC 3339 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    """One committed change-feed entry."""
+
+    sequence: int
+    """Position in this service's feed: strictly increasing from 1, never reused."""
+    kind: str
+    """`<entity>-<verb>` in kebab-case, such as `unit-added`."""
+    model_uuid: str = ""
+    """Model the event belongs to; empty for controller-wide events."""
+    entity: str = ""
+    """Name of the entity within its model."""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    """Extra facts about the change."""
+    time: str = ""
+    """Commit time, RFC 3339 UTC."""
+
+
+def outbox_migration(db: Database) -> None:
+    """Create the outbox table; every service's first migration calls this."""
+    db.execute(
+        "CREATE TABLE outbox ("
+        " sequence INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL, model_uuid TEXT NOT NULL DEFAULT '',"
+        " entity TEXT NOT NULL DEFAULT '', attributes TEXT NOT NULL DEFAULT '{}',"
+        " time TEXT NOT NULL)"
+    )
+
+
+class SqliteStore:
+    """Base of the service stores: connection, lock, transactions, outbox and watch support."""
+
+    def __init__(self, path: Path | str, migrations: Migrations) -> None:
+        """Open (creating if needed) the SQLite file at `path` and apply pending migrations.
+
+        Args:
+            path: the store's file; `":memory:"` for a throw-away store.
+            migrations: the service's migration set, applied in registration order.
+        """
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        self._db = Database(conn)
+        if str(path) != ":memory:":
+            self._db.enable_wal()
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._depth = 0
+        self._wrote_event = False
+        self._closed = False
+        with self._lock:
+            migrations.apply(self._db)
+
+    @property
+    def db(self) -> Database:
+        """The sqlite-utils database; use only under `transaction()` or `read()`."""
+        return self._db
+
+    def table(self, name: str) -> Table:
+        """Return a table by name (typed `Table`, unlike `db[name]`)."""
+        return self._db.table(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a block in one transaction (a savepoint when nested); wake watchers on commit."""
+        with self._lock:
+            self._depth += 1
+            try:
+                with self._db.atomic():
+                    yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._wrote_event:
+                    self._wrote_event = False
+                    self._changed.notify_all()
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """Hold the lock for a consistent multi-query read."""
+        with self._lock:
+            yield
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        """Run a read query under the lock and return every row as a dict."""
+        with self._lock:
+            return list(self._db.query(sql, params))
+
+    def append_event(
+        self,
+        kind: str,
+        *,
+        model_uuid: str = "",
+        entity: str = "",
+        attributes: Mapping[str, str] | None = None,
+    ) -> int:
+        """Append a change-feed event inside the current transaction and return its sequence."""
+        if self._depth == 0:
+            raise RuntimeError("append_event must run inside transaction()")
+        cursor = self._db.execute(
+            "INSERT INTO outbox (kind, model_uuid, entity, attributes, time) VALUES (?,?,?,?,?)",
+            (kind, model_uuid, entity, json.dumps(dict(attributes or {})), now_rfc3339()),
+        )
+        self._wrote_event = True
+        sequence = cursor.lastrowid
+        assert sequence is not None  # noqa: S101 - an INSERT always sets it
+        return sequence
+
+    def last_sequence(self) -> int:
+        """Return the sequence of the newest event, or 0 when the feed is empty."""
+        rows = self.query("SELECT COALESCE(MAX(sequence), 0) AS s FROM outbox")
+        return int(rows[0]["s"])
+
+    def events_after(self, sequence: int, limit: int = WATCH_BATCH) -> list[Event]:
+        """Return up to `limit` events with a sequence greater than `sequence`, in order."""
+        rows = self.query(
+            "SELECT * FROM outbox WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            (sequence, limit),
+        )
+        return [
+            Event(
+                sequence=r["sequence"],
+                kind=r["kind"],
+                model_uuid=r["model_uuid"],
+                entity=r["entity"],
+                attributes=json.loads(r["attributes"]),
+                time=r["time"],
+            )
+            for r in rows
+        ]
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Block until an event after `after` commits, `timeout` passes or the store closes.
+
+        Returns:
+            True when there are events after `after`.
+        """
+        with self._changed:
+            if self._closed:
+                return False
+            if self.last_sequence() > after:
+                return True
+            self._changed.wait(timeout)
+            return not self._closed and self.last_sequence() > after
+
+    def close(self) -> None:
+        """Wake every watcher and close the connection."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` ran."""
+        return self._closed

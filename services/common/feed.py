@@ -1,0 +1,50 @@
+"""The server side of every service's `Watch(after_sequence)`: replay, then follow live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+import grpc
+
+from cmr.common.v1 import common_pb2
+from services.common import errors
+from services.common.db import Event, SqliteStore
+
+POLL_S: Final = 1.0
+"""How often an idle stream checks that its client is still there."""
+
+
+def to_pb(event: Event) -> common_pb2.Event:
+    """Convert a stored event to its wire form."""
+    return common_pb2.Event(
+        sequence=event.sequence,
+        kind=event.kind,
+        model_uuid=event.model_uuid,
+        entity=event.entity,
+        attributes=dict(event.attributes),
+        time=event.time,
+    )
+
+
+def follow(
+    store: SqliteStore, after_sequence: int, context: grpc.ServicerContext
+) -> Iterator[common_pb2.Event]:
+    """Yield every event after `after_sequence`, then each new one, until the client leaves.
+
+    Batches are read under the store's lock; waiting happens outside it, so writers are never
+    blocked by a slow watcher.
+
+    Raises:
+        Invalid: `after_sequence` is negative.
+    """
+    if after_sequence < 0:
+        raise errors.Invalid(f"after_sequence must not be negative, got {after_sequence}")
+    cursor = after_sequence
+    while context.is_active() and not store.closed:
+        batch = store.events_after(cursor)
+        for event in batch:
+            yield to_pb(event)
+            cursor = event.sequence
+        if not batch:
+            store.wait_for_events(cursor, POLL_S)

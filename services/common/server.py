@@ -1,0 +1,133 @@
+"""gRPC server plumbing shared by every service: options, health, reflection, serving."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any, Final
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
+"""Status of a large model can exceed gRPC's 4 MiB default; raised on purpose on both ends."""
+
+SERVER_OPTIONS: Final[list[tuple[str, Any]]] = [
+    # A second server on a busy port must fail at start, not silently share the traffic.
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # Clients may ping every 10 s (CHANNEL_OPTIONS); a stricter server would GOAWAY them.
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+CHANNEL_OPTIONS: Final[list[tuple[str, Any]]] = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Built:
+    """A server built but not started, with what its owner must start and close."""
+
+    server: grpc.Server
+    """The gRPC server; call `start()`."""
+    port: int
+    """The TCP port it bound (the chosen one when asked for port 0)."""
+    health: health.HealthServicer
+    """Its health servicer: NOT_SERVING until `mark_serving`."""
+    service_name: str
+    """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
+    closers: tuple[Callable[[], None], ...] = ()
+    """Called in order by `stop()` after the server has stopped (stores, channels)."""
+
+    def mark_serving(self) -> None:
+        """Report SERVING for the whole server and its service."""
+        for name in ("", self.service_name):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def start(self) -> None:
+        """Start serving and report healthy."""
+        self.server.start()
+        self.mark_serving()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, stop the server, then close its resources."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        for close in self.closers:
+            close()
+
+
+def new_server(
+    service_name: str,
+    add: Callable[[grpc.Server], None],
+    address: str,
+    *,
+    max_workers: int = 16,
+    interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
+    closers: Iterable[Callable[[], None]] = (),
+) -> Built:
+    """Create a server with health checking and reflection, bound to `address`.
+
+    Args:
+        service_name: the full proto service name, for health and reflection.
+        add: registers the servicer, such as `lambda s: add_XServicer_to_server(x, s)`.
+        address: `host:port`; port 0 picks a free port.
+        max_workers: handler threads; each open `Watch` stream holds one.
+        interceptors: server interceptors, outermost first.
+        closers: called after the server stops.
+
+    Raises:
+        RuntimeError: the address could not be bound.
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
+        options=SERVER_OPTIONS,
+        interceptors=list(interceptors),
+    )
+    add(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", service_name):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as err:
+        raise RuntimeError(f"cannot listen on {address}: {err}") from None
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {address}: the address is in use or not local")
+    return Built(
+        server=server,
+        port=port,
+        health=health_servicer,
+        service_name=service_name,
+        closers=tuple(closers),
+    )
+
+
+def serve_until_signalled(built: Iterable[Built], *, grace: float = 5.0) -> None:
+    """Start every server, then block until SIGTERM or SIGINT and stop them gracefully."""
+    servers = list(built)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    for b in servers:
+        b.start()
+    stop.wait()
+    for b in reversed(servers):
+        b.stop(grace)

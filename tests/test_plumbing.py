@@ -1,0 +1,76 @@
+"""Shared plumbing: the store base, its outbox and the config loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_utils.migrations import Migrations
+
+from services.common import config, errors
+from services.common.db import SqliteStore, outbox_migration
+
+migrations = Migrations("cmr.test")
+
+
+@migrations(name="001_outbox")
+def _outbox(db: object) -> None:
+    outbox_migration(db)  # type: ignore[arg-type]
+
+
+def _fail_after_event(store: SqliteStore) -> None:
+    with store.transaction():
+        store.append_event("thing-added", entity="b")
+        _ = 1 / 0
+
+
+def test_events_commit_with_their_transaction_and_roll_back_with_it(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db", migrations)
+    try:
+        with store.transaction():
+            first = store.append_event("thing-added", entity="a")
+        with pytest.raises(ZeroDivisionError):
+            _fail_after_event(store)
+        with store.transaction():
+            second = store.append_event("thing-added", entity="c")
+        assert [e.entity for e in store.events_after(0)] == ["a", "c"]
+        assert second > first
+        assert store.last_sequence() == second
+    finally:
+        store.close()
+
+
+def test_append_event_outside_a_transaction_is_a_bug(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db", migrations)
+    try:
+        with pytest.raises(RuntimeError):
+            store.append_event("thing-added")
+    finally:
+        store.close()
+
+
+def test_config_layers_file_env_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("ports: {placement: 1000}\naddresses: {offers: 'offers:17073'}\n")
+    cfg = config.load(path, env={"CMR_ACCESS_PORT": "2000"}, ports={"gateway": 0})
+    assert cfg.ports["placement"] == 1000
+    assert cfg.ports["access"] == 2000
+    assert cfg.ports["gateway"] == 0
+    assert cfg.address_of("offers") == "offers:17073"
+    assert cfg.address_of("access") == "127.0.0.1:2000"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ports: {nope: 1}", "unknown service 'nope'"),
+        ("ports: {placement: 70000}", "out of range"),
+        ("colour: blue", "unknown keys"),
+        ("- a list", "must hold a mapping"),
+    ],
+)
+def test_config_rejects_bad_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(errors.Invalid, match=message):
+        config.load(path, env={})
