@@ -120,14 +120,27 @@ def new_server(
     )
 
 
-def serve_until_signalled(built: Iterable[Built], *, grace: float = 5.0) -> None:
-    """Start every server, then block until SIGTERM or SIGINT and stop them gracefully."""
+def serve_until_signalled(
+    built: Iterable[Built],
+    *,
+    grace: float = 5.0,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Start every server, then block until SIGTERM or SIGINT and stop them gracefully.
+
+    Args:
+        built: servers in start-up order; they stop in the reverse order.
+        grace: seconds in-flight calls get to finish when stopping.
+        on_started: called once every server serves (to announce readiness).
+    """
     servers = list(built)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     for b in servers:
         b.start()
+    if on_started is not None:
+        on_started()
     stop.wait()
     for b in reversed(servers):
         b.stop(grace)

@@ -1,0 +1,229 @@
+"""The two runtimes: every server in one process (embedded), or one server per process.
+
+Embedded: placement, access, offers and relations start first, each with its own SQLite file in
+the data directory; the gateway starts last, pointed at the ports they bound. When the gateway's
+port is 0, every service binds port 0 too (tests, parallel controllers); otherwise the services
+use their configured ports (17071-17074 by default). Once everything serves, the chosen
+addresses are written to a ready file (JSON), which `cmr bootstrap` waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from services.common import errors
+from services.common.config import SERVICES, Config
+from services.common.server import Built, serve_until_signalled
+
+log = logging.getLogger(__name__)
+
+READY_FILE: Final = "ready.json"
+PASSWORD_FILE: Final = "admin-password"  # noqa: S105 - a file name, not a password
+LOG_FILE: Final = "controller.log"
+
+
+def _builder(service: str) -> Callable[[Config], Built]:
+    # Imported on demand: a single-service process loads only its own context.
+    if service == "placement":
+        from services.placement.server import build_server as placement
+
+        return placement
+    if service == "access":
+        from services.access.server import build_server as access
+
+        return access
+    if service == "offers":
+        from services.offers.server import build_server as offers
+
+        return offers
+    if service == "relations":
+        from services.relations.server import build_server as relations
+
+        return relations
+    from gateway.server import build_server as gateway
+
+    return gateway
+
+
+def ensure_password_file(cfg: Config) -> Config:
+    """Give the controller a bootstrap password file, creating a random one if it has none."""
+    if cfg.bootstrap_password_file is not None:
+        return cfg
+    path = cfg.data_dir / PASSWORD_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(18) + "\n")
+    return cfg.with_changes(bootstrap_password_file=path)
+
+
+def build_embedded(cfg: Config) -> list[Built]:
+    """Build the four services and the gateway of one controller, in start-up order."""
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = ensure_password_file(cfg)
+    if cfg.ports["gateway"] == 0:
+        cfg = cfg.with_changes(ports=dict.fromkeys(cfg.ports, 0))
+    built: list[Built] = []
+    ports = dict(cfg.ports)
+    try:
+        for service in SERVICES:
+            one = _builder(service)(cfg)
+            built.append(one)
+            ports[service] = one.port
+        gateway_cfg = cfg.with_changes(
+            ports=ports,
+            addresses={s: f"127.0.0.1:{ports[s]}" for s in SERVICES},
+        )
+        built.append(_builder("gateway")(gateway_cfg))
+    except BaseException:
+        for one in built:
+            one.stop(None)
+        raise
+    return built
+
+
+def write_ready_file(
+    path: Path, built: list[Built], host: str, names: list[str] | None = None
+) -> None:
+    """Record the pid and the address of every server, atomically.
+
+    Args:
+        path: the file to write.
+        built: the servers, in the order of `names`.
+        host: the address they bound.
+        names: their service names; None for a whole embedded controller.
+    """
+    names = names or [*SERVICES, "gateway"]
+    connect_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    ports = {name: b.port for name, b in zip(names, built, strict=True)}
+    content: dict[str, object] = {"pid": os.getpid(), "ports": ports}
+    if "gateway" in ports:
+        content["gateway"] = f"{connect_host}:{ports['gateway']}"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(content))
+    tmp.replace(path)
+
+
+def serve(cfg: Config, service: str | None, ready_file: Path | None) -> None:
+    """Run one server (`service`) or, when None, a whole embedded controller, until signalled."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    if service is None:
+        built = build_embedded(cfg)
+    else:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        built = [_builder(service)(cfg)]
+    for one in built:
+        log.info("%s listening on port %d", one.service_name, one.port)
+
+    def announce() -> None:
+        if ready_file is not None:
+            write_ready_file(ready_file, built, cfg.host, [service] if service else None)
+
+    serve_until_signalled(built, on_started=announce)
+
+
+def start_background(
+    *, name: str, data_dir: Path, port: int, wait_s: float = 60.0
+) -> tuple[int, str, str]:
+    """Start an embedded controller as a detached process and wait until it serves.
+
+    Returns:
+        The process id, the gateway address and the admin password.
+
+    Raises:
+        Refused: the process exited or did not become ready in time (with its log's tail).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ready = data_dir / READY_FILE
+    ready.unlink(missing_ok=True)
+    password_file = data_dir / PASSWORD_FILE
+    cfg = ensure_password_file(Config(data_dir=data_dir, bootstrap_password_file=None))
+    assert cfg.bootstrap_password_file == password_file  # noqa: S101 - set just above
+    args = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--controller-name",
+        name,
+        "--bootstrap-password-file",
+        str(password_file),
+        "--ready-file",
+        str(ready),
+    ]
+    with open(data_dir / LOG_FILE, "ab") as logfile:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "GRPC_VERBOSITY": "ERROR"},
+        )
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if ready.exists():
+            info = json.loads(ready.read_text())
+            return proc.pid, str(info["gateway"]), password_file.read_text().strip()
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    else:
+        proc.terminate()
+    tail = (data_dir / LOG_FILE).read_text(errors="replace").strip().splitlines()[-5:]
+    raise errors.Refused(
+        "controller did not start: " + (" | ".join(tail) or f"see {data_dir / LOG_FILE}")
+    )
+
+
+def stop_process(pid: int, wait_s: float = 15.0) -> bool:
+    """Send SIGTERM, wait for the process to go, then SIGKILL it. Returns False if none."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                return True
+        except ChildProcessError:
+            pass  # not our child: probe with signal 0 instead
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def remove_server_files(data_dir: Path) -> None:
+    """Delete the files an embedded controller keeps; the directory too when left empty."""
+    if not data_dir.is_dir():
+        return
+    patterns = ("*.db", "*.db-wal", "*.db-shm", READY_FILE, PASSWORD_FILE, LOG_FILE)
+    for pattern in patterns:
+        for path in data_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+    try:
+        data_dir.rmdir()
+    except OSError:
+        log.info("kept %s: it holds other files", data_dir)

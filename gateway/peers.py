@@ -1,0 +1,90 @@
+"""The gateway's clients of the four services: channels, stubs, deadlines, unavailability."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+import grpc
+
+from cmr.access.v1 import access_pb2_grpc
+from cmr.offers.v1 import offers_pb2_grpc
+from cmr.placement.v1 import placement_pb2_grpc
+from cmr.relations.v1 import relations_pb2_grpc
+from services.common import errors
+from services.common.config import SERVICES, Config
+from services.common.server import CHANNEL_OPTIONS
+
+DEFAULT_TIMEOUT_S: Final = 10.0
+"""Deadline of a call to a service when the incoming call has none shorter."""
+
+# Reads are idempotent: the channel retries them once when a service is briefly unreachable.
+_RETRY_CONFIG: Final = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [
+                    {"service": f"cmr.{ctx}.v1.{svc}", "method": m}
+                    for ctx, svc in (
+                        ("placement", "PlacementService"),
+                        ("access", "AccessService"),
+                    )
+                    for m in ("GetModel", "ListModels", "GetModelStatus", "Authenticate")
+                ],
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+T = TypeVar("T")
+
+
+class Peers:
+    """Channels to the four services, opened once and shared by every handler thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.addresses = {name: config.address_of(name) for name in SERVICES}
+        options = [*CHANNEL_OPTIONS, ("grpc.service_config", _RETRY_CONFIG)]
+        self._channels = {
+            name: grpc.insecure_channel(addr, options=options)
+            for name, addr in self.addresses.items()
+        }
+        self.placement = placement_pb2_grpc.PlacementServiceStub(self._channels["placement"])
+        self.access = access_pb2_grpc.AccessServiceStub(self._channels["access"])
+        self.offers = offers_pb2_grpc.OfferServiceStub(self._channels["offers"])
+        self.relations = relations_pb2_grpc.RelationServiceStub(self._channels["relations"])
+
+    def call(self, service: str, fn: Callable[[], T]) -> T:
+        """Run one call to `service`, turning UNAVAILABLE into an error that names it.
+
+        Other codes pass through unchanged, so the callee's message reaches the client.
+        """
+        try:
+            return fn()
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE:
+                raise errors.Unavailable(
+                    f"{service} service at {self.addresses[service]} is unavailable"
+                ) from None
+            raise
+
+    def close(self) -> None:
+        """Close every channel."""
+        for channel in self._channels.values():
+            channel.close()
+
+
+def timeout(context: grpc.ServicerContext, default: float = DEFAULT_TIMEOUT_S) -> float:
+    """Return the deadline for an outgoing call: the default, or what the caller has left."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return default
+    return max(0.001, min(default, remaining))

@@ -1,0 +1,97 @@
+"""Composes `status` for one model from what each context reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Final
+
+from cmr.gateway.v1 import gateway_pb2 as pb
+from cmr.placement.v1 import placement_pb2
+from services.common.db import now_rfc3339
+
+MODEL_TYPE: Final = "iaas"
+CLOUD: Final = "localhost"
+VERSION: Final = "0.1.0"
+
+
+def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
+    return pb.UnitStatus(
+        name=unit.name,
+        workload_status=pb.StatusValue(current=unit.workload_status or "unknown"),
+        juju_status=pb.StatusValue(current=unit.agent_status or "idle"),
+        leader=unit.leader,
+        machine="" if nested else unit.machine,
+        public_address=unit.address,
+    )
+
+
+def compose(
+    placement: placement_pb2.GetModelStatusResponse, *, controller: str
+) -> pb.GetStatusResponse:
+    """Build the status of one model.
+
+    Subordinate units nest under their principal unit and carry no machine (REFERENCE §7.3);
+    a subordinate application lists the applications of its units' principals in
+    `subordinate_to`, sorted, and its scale is its unit count.
+    """
+    model = placement.model
+    units_by_name = {u.name: u for u in placement.units}
+    nested: dict[str, list[pb.UnitStatus]] = defaultdict(list)
+    principals_of: dict[str, set[str]] = defaultdict(set)
+    for unit in placement.units:
+        if unit.principal:
+            nested[unit.principal].append(_unit(unit, nested=True))
+            principal = units_by_name.get(unit.principal)
+            if principal is not None:
+                principals_of[unit.application].add(principal.application)
+    units_of: dict[str, list[pb.UnitStatus]] = defaultdict(list)
+    for unit in placement.units:
+        if not unit.principal:
+            status = _unit(unit, nested=False)
+            status.subordinates.extend(nested.get(unit.name, []))
+            units_of[unit.application].append(status)
+    applications = [
+        pb.ApplicationStatus(
+            name=app.name,
+            charm=app.charm.name,
+            charm_origin="local",
+            charm_rev=app.charm.revision,
+            base_name="ubuntu",
+            base_channel="22.04",
+            scale=app.unit_count,
+            exposed=False,
+            application_status=pb.StatusValue(current=app.status or "unknown"),
+            subordinate=app.subordinate,
+            subordinate_to=sorted(principals_of.get(app.name, ())),
+            units=units_of.get(app.name, []),
+        )
+        for app in placement.applications
+    ]
+    machines = [
+        pb.MachineStatus(
+            id=m.id,
+            juju_status=pb.StatusValue(current=m.status or "started"),
+            dns_name=m.address,
+            ip_addresses=[m.address] if m.address else [],
+            instance_id=f"machine-{m.id}",
+            machine_status=pb.StatusValue(current=m.instance_status or "running"),
+            base_name=m.base_name or "ubuntu",
+            base_channel=m.base_channel or "22.04",
+        )
+        for m in placement.machines
+    ]
+    return pb.GetStatusResponse(
+        model=pb.ModelInfo(
+            name=model.name,
+            owner=model.owner,
+            uuid=model.uuid,
+            type=MODEL_TYPE,
+            controller=controller,
+            cloud=CLOUD,
+            version=VERSION,
+            model_status=pb.StatusValue(current="available"),
+        ),
+        machines=machines,
+        applications=applications,
+        timestamp=now_rfc3339(),
+    )

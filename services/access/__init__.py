@@ -1,0 +1,1 @@
+"""The access context: users, credentials, sessions and the controller's identity."""

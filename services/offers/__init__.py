@@ -1,0 +1,1 @@
+"""The offers context: offers, offer URLs, consumed offers (SAAS) and offer firewall rules."""

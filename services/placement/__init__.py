@@ -1,0 +1,1 @@
+"""The placement context: models, charms, applications, machines and units."""

@@ -1,0 +1,278 @@
+"""The placement servicer: proto <-> domain and `build_server`; rules live in `domain`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+import grpc
+from typing_extensions import override
+
+from cmr.placement.v1 import placement_pb2 as pb
+from cmr.placement.v1 import placement_pb2_grpc
+from services.common import feed
+from services.common import status as codes
+from services.common.config import Config
+from services.common.db import now_rfc3339
+from services.common.server import Built, new_server
+from services.placement import domain
+from services.placement.charm import CharmMeta, Role, Scope
+from services.placement.store import SqlitePlacement
+
+SERVICE_NAME: Final = "cmr.placement.v1.PlacementService"
+_ROLES: Final = {
+    Role.PROVIDER: pb.ROLE_PROVIDER,
+    Role.REQUIRER: pb.ROLE_REQUIRER,
+    Role.PEER: pb.ROLE_PEER,
+}
+_SCOPES: Final = {Scope.GLOBAL: pb.SCOPE_GLOBAL, Scope.CONTAINER: pb.SCOPE_CONTAINER}
+
+
+def model_pb(model: domain.Model) -> pb.Model:
+    """A model on the wire."""
+    return pb.Model(
+        uuid=model.uuid,
+        name=model.name,
+        owner=model.owner,
+        life=model.life,
+        address_pool=model.address_pool,
+        created_at=model.created_at,
+    )
+
+
+def charm_pb(meta: CharmMeta, revision: int) -> pb.Charm:
+    """A charm on the wire."""
+    return pb.Charm(
+        name=meta.name,
+        revision=revision,
+        subordinate=meta.subordinate,
+        summary=meta.summary,
+        endpoints=[
+            pb.Endpoint(
+                name=e.name,
+                role=_ROLES[e.role],
+                interface=e.interface,
+                scope=_SCOPES[e.scope],
+                limit=e.limit,
+                optional=e.optional,
+                implicit=e.implicit,
+            )
+            for e in meta.endpoints
+        ],
+    )
+
+
+def application_pb(app: domain.Application) -> pb.Application:
+    """An application on the wire."""
+    return pb.Application(
+        model_uuid=app.model_uuid,
+        name=app.name,
+        charm=charm_pb(app.charm, app.charm_revision),
+        subordinate=app.subordinate,
+        unit_count=app.unit_count,
+        life=app.life,
+        status=app.status,
+    )
+
+
+def machine_pb(machine: domain.Machine) -> pb.Machine:
+    """A machine on the wire."""
+    return pb.Machine(
+        id=machine.id,
+        address=machine.address,
+        status="started",
+        instance_status="running",
+        base_name=domain.BASE[0],
+        base_channel=domain.BASE[1],
+    )
+
+
+def unit_pb(unit: domain.Unit) -> pb.Unit:
+    """A unit on the wire."""
+    return pb.Unit(
+        name=unit.name,
+        application=unit.application,
+        machine=unit.machine,
+        address=unit.address,
+        principal=unit.principal,
+        workload_status="unknown",
+        agent_status="idle",
+        leader=unit.leader,
+    )
+
+
+class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
+    """Serves `PlacementService` from one store."""
+
+    def __init__(self, store: SqlitePlacement) -> None:
+        self._store = store
+
+    @override
+    @codes.unary
+    def AddModel(
+        self, request: pb.AddModelRequest, context: grpc.ServicerContext
+    ) -> pb.AddModelResponse:
+        model, seq = domain.add_model(self._store, request.name, request.owner, now=now_rfc3339())
+        return pb.AddModelResponse(model=model_pb(model), sequence=seq)
+
+    @override
+    @codes.unary
+    def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
+    ) -> pb.ListModelsResponse:
+        models, token = domain.list_models(
+            self._store, request.owner, request.page_size, request.page_token
+        )
+        return pb.ListModelsResponse(models=[model_pb(m) for m in models], next_page_token=token)
+
+    @override
+    @codes.unary
+    def GetModel(
+        self, request: pb.GetModelRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelResponse:
+        model = domain.get_model(self._store, request.uuid, request.owner, request.name)
+        return pb.GetModelResponse(model=model_pb(model))
+
+    @override
+    @codes.unary
+    def DestroyModel(
+        self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
+    ) -> pb.DestroyModelResponse:
+        return pb.DestroyModelResponse(
+            sequence=domain.destroy_model(self._store, request.model_uuid)
+        )
+
+    @override
+    @codes.unary
+    def GetModelConfig(
+        self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelConfigResponse:
+        return pb.GetModelConfigResponse(config=domain.get_config(self._store, request.model_uuid))
+
+    @override
+    @codes.unary
+    def SetModelConfig(
+        self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.SetModelConfigResponse:
+        config, seq = domain.set_config(self._store, request.model_uuid, dict(request.config))
+        return pb.SetModelConfigResponse(config=config, sequence=seq)
+
+    @override
+    @codes.unary
+    def Deploy(
+        self, request: pb.DeployRequest, context: grpc.ServicerContext
+    ) -> pb.DeployResponse:
+        placed = domain.deploy(
+            self._store,
+            request.model_uuid,
+            request.metadata_yaml,
+            request.application,
+            request.num_units,
+            list(request.to),
+        )
+        return pb.DeployResponse(
+            application=application_pb(placed.application),
+            units=[unit_pb(u) for u in domain.mark_leaders(placed.units)],
+            machines=[machine_pb(m) for m in placed.machines],
+            sequence=placed.sequence,
+        )
+
+    @override
+    @codes.unary
+    def GetApplication(
+        self, request: pb.GetApplicationRequest, context: grpc.ServicerContext
+    ) -> pb.GetApplicationResponse:
+        app = domain.get_application(self._store, request.model_uuid, request.application)
+        return pb.GetApplicationResponse(application=application_pb(app))
+
+    @override
+    @codes.unary
+    def RemoveApplication(
+        self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveApplicationResponse:
+        removed, seq = domain.remove_application(
+            self._store, request.model_uuid, request.application
+        )
+        return pb.RemoveApplicationResponse(removed_units=removed, sequence=seq)
+
+    @override
+    @codes.unary
+    def AddUnit(
+        self, request: pb.AddUnitRequest, context: grpc.ServicerContext
+    ) -> pb.AddUnitResponse:
+        placed = domain.add_unit(
+            self._store,
+            request.model_uuid,
+            request.application,
+            request.num_units,
+            list(request.to),
+        )
+        return pb.AddUnitResponse(
+            units=[unit_pb(u) for u in placed.units],
+            machines=[machine_pb(m) for m in placed.machines],
+            sequence=placed.sequence,
+        )
+
+    @override
+    @codes.unary
+    def RemoveUnit(
+        self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveUnitResponse:
+        seq = domain.remove_units(self._store, request.model_uuid, list(request.units))
+        return pb.RemoveUnitResponse(sequence=seq)
+
+    @override
+    @codes.unary
+    def AddMachine(
+        self, request: pb.AddMachineRequest, context: grpc.ServicerContext
+    ) -> pb.AddMachineResponse:
+        machines, seq = domain.add_machines(self._store, request.model_uuid, request.count)
+        return pb.AddMachineResponse(machines=[machine_pb(m) for m in machines], sequence=seq)
+
+    @override
+    @codes.unary
+    def RemoveMachine(
+        self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveMachineResponse:
+        seq = domain.remove_machines(
+            self._store, request.model_uuid, list(request.machines), force=request.force
+        )
+        return pb.RemoveMachineResponse(sequence=seq)
+
+    @override
+    @codes.unary
+    def GetModelStatus(
+        self, request: pb.GetModelStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelStatusResponse:
+        status = domain.model_status(self._store, request.model_uuid)
+        return pb.GetModelStatusResponse(
+            model=model_pb(status.model),
+            machines=[machine_pb(m) for m in status.machines],
+            applications=[application_pb(a) for a in status.applications],
+            units=[unit_pb(u) for u in status.units],
+            config=dict(status.config),
+        )
+
+    @override
+    @codes.streaming
+    def Watch(
+        self, request: pb.WatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchResponse]:
+        for event in feed.follow(self._store, request.after_sequence, context):
+            yield pb.WatchResponse(event=event)
+
+
+def build_server(config: Config) -> Built:
+    """Build the placement server on `config.bind_address("placement")` with its own store."""
+    store = SqlitePlacement(config.db_path("placement"))
+    servicer = PlacementServicer(store)
+    try:
+        return new_server(
+            SERVICE_NAME,
+            lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
+            config.bind_address("placement"),
+            closers=(store.close,),
+        )
+    except BaseException:
+        store.close()
+        raise

@@ -1,0 +1,1 @@
+"""The relations context: relations, endpoints, ids, status, suspension and scope."""

@@ -1,0 +1,145 @@
+"""The relations context's SQLite file: relations, endpoints, units in scope, id counters.
+
+Schema (version 001):
+
+- `relations`: (model_uuid, id) -> key (unique per model), scope, status, message, suspended,
+  suspended_reason, life (`alive`/`dying`), offer_uuid ('' unless the relation crosses models
+  through an offer), via_cidrs (JSON list, `--via`), created_at, updated_at.
+- `relation_endpoints`: (model_uuid, relation_id, application) -> endpoint, role, interface,
+  scope, remote (1 for a SAAS or consumer proxy). Indexed by application: "which relations does
+  this application have?" is asked by remove-application and status.
+- `relation_units`: (model_uuid, relation_id, unit) -> application, role, principal (the unit
+  whose container it is, for container scope; Juju's scope key embeds it), entered_at.
+- `id_counters`: (model_uuid, name) -> next_value. Relation ids start at 0 and are never reused,
+  even after the relation is removed (juju/juju@3.6:state/state.go `AddRelation`).
+- `feed_cursors`: source (`placement`, `access`, `offers`, a peer controller) -> the last
+  sequence this context's reactors applied, so a restart resumes without loss or repeats.
+
+Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from services.common.db import SqliteStore, now_rfc3339, outbox_migration
+from services.relations.domain import Relation
+
+migrations = Migrations("cmr.relations")
+
+
+@migrations(name="001_relations_units_counters")
+def _001(db: Database) -> None:
+    outbox_migration(db)
+    db.execute(
+        "CREATE TABLE relations ("
+        " model_uuid TEXT NOT NULL, id INTEGER NOT NULL, key TEXT NOT NULL,"
+        " scope TEXT NOT NULL DEFAULT 'global' CHECK (scope IN ('global', 'container')),"
+        " status TEXT NOT NULL DEFAULT 'joining', message TEXT NOT NULL DEFAULT '',"
+        " suspended INTEGER NOT NULL DEFAULT 0, suspended_reason TEXT NOT NULL DEFAULT '',"
+        " life TEXT NOT NULL DEFAULT 'alive' CHECK (life IN ('alive', 'dying')),"
+        " offer_uuid TEXT NOT NULL DEFAULT '', via_cidrs TEXT NOT NULL DEFAULT '[]',"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        " PRIMARY KEY (model_uuid, id), UNIQUE (model_uuid, key))"
+    )
+    db.execute(
+        "CREATE TABLE relation_endpoints ("
+        " model_uuid TEXT NOT NULL, relation_id INTEGER NOT NULL,"
+        " application TEXT NOT NULL, endpoint TEXT NOT NULL,"
+        " role TEXT NOT NULL CHECK (role IN ('provider', 'requirer', 'peer')),"
+        " interface TEXT NOT NULL,"
+        " scope TEXT NOT NULL DEFAULT 'global' CHECK (scope IN ('global', 'container')),"
+        " remote INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (model_uuid, relation_id, application),"
+        " FOREIGN KEY (model_uuid, relation_id)"
+        "  REFERENCES relations(model_uuid, id) ON DELETE CASCADE)"
+    )
+    db.execute(
+        "CREATE INDEX relation_endpoints_application"
+        " ON relation_endpoints(model_uuid, application)"
+    )
+    db.execute(
+        "CREATE TABLE relation_units ("
+        " model_uuid TEXT NOT NULL, relation_id INTEGER NOT NULL, unit TEXT NOT NULL,"
+        " application TEXT NOT NULL,"
+        " role TEXT NOT NULL CHECK (role IN ('provider', 'requirer', 'peer')),"
+        " principal TEXT NOT NULL DEFAULT '', entered_at TEXT NOT NULL,"
+        " PRIMARY KEY (model_uuid, relation_id, unit),"
+        " FOREIGN KEY (model_uuid, relation_id)"
+        "  REFERENCES relations(model_uuid, id) ON DELETE CASCADE)"
+    )
+    db.execute("CREATE INDEX relation_units_unit ON relation_units(model_uuid, unit)")
+    db.execute(
+        "CREATE TABLE id_counters ("
+        " model_uuid TEXT NOT NULL, name TEXT NOT NULL, next_value INTEGER NOT NULL,"
+        " PRIMARY KEY (model_uuid, name))"
+    )
+    db.execute("CREATE TABLE feed_cursors (source TEXT PRIMARY KEY, sequence INTEGER NOT NULL)")
+
+
+class SqliteRelations(SqliteStore):
+    """The relations store; implements `domain.Relations`."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path, migrations)
+
+    def next_relation_id(self, model_uuid: str) -> int:
+        """Take the model's next relation id (0 first); an id is never handed out twice."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO id_counters (model_uuid, name, next_value) VALUES (?, 'relation', 1)"
+                " ON CONFLICT (model_uuid, name) DO UPDATE SET next_value = next_value + 1",
+                (model_uuid,),
+            )
+            rows = self.query(
+                "SELECT next_value FROM id_counters WHERE model_uuid = ? AND name = 'relation'",
+                (model_uuid,),
+            )
+            return int(rows[0]["next_value"]) - 1
+
+    def add_relation(self, relation: Relation) -> None:
+        """Insert a relation and its endpoints."""
+        now = relation.created_at or now_rfc3339()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO relations (model_uuid, id, key, scope, status, message, suspended,"
+                " suspended_reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    relation.model_uuid,
+                    relation.id,
+                    relation.key,
+                    str(relation.scope),
+                    str(relation.status),
+                    relation.message,
+                    int(relation.suspended),
+                    relation.suspended_reason,
+                    now,
+                    now,
+                ),
+            )
+            for ep in relation.endpoints:
+                self.db.execute(
+                    "INSERT INTO relation_endpoints (model_uuid, relation_id, application,"
+                    " endpoint, role, interface, scope) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        relation.model_uuid,
+                        relation.id,
+                        ep.application,
+                        ep.name,
+                        str(ep.role),
+                        ep.interface,
+                        str(ep.scope),
+                    ),
+                )
+
+    def count_relations(self, model_uuid: str, application: str) -> int:
+        """Return how many relations of the model have an endpoint on `application`."""
+        rows = self.query(
+            "SELECT COUNT(DISTINCT relation_id) AS n FROM relation_endpoints"
+            " WHERE model_uuid = ? AND application = ?",
+            (model_uuid, application),
+        )
+        return int(rows[0]["n"])

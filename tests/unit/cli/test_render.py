@@ -1,0 +1,139 @@
+"""Status rendering: Juju's keys, order, omissions and the tabular layout."""
+
+from __future__ import annotations
+
+import io
+
+from cli import render
+from cmr.gateway.v1 import gateway_pb2 as pb
+
+
+def _status() -> pb.GetStatusResponse:
+    sub = pb.UnitStatus(
+        name="logging/0",
+        workload_status=pb.StatusValue(current="unknown"),
+        juju_status=pb.StatusValue(current="idle"),
+        leader=True,
+        public_address="10.1.0.2",
+    )
+    units = [
+        pb.UnitStatus(
+            name=f"wordpress/{n}",
+            workload_status=pb.StatusValue(current="unknown"),
+            juju_status=pb.StatusValue(current="idle"),
+            leader=n == 2,
+            machine=str(n),
+            public_address=f"10.1.0.{n + 1}",
+            subordinates=[sub] if n == 2 else [],
+        )
+        for n in (10, 2)
+    ]
+    return pb.GetStatusResponse(
+        model=pb.ModelInfo(
+            name="prod",
+            owner="admin",
+            type="iaas",
+            controller="ctrl",
+            cloud="localhost",
+            version="0.1.0",
+            model_status=pb.StatusValue(current="available"),
+        ),
+        machines=[
+            pb.MachineStatus(
+                id=i,
+                juju_status=pb.StatusValue(current="started"),
+                dns_name="10.1.0.3",
+                ip_addresses=["10.1.0.3"],
+                instance_id=f"machine-{i}",
+                machine_status=pb.StatusValue(current="running"),
+                base_name="ubuntu",
+                base_channel="22.04",
+            )
+            for i in ("10", "2")
+        ],
+        applications=[
+            pb.ApplicationStatus(
+                name="wordpress",
+                charm="wordpress",
+                charm_origin="local",
+                charm_rev=1,
+                base_name="ubuntu",
+                base_channel="22.04",
+                scale=2,
+                application_status=pb.StatusValue(current="unknown"),
+                units=units,
+            ),
+            pb.ApplicationStatus(
+                name="logging",
+                charm="logging",
+                charm_origin="local",
+                charm_rev=1,
+                base_name="ubuntu",
+                base_channel="22.04",
+                scale=1,
+                application_status=pb.StatusValue(current="unknown"),
+                subordinate=True,
+                subordinate_to=["wordpress"],
+            ),
+        ],
+        timestamp="2026-11-25T07:08:09.123456Z",
+    )
+
+
+def test_yaml_keeps_juju_order_and_natural_unit_order() -> None:
+    text = render.to_yaml(render.status_dict(_status()))
+    assert [line for line in text.splitlines() if not line.startswith(" ")] == [
+        "model:",
+        "machines:",
+        "applications:",
+        "storage: {}",
+        "controller:",
+    ]
+    assert text.index("wordpress/2:") < text.index("wordpress/10:")
+    assert text.index("'2':") < text.index("'10':")
+    assert "timestamp: 07:08:09Z" in text
+
+
+def test_subordinate_application_has_no_units_and_lists_principals() -> None:
+    data = render.status_dict(_status())
+    logging = data["applications"]["logging"]
+    assert "units" not in logging
+    assert logging["subordinate-to"] == ["wordpress"]
+    nested = data["applications"]["wordpress"]["units"]["wordpress/2"]["subordinates"]
+    assert nested == {
+        "logging/0": {
+            "workload-status": {"current": "unknown"},
+            "juju-status": {"current": "idle"},
+            "leader": True,
+            "public-address": "10.1.0.2",
+        }
+    }
+    assert list(data["applications"]["wordpress"]) == [
+        "charm",
+        "base",
+        "charm-origin",
+        "charm-name",
+        "charm-rev",
+        "exposed",
+        "application-status",
+        "units",
+    ]
+
+
+def test_json_sorts_keys_bytewise() -> None:
+    text = render.to_json(render.status_dict(_status()))
+    assert text.index('"wordpress/10"') < text.index('"wordpress/2"')
+
+
+def test_tabular_nests_subordinates_two_spaces_with_no_machine() -> None:
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(_status()))
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].split() == ["Model", "Controller", "Cloud/Region", "Version", "Timestamp"]
+    sub_line = next(line for line in lines if "logging/0" in line)
+    assert sub_line.startswith("  logging/0*")
+    principal = next(line for line in lines if line.startswith("wordpress/2*"))
+    assert principal.split()[3] == "2"
+    assert sub_line.split()[3] == "10.1.0.2"  # no machine column value
+    assert lines.index(principal) + 1 == lines.index(sub_line)
+    assert "" in lines  # sections are separated by a blank line
