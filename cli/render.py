@@ -247,8 +247,11 @@ def _unit_row(unit: pb.UnitStatus, *, indent: str) -> list[str]:
 
 
 def print_tables(out: Console, sections: Sequence[Table]) -> None:
-    """Print sections separated by a blank line."""
-    for index, section in enumerate(sections):
-        if index:
-            out.print()
-        out.print(section)
+    """Print sections separated by a blank line, without the padding rich leaves at line ends."""
+    with out.capture() as captured:
+        for index, section in enumerate(sections):
+            if index:
+                out.print()
+            out.print(section)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    out.file.write(text + "\n")

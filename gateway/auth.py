@@ -12,7 +12,7 @@ from typing import Final
 import grpc
 
 from cmr.access.v1 import access_pb2
-from gateway.peers import Peers, timeout
+from gateway.peers import Peers
 from services.common import errors
 
 CACHE_TTL_S: Final = 2.0
@@ -67,11 +67,11 @@ class Authenticator:
             hit = self._cache.get(key)
         if hit is not None and hit[1] > now:
             return hit[0]
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "access",
-            lambda: self._peers.access.Authenticate(
-                access_pb2.AuthenticateRequest(token=token), timeout=timeout(context)
-            ),
+            self._peers.access.Authenticate,
+            access_pb2.AuthenticateRequest(token=token),
+            context,
         )
         caller = Caller(user=reply.user.name, superuser=reply.user.superuser, token=token)
         with self._lock:

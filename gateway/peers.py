@@ -76,6 +76,16 @@ class Peers:
                 ) from None
             raise
 
+    def ask(
+        self,
+        service: str,
+        method: Callable[..., T],
+        request: object,
+        context: grpc.ServicerContext,
+    ) -> T:
+        """Call `method` of `service` with `request`, under the incoming call's deadline."""
+        return self.call(service, lambda: method(request, timeout=timeout(context)))
+
     def close(self) -> None:
         """Close every channel."""
         for channel in self._channels.values():

@@ -14,7 +14,7 @@ from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.placement.v1 import placement_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
-from gateway.peers import Peers, timeout
+from gateway.peers import Peers
 from services.common import errors
 from services.common import status as codes
 from services.common.config import Config
@@ -53,11 +53,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         with self._identity_lock:
             if self._identity is None:
-                self._identity = self._peers.call(
+                self._identity = self._peers.ask(
                     "access",
-                    lambda: self._peers.access.GetControllerInfo(
-                        access_pb2.GetControllerInfoRequest(), timeout=timeout(context)
-                    ),
+                    self._peers.access.GetControllerInfo,
+                    access_pb2.GetControllerInfoRequest(),
+                    context,
                 )
             return self._identity
 
@@ -71,15 +71,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """
         owner, name = split_model_ref(ref, caller.user)
         try:
-            model = self._peers.call(
+            model = self._peers.ask(
                 "placement",
-                lambda: (
-                    self._peers.placement.GetModel(
-                        placement_pb2.GetModelRequest(owner=owner, name=name),
-                        timeout=timeout(context),
-                    ).model
-                ),
-            )
+                self._peers.placement.GetModel,
+                placement_pb2.GetModelRequest(owner=owner, name=name),
+                context,
+            ).model
         except grpc.RpcError as err:
             if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
                 raise errors.NotFound(f'model "{owner}/{name}" not found') from None
@@ -93,12 +90,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     @override
     @codes.unary
     def Login(self, request: pb.LoginRequest, context: grpc.ServicerContext) -> pb.LoginResponse:
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "access",
-            lambda: self._peers.access.Login(
-                access_pb2.LoginRequest(user=request.user, password=request.password),
-                timeout=timeout(context),
-            ),
+            self._peers.access.Login,
+            access_pb2.LoginRequest(user=request.user, password=request.password),
+            context,
         )
         identity = self._controller(context)
         return pb.LoginResponse(
@@ -115,11 +111,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.LogoutRequest, context: grpc.ServicerContext
     ) -> pb.LogoutResponse:
         caller = self._auth.caller(context)
-        self._peers.call(
+        self._peers.ask(
             "access",
-            lambda: self._peers.access.Logout(
-                access_pb2.LogoutRequest(token=caller.token), timeout=timeout(context)
-            ),
+            self._peers.access.Logout,
+            access_pb2.LogoutRequest(token=caller.token),
+            context,
         )
         self._auth.forget(caller.token)
         return pb.LogoutResponse()
@@ -146,12 +142,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddModelRequest, context: grpc.ServicerContext
     ) -> pb.AddModelResponse:
         caller = self._auth.caller(context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.AddModel(
-                placement_pb2.AddModelRequest(name=request.name, owner=caller.user),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.AddModel,
+            placement_pb2.AddModelRequest(name=request.name, owner=caller.user),
+            context,
         )
         return pb.AddModelResponse(model=reply.model)
 
@@ -161,16 +156,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ListModelsRequest, context: grpc.ServicerContext
     ) -> pb.ListModelsResponse:
         caller = self._auth.caller(context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.ListModels(
-                placement_pb2.ListModelsRequest(
-                    owner="" if caller.superuser else caller.user,
-                    page_size=request.page_size,
-                    page_token=request.page_token,
-                ),
-                timeout=timeout(context),
+            self._peers.placement.ListModels,
+            placement_pb2.ListModelsRequest(
+                owner="" if caller.superuser else caller.user,
+                page_size=request.page_size,
+                page_token=request.page_token,
             ),
+            context,
         )
         return pb.ListModelsResponse(models=reply.models, next_page_token=reply.next_page_token)
 
@@ -181,11 +175,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.DestroyModelResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        self._peers.call(
+        self._peers.ask(
             "placement",
-            lambda: self._peers.placement.DestroyModel(
-                placement_pb2.DestroyModelRequest(model_uuid=model.uuid), timeout=timeout(context)
-            ),
+            self._peers.placement.DestroyModel,
+            placement_pb2.DestroyModelRequest(model_uuid=model.uuid),
+            context,
         )
         return pb.DestroyModelResponse()
 
@@ -196,12 +190,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.GetModelConfigResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.GetModelConfig(
-                placement_pb2.GetModelConfigRequest(model_uuid=model.uuid),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.GetModelConfig,
+            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid),
+            context,
         )
         config = dict(reply.config)
         if request.keys:
@@ -218,12 +211,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.SetModelConfigResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.SetModelConfig(
-                placement_pb2.SetModelConfigRequest(model_uuid=model.uuid, config=request.config),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.SetModelConfig,
+            placement_pb2.SetModelConfigRequest(model_uuid=model.uuid, config=request.config),
+            context,
         )
         return pb.SetModelConfigResponse(config=reply.config)
 
@@ -236,18 +228,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.Deploy(
-                placement_pb2.DeployRequest(
-                    model_uuid=model.uuid,
-                    metadata_yaml=request.metadata_yaml,
-                    application=request.application,
-                    num_units=request.num_units,
-                    to=request.to,
-                ),
-                timeout=timeout(context),
+            self._peers.placement.Deploy,
+            placement_pb2.DeployRequest(
+                model_uuid=model.uuid,
+                metadata_yaml=request.metadata_yaml,
+                application=request.application,
+                num_units=request.num_units,
+                to=request.to,
             ),
+            context,
         )
         return pb.DeployResponse(application=reply.application, units=reply.units)
 
@@ -258,17 +249,16 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.AddUnitResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.AddUnit(
-                placement_pb2.AddUnitRequest(
-                    model_uuid=model.uuid,
-                    application=request.application,
-                    num_units=request.num_units,
-                    to=request.to,
-                ),
-                timeout=timeout(context),
+            self._peers.placement.AddUnit,
+            placement_pb2.AddUnitRequest(
+                model_uuid=model.uuid,
+                application=request.application,
+                num_units=request.num_units,
+                to=request.to,
             ),
+            context,
         )
         return pb.AddUnitResponse(units=reply.units)
 
@@ -279,12 +269,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveUnitResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        self._peers.call(
+        self._peers.ask(
             "placement",
-            lambda: self._peers.placement.RemoveUnit(
-                placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.RemoveUnit,
+            placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
+            context,
         )
         return pb.RemoveUnitResponse()
 
@@ -295,14 +284,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveApplicationResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.RemoveApplication(
-                placement_pb2.RemoveApplicationRequest(
-                    model_uuid=model.uuid, application=request.application, force=request.force
-                ),
-                timeout=timeout(context),
+            self._peers.placement.RemoveApplication,
+            placement_pb2.RemoveApplicationRequest(
+                model_uuid=model.uuid, application=request.application, force=request.force
             ),
+            context,
         )
         return pb.RemoveApplicationResponse(removed_units=reply.removed_units)
 
@@ -313,12 +301,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.AddMachineResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        reply = self._peers.call(
+        reply = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.AddMachine(
-                placement_pb2.AddMachineRequest(model_uuid=model.uuid, count=request.count),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.AddMachine,
+            placement_pb2.AddMachineRequest(model_uuid=model.uuid, count=request.count),
+            context,
         )
         return pb.AddMachineResponse(machines=reply.machines)
 
@@ -329,14 +316,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveMachineResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        self._peers.call(
+        self._peers.ask(
             "placement",
-            lambda: self._peers.placement.RemoveMachine(
-                placement_pb2.RemoveMachineRequest(
-                    model_uuid=model.uuid, machines=request.machines, force=request.force
-                ),
-                timeout=timeout(context),
+            self._peers.placement.RemoveMachine,
+            placement_pb2.RemoveMachineRequest(
+                model_uuid=model.uuid, machines=request.machines, force=request.force
             ),
+            context,
         )
         return pb.RemoveMachineResponse()
 
@@ -349,12 +335,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.GetStatusResponse:
         caller = self._auth.caller(context)
         model = self._model(caller, request.model, context)
-        placement = self._peers.call(
+        placement = self._peers.ask(
             "placement",
-            lambda: self._peers.placement.GetModelStatus(
-                placement_pb2.GetModelStatusRequest(model_uuid=model.uuid),
-                timeout=timeout(context),
-            ),
+            self._peers.placement.GetModelStatus,
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid),
+            context,
         )
         return status_view.compose(placement, controller=self._controller(context).name)
 

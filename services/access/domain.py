@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from services.common import errors
+from services.common.events import EventStore
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware; injected so tests never patch time."""
@@ -118,23 +118,8 @@ class ControllerInfo:
     """Random at the first start and never changed after."""
 
 
-class Access(Protocol):
+class Access(EventStore, Protocol):
     """What the use cases need from a store; implemented by `store.SqliteAccess`."""
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """Run a block in one transaction; nested calls join it."""
-        ...
-
-    def append_event(
-        self,
-        kind: str,
-        *,
-        model_uuid: str = "",
-        entity: str = "",
-        attributes: Mapping[str, str] | None = None,
-    ) -> int:
-        """Append a change-feed event in the current transaction; return its sequence."""
-        ...
 
     def controller_info(self) -> ControllerInfo | None:
         """Return the controller's identity, or None before the first start."""

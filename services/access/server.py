@@ -15,7 +15,7 @@ from services.access import domain
 from services.access.store import SqliteAccess
 from services.common import feed, status
 from services.common.config import Config
-from services.common.server import Built, new_server
+from services.common.server import Built, new_server_owning
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +160,9 @@ def build_server(
     """
     store = open_store(config, now=now)
     servicer = AccessServicer(store, now=now, session_ttl=session_ttl)
-    try:
-        return new_server(
-            SERVICE_NAME,
-            lambda s: access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, s),
-            config.bind_address("access"),
-            closers=(store.close,),
-        )
-    except BaseException:
-        store.close()
-        raise
+    return new_server_owning(
+        SERVICE_NAME,
+        lambda s: access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, s),
+        config.bind_address("access"),
+        store.close,
+    )

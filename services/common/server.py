@@ -144,3 +144,21 @@ def serve_until_signalled(
     stop.wait()
     for b in reversed(servers):
         b.stop(grace)
+
+
+def new_server_owning(
+    service_name: str,
+    add: Callable[[grpc.Server], None],
+    address: str,
+    close_store: Callable[[], None],
+) -> Built:
+    """Build a server that owns a store.
+
+    The store closes when the server stops, or at once when the address cannot be bound, so a
+    failed start leaves no open file behind.
+    """
+    try:
+        return new_server(service_name, add, address, closers=(close_store,))
+    except BaseException:
+        close_store()
+        raise

@@ -6,11 +6,11 @@ cases (offer, remove-offer, consume, remove-saas, set-firewall-rule) against a s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Protocol
+
+from services.common.events import EventStore
 
 
 class Role(StrEnum):
@@ -123,23 +123,8 @@ class FirewallRule:
     """Allowed subnets; rule changes only affect relations set up later."""
 
 
-class Offers(Protocol):
+class Offers(EventStore, Protocol):
     """What use cases need from the offers store; implemented by `store.SqliteOffers`."""
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """Run a block in one transaction; nested calls join it."""
-        ...
-
-    def append_event(
-        self,
-        kind: str,
-        *,
-        model_uuid: str = "",
-        entity: str = "",
-        attributes: Mapping[str, str] | None = None,
-    ) -> int:
-        """Append a change-feed event in the current transaction; return its sequence."""
-        ...
 
     def add_offer(self, offer: Offer) -> None:
         """Insert an offer and its endpoints."""

@@ -9,7 +9,7 @@ import grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from services.common import feed, status
 from services.common.config import Config
-from services.common.server import Built, new_server
+from services.common.server import Built, new_server_owning
 from services.offers.store import SqliteOffers
 
 SERVICE_NAME = offers_pb2.DESCRIPTOR.services_by_name["OfferService"].full_name
@@ -38,13 +38,9 @@ def build_server(config: Config) -> Built:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteOffers(config.db_path("offers"))
     servicer = OfferServicer(store)
-    try:
-        return new_server(
-            SERVICE_NAME,
-            lambda s: offers_pb2_grpc.add_OfferServiceServicer_to_server(servicer, s),
-            config.bind_address("offers"),
-            closers=(store.close,),
-        )
-    except BaseException:
-        store.close()
-        raise
+    return new_server_owning(
+        SERVICE_NAME,
+        lambda s: offers_pb2_grpc.add_OfferServiceServicer_to_server(servicer, s),
+        config.bind_address("offers"),
+        store.close,
+    )

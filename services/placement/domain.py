@@ -24,11 +24,11 @@ import json
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from services.common import errors
+from services.common.events import EventStore
 from services.placement.charm import CharmMeta, check_application_name, parse_metadata
 
 MODEL_NAME: Final = re.compile(r"[a-z0-9]+[a-z0-9-]*")
@@ -158,21 +158,8 @@ class Placed:
     """Feed sequence of the last event written."""
 
 
-class Placement(Protocol):
+class Placement(EventStore, Protocol):
     """The placement store (SQLite in production)."""
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """One transaction; nested calls become savepoints."""
-
-    def append_event(
-        self,
-        kind: str,
-        *,
-        model_uuid: str = "",
-        entity: str = "",
-        attributes: Mapping[str, str] | None = None,
-    ) -> int:
-        """Append a feed event in the current transaction."""
 
     def model(self, uuid: str) -> Model | None:
         """A model by UUID."""

@@ -14,7 +14,7 @@ from services.common import feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
-from services.common.server import Built, new_server
+from services.common.server import Built, new_server_owning
 from services.placement import domain
 from services.placement.charm import CharmMeta, Role, Scope
 from services.placement.store import SqlitePlacement
@@ -266,13 +266,9 @@ def build_server(config: Config) -> Built:
     """Build the placement server on `config.bind_address("placement")` with its own store."""
     store = SqlitePlacement(config.db_path("placement"))
     servicer = PlacementServicer(store)
-    try:
-        return new_server(
-            SERVICE_NAME,
-            lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
-            config.bind_address("placement"),
-            closers=(store.close,),
-        )
-    except BaseException:
-        store.close()
-        raise
+    return new_server_owning(
+        SERVICE_NAME,
+        lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
+        config.bind_address("placement"),
+        store.close,
+    )

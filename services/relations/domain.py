@@ -7,11 +7,12 @@ reactors) against a settled schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Protocol
+
+from services.common.events import EventStore
 
 
 class Role(StrEnum):
@@ -100,23 +101,8 @@ def relation_key(endpoints: Iterable[Endpoint]) -> str:
     return " ".join(str(e) for e in ordered)
 
 
-class Relations(Protocol):
+class Relations(EventStore, Protocol):
     """What use cases need from the relations store; implemented by `store.SqliteRelations`."""
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """Run a block in one transaction; nested calls join it."""
-        ...
-
-    def append_event(
-        self,
-        kind: str,
-        *,
-        model_uuid: str = "",
-        entity: str = "",
-        attributes: Mapping[str, str] | None = None,
-    ) -> int:
-        """Append a change-feed event in the current transaction; return its sequence."""
-        ...
 
     def next_relation_id(self, model_uuid: str) -> int:
         """Take the model's next relation id (0 first); an id is never handed out twice."""

@@ -9,7 +9,7 @@ import grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import feed, status
 from services.common.config import Config
-from services.common.server import Built, new_server
+from services.common.server import Built, new_server_owning
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
@@ -38,13 +38,9 @@ def build_server(config: Config) -> Built:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteRelations(config.db_path("relations"))
     servicer = RelationServicer(store)
-    try:
-        return new_server(
-            SERVICE_NAME,
-            lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
-            config.bind_address("relations"),
-            closers=(store.close,),
-        )
-    except BaseException:
-        store.close()
-        raise
+    return new_server_owning(
+        SERVICE_NAME,
+        lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
+        config.bind_address("relations"),
+        store.close,
+    )

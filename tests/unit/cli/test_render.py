@@ -137,3 +137,9 @@ def test_tabular_nests_subordinates_two_spaces_with_no_machine() -> None:
     assert sub_line.split()[3] == "10.1.0.2"  # no machine column value
     assert lines.index(principal) + 1 == lines.index(sub_line)
     assert "" in lines  # sections are separated by a blank line
+
+
+def test_tabular_lines_carry_no_trailing_spaces() -> None:
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(_status()))
+    assert all(line == line.rstrip() for line in buffer.getvalue().splitlines())
