@@ -10,13 +10,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from services.common import config
 from services.offers.domain import Offer, OfferEndpoint, Role
-from services.offers.server import SERVICE_NAME, build_server
+from services.offers.server import build_server
 from services.offers.store import SqliteOffers
 
 
@@ -104,29 +102,3 @@ def test_watch_after_a_sequence_skips_earlier_events(offers: Offers, store: Sqli
         assert next(iter(stream)).event.entity == "b"
     finally:
         stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-
-
-def test_watch_refuses_a_negative_sequence(offers: Offers) -> None:
-    stream = offers.stub.Watch(offers_pb2.WatchRequest(after_sequence=-1), timeout=10)
-    with pytest.raises(grpc.RpcError) as caught:
-        next(iter(stream))
-    err = caught.value
-    assert isinstance(err, grpc.Call)
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.details() == "after_sequence must not be negative, got -1"
-
-
-def test_health_is_serving(offers: Offers) -> None:
-    health = health_pb2_grpc.HealthStub(offers.channel)
-    for service in ("", SERVICE_NAME):
-        reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
-def test_reflection_lists_the_service(offers: Offers) -> None:
-    stub = reflection_pb2_grpc.ServerReflectionStub(offers.channel)
-    request = reflection_pb2.ServerReflectionRequest(list_services="")
-    replies = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
-    names = {s.name for s in replies[0].list_services_response.service}
-    assert SERVICE_NAME == "cmr.offers.v1.OfferService"
-    assert SERVICE_NAME in names

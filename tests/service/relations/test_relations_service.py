@@ -9,13 +9,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import config
 from services.relations.domain import Endpoint, Relation, Role, Scope, relation_key
-from services.relations.server import SERVICE_NAME, build_server
+from services.relations.server import build_server
 from services.relations.store import SqliteRelations
 
 
@@ -153,29 +151,3 @@ def test_watch_after_a_sequence_skips_earlier_events(
         assert next(iter(stream)).event.entity == "1"
     finally:
         stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-
-
-def test_watch_refuses_a_negative_sequence(relations: Relations) -> None:
-    stream = relations.stub.Watch(relations_pb2.WatchRequest(after_sequence=-5), timeout=10)
-    with pytest.raises(grpc.RpcError) as caught:
-        next(iter(stream))
-    err = caught.value
-    assert isinstance(err, grpc.Call)
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.details() == "after_sequence must not be negative, got -5"
-
-
-def test_health_is_serving(relations: Relations) -> None:
-    health = health_pb2_grpc.HealthStub(relations.channel)
-    for service in ("", SERVICE_NAME):
-        reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
-def test_reflection_lists_the_service(relations: Relations) -> None:
-    stub = reflection_pb2_grpc.ServerReflectionStub(relations.channel)
-    request = reflection_pb2.ServerReflectionRequest(list_services="")
-    replies = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
-    names = {s.name for s in replies[0].list_services_response.service}
-    assert SERVICE_NAME == "cmr.relations.v1.RelationService"
-    assert SERVICE_NAME in names
