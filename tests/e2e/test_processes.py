@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.common.config import SERVICES
 
@@ -75,14 +76,18 @@ def separate(tmp_path: Path) -> Iterator[str]:
             assert isinstance(port, dict)
             env[f"CMR_{service.upper()}_ADDR"] = f"127.0.0.1:{port[service]}"
         ready = tmp_path / "gateway.ready"
+        # the gateway finds its peers through a config file, the services through the environment
+        addresses = {s: env.pop(f"CMR_{s.upper()}_ADDR") for s in SERVICES}
+        config_file = tmp_path / "gateway.yaml"
+        config_file.write_text(yaml.safe_dump({"addresses": addresses, "ports": {"gateway": 0}}))
         proc = subprocess.Popen(
             [
                 *CMR,
                 "serve",
                 "--service",
                 "gateway",
-                "--port",
-                "0",
+                "--config",
+                str(config_file),
                 "--data-dir",
                 str(tmp_path / "gateway"),
                 "--ready-file",
