@@ -37,7 +37,11 @@ test: install lint
 	$(BIN)/pytest -n auto -p no:cacheprovider
 
 run: install
-	$(BIN)/cmr bootstrap
+	@if $(BIN)/cmr switch cmr >/dev/null 2>&1 && $(BIN)/cmr whoami >/dev/null 2>&1; then \
+		echo "controller cmr is already running"; \
+	else \
+		$(BIN)/cmr bootstrap; \
+	fi
 	@echo "controller running; try: $(BIN)/cmr status   (stop it with: $(BIN)/cmr kill-controller cmr -y)"
 
 stop: install
