@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Final
 
 import click
 import grpc
 
-from cli import render, runtime, state
+from cli import offers, render, runtime, state, users
 from cli.client import credentials, gateway, require_model, resolve
+from cli.options import FORMATS, confirm, controller_option, model_option, read_password
 from cmr.gateway.v1 import gateway_pb2 as pb
 from services.common import config as server_config
 from services.common import errors
 
 CHARMS_DIR: Final = Path(__file__).resolve().parent.parent / "charms"
 """Bundled sample charms, deployable by name (`cmr deploy mysql`)."""
-
-FORMATS: Final = click.Choice(["tabular", "yaml", "json"])
 
 
 class CmrGroup(click.Group):
@@ -51,38 +49,6 @@ class CmrGroup(click.Group):
 @click.group(cls=CmrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """cmr: cross-model relations and subordinate applications, the Juju way."""
-
-
-def model_option(fn: Any) -> Any:
-    """Add `-m [CONTROLLER:][OWNER/]MODEL`."""
-    return click.option(
-        "-m", "--model", "model", default=None, help="[CONTROLLER:][OWNER/]MODEL to act on."
-    )(fn)
-
-
-def controller_option(fn: Any) -> Any:
-    """Add `-c CONTROLLER`."""
-    return click.option("-c", "--controller", "controller", default=None, help="Controller name.")(
-        fn
-    )
-
-
-def _read_password(prompt: str) -> str:
-    """Read a password: from a prompt on a terminal, else one line of standard input."""
-    if sys.stdin.isatty():
-        return str(click.prompt(prompt, hide_input=True))
-    line = sys.stdin.readline()
-    password = line.rstrip("\n")
-    if not password:
-        raise click.ClickException("no password given on standard input")
-    return password
-
-
-def _confirm(question: str, yes: bool) -> None:
-    if yes:
-        return
-    if not click.confirm(question, default=False, err=True):
-        raise click.ClickException("aborted")
 
 
 # -- controllers ---------------------------------------------------------------------------
@@ -160,7 +126,7 @@ def kill_controller(name: str, yes: bool) -> None:
         raise click.ClickException(
             f'controller "{name}" was not started by this client; stop it where it runs'
         )
-    _confirm(f'This will stop controller "{name}" and destroy all its data. Continue?', yes)
+    confirm(f'This will stop controller "{name}" and destroy all its data. Continue?', yes)
     runtime.stop_process(controller.pid)
     if controller.data_dir:
         runtime.remove_server_files(Path(controller.data_dir))
@@ -272,7 +238,7 @@ def login(address: str | None, user: str | None, controller: str | None) -> None
         endpoint = resolve(None, controller).controller
         acct = state.account(endpoint.name)
         name = user or (acct.user if acct else "") or "admin"
-    password = _read_password(f"please enter password for {name} on {endpoint.name or address}")
+    password = read_password(f"please enter password for {name} on {endpoint.name or address}")
     with gateway(endpoint) as stub:
         reply = stub.Login(pb.LoginRequest(user=name, password=password), timeout=30)
     local_name = endpoint.name or reply.controller
@@ -395,7 +361,7 @@ def destroy_model(name: str, yes: bool, controller: str | None) -> None:
     """Destroy a model and everything in it."""
     target = resolve(name, controller)
     model = require_model(target)
-    _confirm(f'This will destroy model "{model}" and everything in it. Continue?', yes)
+    confirm(f'This will destroy model "{model}" and everything in it. Continue?', yes)
     with gateway(target.controller) as stub:
         stub.DestroyModel(
             pb.DestroyModelRequest(model=model),
@@ -619,6 +585,12 @@ def status(model: str | None, fmt: str, relations: bool) -> None:
         click.echo(render.to_yaml(render.status_dict(reply)), nl=False)
     else:
         render.print_tables(render.console(), render.status_tables(reply))
+
+
+for _command in (*users.COMMANDS, *offers.COMMANDS):
+    cli.add_command(_command)
+for _alias, _command in offers.ALIASES.items():
+    cli.add_command(_command, _alias)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -92,7 +93,7 @@ def status_dict(status: pb.GetStatusResponse) -> dict[str, Any]:
         }
         for m in sorted(status.machines, key=lambda m: natural_key(m.id))
     }
-    return {
+    out: dict[str, Any] = {
         "model": {
             "name": model.name,
             "type": model.type,
@@ -105,9 +106,27 @@ def status_dict(status: pb.GetStatusResponse) -> dict[str, Any]:
         "applications": {
             a.name: _application(a) for a in sorted(status.applications, key=lambda a: a.name)
         },
-        "storage": {},
-        "controller": {"timestamp": _clock(status.timestamp)},
     }
+    if status.offers:
+        out["offers"] = {o.name: _offer(o) for o in sorted(status.offers, key=lambda o: o.name)}
+    out["storage"] = {}
+    out["controller"] = {"timestamp": _clock(status.timestamp)}
+    return out
+
+
+def _offer(offer: pb.OfferStatus) -> dict[str, Any]:
+    """An offer in status; the counts are omitted at 0, as Juju does (REFERENCE §8.1)."""
+    out: dict[str, Any] = {"application": offer.application}
+    if offer.charm:
+        out["charm"] = offer.charm
+    if offer.total_connected_count:
+        out["total-connected-count"] = offer.total_connected_count
+    if offer.active_connected_count:
+        out["active-connected-count"] = offer.active_connected_count
+    out["endpoints"] = {
+        e.name: {"interface": e.interface, "role": e.role} for e in offer.endpoints
+    }
+    return out
 
 
 class _Dumper(yaml.SafeDumper):
@@ -136,9 +155,11 @@ def to_json(data: Mapping[str, Any]) -> str:
 def console(file: io.StringIO | None = None) -> Console:
     """A console that never adds colour where none is wanted and never wraps a table."""
     no_colour = bool(os.environ.get("NO_COLOR")) or file is not None
+    # Piped output is never cut to a terminal's width: scripts read whole lines.
+    wide = file is not None or not sys.stdout.isatty()
     return Console(
         file=file,
-        width=200 if file is not None else None,
+        width=1000 if wide else None,
         color_system=None if no_colour else "auto",
         highlight=False,
         soft_wrap=True,
@@ -151,7 +172,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
         box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 2, 0, 0)
     )
     for header in headers:
-        out.add_column(header, no_wrap=True)
+        out.add_column(header, no_wrap=True, overflow="ignore")
     for row in rows:
         out.add_row(*row)
     return out
@@ -229,6 +250,41 @@ def status_tables(status: pb.GetStatusResponse) -> list[Table]:
                     ]
                     for m in machines
                 ],
+            )
+        )
+    offer_rows: list[list[str]] = []
+    for offer in sorted(status.offers, key=lambda o: o.name):
+        charm, _, rev = offer.charm.removeprefix("local:").rpartition("-")
+        for index, endpoint in enumerate(offer.endpoints):
+            first = index == 0
+            offer_rows.append(
+                [
+                    offer.name if first else "",
+                    offer.application if first else "",
+                    charm if first else "",
+                    rev if first else "",
+                    f"{offer.active_connected_count}/{offer.total_connected_count}"
+                    if first
+                    else "",
+                    endpoint.name,
+                    endpoint.interface,
+                    endpoint.role,
+                ]
+            )
+    if offer_rows:
+        sections.append(
+            table(
+                [
+                    "Offer",
+                    "Application",
+                    "Charm",
+                    "Rev",
+                    "Connected",
+                    "Endpoint",
+                    "Interface",
+                    "Role",
+                ],
+                offer_rows,
             )
         )
     return sections

@@ -77,7 +77,9 @@ def build_embedded(cfg: Config) -> list[Built]:
     ports = dict(cfg.ports)
     try:
         for service in SERVICES:
-            one = _builder(service)(cfg)
+            # each service reaches the ones built before it (offers asks relations)
+            peers = {s: f"127.0.0.1:{ports[s]}" for s in SERVICES[: len(built)]}
+            one = _builder(service)(cfg.with_changes(addresses={**cfg.addresses, **peers}))
             built.append(one)
             ports[service] = one.port
         gateway_cfg = cfg.with_changes(

@@ -80,6 +80,11 @@ class Authenticator:
             self._cache[key] = (caller, now + CACHE_TTL_S)
         return caller
 
+    def forget_all(self) -> None:
+        """Drop every cached token (after a user is disabled)."""
+        with self._lock:
+            self._cache.clear()
+
     def forget(self, token: str) -> None:
         """Drop a token from the cache (after logout)."""
         with self._lock:

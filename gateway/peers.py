@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeVar
 
 import grpc
@@ -98,3 +98,19 @@ def timeout(context: grpc.ServicerContext, default: float = DEFAULT_TIMEOUT_S) -
     if remaining is None:
         return default
     return max(0.001, min(default, remaining))
+
+
+R = TypeVar("R")
+
+
+def pages(
+    fetch: Callable[[str], R], items: Callable[[R], Iterable[T]], limit: int = 10_000
+) -> Iterator[T]:
+    """Every item of a paged list RPC: `fetch(token)` returns a reply with `next_page_token`."""
+    token = ""
+    for _ in range(limit):
+        reply = fetch(token)
+        yield from items(reply)
+        token = str(getattr(reply, "next_page_token", ""))
+        if not token:
+            return

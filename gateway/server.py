@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from typing import Final
 
 import grpc
+from services.offers.url import OfferURL
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
+from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
-from gateway.peers import Peers
+from gateway.peers import Peers, pages, timeout
+from gateway.resolve import (
+    CONTROLLER_TARGET,
+    Held,
+    Resolver,
+    model_target,
+    offer_target,
+    split_model_ref,
+)
 from services.common import errors
 from services.common import status as codes
 from services.common.config import Config
 from services.common.server import Built, new_server
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
-
-
-def split_model_ref(ref: str, caller: str) -> tuple[str, str]:
-    """Split `[owner/]name` into owner and name; a missing owner means the caller.
-
-    Raises:
-        Invalid: the reference is empty or has more than one `/`.
-    """
-    if not ref:
-        raise errors.Invalid("no model specified: pass -m MODEL or run cmr switch MODEL")
-    owner, slash, name = ref.rpartition("/")
-    if not slash:
-        return caller, ref
-    if not owner or not name or "/" in owner:
-        raise errors.Invalid(f'model name "{ref}" not valid: expected [owner/]name')
-    return owner, name
+ROLE_NAMES: Final = {
+    placement_pb2.ROLE_PROVIDER: "provider",
+    placement_pb2.ROLE_REQUIRER: "requirer",
+    placement_pb2.ROLE_PEER: "peer",
+}
 
 
 class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
@@ -45,45 +44,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, peers: Peers) -> None:
         self._peers = peers
         self._auth = Authenticator(peers)
-        self._identity: access_pb2.GetControllerInfoResponse | None = None
-        self._identity_lock = threading.Lock()
-
-    # -- helpers ---------------------------------------------------------------------------
+        self._resolve = Resolver(peers)
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
-        with self._identity_lock:
-            if self._identity is None:
-                self._identity = self._peers.ask(
-                    "access",
-                    self._peers.access.GetControllerInfo,
-                    access_pb2.GetControllerInfoRequest(),
-                    context,
-                )
-            return self._identity
-
-    def _model(
-        self, caller: Caller, ref: str, context: grpc.ServicerContext
-    ) -> placement_pb2.Model:
-        """Resolve a model reference the caller may act on.
-
-        A model the caller may not see answers NOT_FOUND, like a missing one, so that its
-        existence does not leak. Finer model permissions arrive with the access context.
-        """
-        owner, name = split_model_ref(ref, caller.user)
-        try:
-            model = self._peers.ask(
-                "placement",
-                self._peers.placement.GetModel,
-                placement_pb2.GetModelRequest(owner=owner, name=name),
-                context,
-            ).model
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                raise errors.NotFound(f'model "{owner}/{name}" not found') from None
-            raise
-        if not (caller.superuser or model.owner == caller.user):
-            raise errors.NotFound(f'model "{owner}/{name}" not found')
-        return model
+        return self._resolve.controller(context)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -142,10 +106,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddModelRequest, context: grpc.ServicerContext
     ) -> pb.AddModelResponse:
         caller = self._auth.caller(context)
+        self._resolve.require_controller(caller, "add-model", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddModel,
             placement_pb2.AddModelRequest(name=request.name, owner=caller.user),
+            context,
+        )
+        self._peers.ask(
+            "access",
+            self._peers.access.InitTarget,
+            access_pb2.InitTargetRequest(target=model_target(reply.model), owner=caller.user),
             context,
         )
         return pb.AddModelResponse(model=reply.model)
@@ -155,30 +126,54 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.ServicerContext
     ) -> pb.ListModelsResponse:
+        """A superuser pages through every model; others get every model they can read at once."""
         caller = self._auth.caller(context)
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.ListModels,
-            placement_pb2.ListModelsRequest(
-                owner="" if caller.superuser else caller.user,
-                page_size=request.page_size,
-                page_token=request.page_token,
-            ),
-            context,
+        if caller.superuser:
+            reply = self._peers.ask(
+                "placement",
+                self._peers.placement.ListModels,
+                placement_pb2.ListModelsRequest(
+                    page_size=request.page_size, page_token=request.page_token
+                ),
+                context,
+            )
+            return pb.ListModelsResponse(
+                models=reply.models, next_page_token=reply.next_page_token
+            )
+        found = list(
+            pages(
+                lambda token: self._peers.ask(
+                    "placement",
+                    self._peers.placement.ListModels,
+                    placement_pb2.ListModelsRequest(page_size=1000, page_token=token),
+                    context,
+                ),
+                lambda reply: reply.models,
+            )
         )
-        return pb.ListModelsResponse(models=reply.models, next_page_token=reply.next_page_token)
+        levels = self._resolve.levels(caller, [model_target(m) for m in found], context)
+        return pb.ListModelsResponse(models=[m for m, lv in zip(found, levels, strict=True) if lv])
 
     @override
     @codes.unary
     def DestroyModel(
         self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
     ) -> pb.DestroyModelResponse:
+        """Destroys the model's offers (with their relations) first, then the model itself."""
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "admin", context)
+        for offer in self._model_offers(model.uuid, context):
+            self._delete_offer(offer, force=True, context=context)
         self._peers.ask(
             "placement",
             self._peers.placement.DestroyModel,
             placement_pb2.DestroyModelRequest(model_uuid=model.uuid),
+            context,
+        )
+        self._peers.ask(
+            "access",
+            self._peers.access.DropTarget,
+            access_pb2.DropTargetRequest(target=model_target(model)),
             context,
         )
         return pb.DestroyModelResponse()
@@ -189,7 +184,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "read", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.GetModelConfig,
@@ -210,7 +205,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.SetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "admin", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.SetModelConfig,
@@ -227,7 +222,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.DeployRequest, context: grpc.ServicerContext
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.Deploy,
@@ -248,7 +243,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddUnitRequest, context: grpc.ServicerContext
     ) -> pb.AddUnitResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddUnit,
@@ -268,7 +263,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
     ) -> pb.RemoveUnitResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
         self._peers.ask(
             "placement",
             self._peers.placement.RemoveUnit,
@@ -282,8 +277,21 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def RemoveApplication(
         self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveApplicationResponse:
+        """Refuse while the application is offered (REFERENCE §2.4, the seed's rule).
+
+        With `force`, its offers go first, as `remove-offer --force` would remove them.
+        """
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
+        offered = self._model_offers(model.uuid, context, application=request.application)
+        if offered and not request.force:
+            noun = "offer" if len(offered) == 1 else "offers"
+            raise errors.Refused(
+                f'cannot destroy application "{request.application}": '
+                f"application is used by {len(offered)} {noun}"
+            )
+        for offer in offered:
+            self._delete_offer(offer, force=True, context=context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.RemoveApplication,
@@ -300,7 +308,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddMachineRequest, context: grpc.ServicerContext
     ) -> pb.AddMachineResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddMachine,
@@ -315,7 +323,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
     ) -> pb.RemoveMachineResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
+        model = self._resolve.model(caller, request.model, "write", context)
         self._peers.ask(
             "placement",
             self._peers.placement.RemoveMachine,
@@ -334,14 +342,435 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:
         caller = self._auth.caller(context)
-        model = self._model(caller, request.model, context)
-        placement = self._peers.ask(
-            "placement",
-            self._peers.placement.GetModelStatus,
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid),
+        model = self._resolve.model(caller, request.model, "read", context)
+        deadline = timeout(context)
+        placement_call = self._peers.placement.GetModelStatus.future(
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid), timeout=deadline
+        )
+        offers_call = self._peers.offers.ListOffers.future(
+            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
+        )
+        placement = self._peers.call("placement", placement_call.result)
+        offers = self._peers.call("offers", offers_call.result)
+        return status_view.compose(
+            placement, offers.offers, controller=self._controller(context).name
+        )
+
+    # -- users and access ------------------------------------------------------------------
+
+    @override
+    @codes.unary
+    def AddUser(
+        self, request: pb.AddUserRequest, context: grpc.ServicerContext
+    ) -> pb.AddUserResponse:
+        caller = self._auth.caller(context)
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.AddUser,
+            access_pb2.AddUserRequest(
+                actor=caller.user, name=request.name, display_name=request.display_name
+            ),
             context,
         )
-        return status_view.compose(placement, controller=self._controller(context).name)
+        identity = self._controller(context)
+        return pb.AddUserResponse(
+            user=reply.user,
+            secret=reply.secret,
+            controller=identity.name,
+            controller_uuid=identity.uuid,
+        )
+
+    @override
+    @codes.unary
+    def Register(
+        self, request: pb.RegisterRequest, context: grpc.ServicerContext
+    ) -> pb.RegisterResponse:
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.Register,
+            access_pb2.RegisterRequest(
+                user=request.user, secret=request.secret, password=request.password
+            ),
+            context,
+        )
+        identity = self._controller(context)
+        return pb.RegisterResponse(
+            token=reply.session.token,
+            expires_at=reply.session.expires_at,
+            user=reply.session.user.name,
+            controller=identity.name,
+            controller_uuid=identity.uuid,
+        )
+
+    @override
+    @codes.unary
+    def ChangeUserPassword(
+        self, request: pb.ChangeUserPasswordRequest, context: grpc.ServicerContext
+    ) -> pb.ChangeUserPasswordResponse:
+        caller = self._auth.caller(context)
+        self._peers.ask(
+            "access",
+            self._peers.access.ChangePassword,
+            access_pb2.ChangePasswordRequest(
+                actor=caller.user, user=request.user, password=request.password
+            ),
+            context,
+        )
+        return pb.ChangeUserPasswordResponse()
+
+    @override
+    @codes.unary
+    def SetUserEnabled(
+        self, request: pb.SetUserEnabledRequest, context: grpc.ServicerContext
+    ) -> pb.SetUserEnabledResponse:
+        caller = self._auth.caller(context)
+        self._peers.ask(
+            "access",
+            self._peers.access.SetUserEnabled,
+            access_pb2.SetUserEnabledRequest(
+                actor=caller.user, user=request.user, enabled=request.enabled
+            ),
+            context,
+        )
+        self._auth.forget_all()
+        return pb.SetUserEnabledResponse()
+
+    @override
+    @codes.unary
+    def ListUsers(
+        self, request: pb.ListUsersRequest, context: grpc.ServicerContext
+    ) -> pb.ListUsersResponse:
+        self._auth.caller(context)
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.ListUsers,
+            access_pb2.ListUsersRequest(
+                include_disabled=request.include_disabled,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+            context,
+        )
+        return pb.ListUsersResponse(users=reply.users, next_page_token=reply.next_page_token)
+
+    def _targets(
+        self, caller: Caller, refs: Sequence[str], context: grpc.ServicerContext
+    ) -> list[access_pb2.Target]:
+        """Resolve grant/revoke targets: none is the controller; offer URLs or model names.
+
+        An argument is an offer URL exactly when it holds a `.` (REFERENCE §1.2), since model
+        names cannot. The caller must be able to see each; access decides whether they may
+        change it.
+        """
+        if not refs:
+            return [CONTROLLER_TARGET]
+        urls = [r for r in refs if "." in r]
+        if urls and len(urls) != len(refs):
+            raise errors.Invalid("either specify model names or offer URLs but not both")
+        if urls:
+            return [
+                offer_target(
+                    self._resolve.offer(
+                        caller, self._resolve.offer_url(caller, u, context), "read", context
+                    ).offer
+                )
+                for u in urls
+            ]
+        return [model_target(self._resolve.model(caller, r, "read", context)) for r in refs]
+
+    @override
+    @codes.unary
+    def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
+        caller = self._auth.caller(context)
+        for target in self._targets(caller, request.targets, context):
+            self._peers.ask(
+                "access",
+                self._peers.access.Grant,
+                access_pb2.GrantRequest(
+                    actor=caller.user, user=request.user, level=request.level, target=target
+                ),
+                context,
+            )
+        return pb.GrantResponse()
+
+    @override
+    @codes.unary
+    def Revoke(
+        self, request: pb.RevokeRequest, context: grpc.ServicerContext
+    ) -> pb.RevokeResponse:
+        caller = self._auth.caller(context)
+        for target in self._targets(caller, request.targets, context):
+            self._peers.ask(
+                "access",
+                self._peers.access.Revoke,
+                access_pb2.RevokeRequest(
+                    actor=caller.user, user=request.user, level=request.level, target=target
+                ),
+                context,
+            )
+        return pb.RevokeResponse()
+
+    @override
+    @codes.unary
+    def ListAudit(
+        self, request: pb.ListAuditRequest, context: grpc.ServicerContext
+    ) -> pb.ListAuditResponse:
+        caller = self._auth.caller(context)
+        target = self._targets(caller, [request.target], context)[0] if request.target else None
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.ListAudit,
+            access_pb2.ListAuditRequest(
+                actor=caller.user,
+                target=target,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+            context,
+        )
+        return pb.ListAuditResponse(entries=reply.entries, next_page_token=reply.next_page_token)
+
+    # -- offers ----------------------------------------------------------------------------
+
+    def _model_offers(
+        self, model_uuid: str, context: grpc.ServicerContext, *, application: str = ""
+    ) -> list[offers_pb2.Offer]:
+        return list(
+            pages(
+                lambda token: self._peers.ask(
+                    "offers",
+                    self._peers.offers.ListOffers,
+                    offers_pb2.ListOffersRequest(
+                        model_uuid=model_uuid,
+                        application=application,
+                        page_size=1000,
+                        page_token=token,
+                    ),
+                    context,
+                ),
+                lambda reply: reply.offers,
+            )
+        )
+
+    def _delete_offer(
+        self, offer: offers_pb2.Offer, *, force: bool, context: grpc.ServicerContext
+    ) -> int:
+        reply = self._peers.ask(
+            "offers",
+            self._peers.offers.DeleteOffer,
+            offers_pb2.DeleteOfferRequest(offer_uuid=offer.uuid, force=force),
+            context,
+        )
+        self._peers.ask(
+            "access",
+            self._peers.access.DropTarget,
+            access_pb2.DropTargetRequest(target=offer_target(offer)),
+            context,
+        )
+        return reply.removed_relations
+
+    def _details(
+        self, caller: Caller, held: Held, context: grpc.ServicerContext
+    ) -> pb.OfferDetails:
+        """An offer as the caller may see it: users and connections only for its admins."""
+        entries = list(
+            self._peers.ask(
+                "access",
+                self._peers.access.ListAccess,
+                access_pb2.ListAccessRequest(target=offer_target(held.offer)),
+                context,
+            ).entries
+        )
+        offer = offers_pb2.Offer()
+        offer.CopyFrom(held.offer)
+        if held.level != "admin":
+            del offer.connections[:]
+            entries = [access_pb2.AccessEntry(user=caller.user, level=held.level)]
+        return pb.OfferDetails(
+            offer=offer,
+            url=f"{self._controller(context).name}:{held.offer.url}",
+            access=held.level,
+            users=entries,
+        )
+
+    @override
+    @codes.unary
+    def Offer(self, request: pb.OfferRequest, context: grpc.ServicerContext) -> pb.OfferResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "admin", context)
+        endpoints: list[offers_pb2.ApplicationEndpoint] = []
+        charm, summary = "", ""
+        try:
+            app = self._peers.ask(
+                "placement",
+                self._peers.placement.GetApplication,
+                placement_pb2.GetApplicationRequest(
+                    model_uuid=model.uuid, application=request.application
+                ),
+                context,
+            ).application
+        except grpc.RpcError as err:
+            # an unknown application reaches the offers service as no endpoints at all, so
+            # that its message names the offer (REFERENCE §2.1)
+            if not (isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND):
+                raise
+        else:
+            endpoints = [
+                offers_pb2.ApplicationEndpoint(
+                    name=e.name,
+                    interface=e.interface,
+                    role=ROLE_NAMES[e.role],
+                    scope="container" if e.scope == placement_pb2.SCOPE_CONTAINER else "global",
+                )
+                for e in app.charm.endpoints
+            ]
+            charm = f"local:{app.charm.name}-{app.charm.revision}"
+            summary = app.charm.summary
+        reply = self._peers.ask(
+            "offers",
+            self._peers.offers.CreateOffer,
+            offers_pb2.CreateOfferRequest(
+                model_uuid=model.uuid,
+                model_name=model.name,
+                model_owner=model.owner,
+                offer_name=request.offer_name,
+                application=request.application,
+                endpoints=request.endpoints,
+                application_endpoints=endpoints,
+                charm=charm,
+                charm_summary=summary,
+                created_by=caller.user,
+            ),
+            context,
+        )
+        if reply.created:
+            self._peers.ask(
+                "access",
+                self._peers.access.InitTarget,
+                access_pb2.InitTargetRequest(target=offer_target(reply.offer), owner=caller.user),
+                context,
+            )
+        details = self._details(caller, Held(offer=reply.offer, level="admin"), context)
+        return pb.OfferResponse(
+            offer=details, created=reply.created, previous_endpoints=reply.previous_endpoints
+        )
+
+    @override
+    @codes.unary
+    def ListOffers(
+        self, request: pb.ListOffersRequest, context: grpc.ServicerContext
+    ) -> pb.ListOffersResponse:
+        """The model's offers the caller administers (REFERENCE §2.2's visibility table)."""
+        caller = self._auth.caller(context)
+        try:
+            model = self._resolve.model(caller, request.model, "read", context)
+        except errors.NotFound:
+            # an offer admin may list what they administer in a model they cannot read; to
+            # anyone else the model stays invisible
+            model = self._resolve.model(caller, request.model, "", context)
+            hidden = True
+        else:
+            hidden = False
+        found = list(
+            pages(
+                lambda token: self._peers.ask(
+                    "offers",
+                    self._peers.offers.ListOffers,
+                    offers_pb2.ListOffersRequest(
+                        model_uuid=model.uuid,
+                        name=request.name,
+                        application=request.application,
+                        interface=request.interface,
+                        page_size=1000,
+                        page_token=token,
+                    ),
+                    context,
+                ),
+                lambda reply: reply.offers,
+            )
+        )
+        held = [h for h in self._resolve.readable(caller, found, context) if h.level == "admin"]
+        if hidden and not held:
+            owner, name = split_model_ref(request.model, caller.user)
+            raise errors.NotFound(f'model "{owner}/{name}" not found')
+        return pb.ListOffersResponse(offers=[self._details(caller, h, context) for h in held])
+
+    @override
+    @codes.unary
+    def ShowOffer(
+        self, request: pb.ShowOfferRequest, context: grpc.ServicerContext
+    ) -> pb.ShowOfferResponse:
+        caller = self._auth.caller(context)
+        if not request.url:
+            raise errors.Invalid("must specify endpoint URL")
+        url = self._offer_ref(caller, request.url, request.model, context)
+        held = self._resolve.offer(caller, url, "read", context)
+        return pb.ShowOfferResponse(offer=self._details(caller, held, context))
+
+    def _offer_ref(
+        self, caller: Caller, ref: str, model: str, context: grpc.ServicerContext
+    ) -> OfferURL:
+        """A full offer URL, or a bare offer name in `model` (the current model)."""
+        if "." not in ref and ":" not in ref and "/" not in ref:
+            owner, name = split_model_ref(model, caller.user)
+            ref = f"{owner}/{name}.{ref}"
+        return self._resolve.offer_url(caller, ref, context)
+
+    @override
+    @codes.unary
+    def FindOffers(
+        self, request: pb.FindOffersRequest, context: grpc.ServicerContext
+    ) -> pb.FindOffersResponse:
+        caller = self._auth.caller(context)
+        term = OfferURL.parse_filter(request.url) if request.url else None
+        name = self._controller(context).name
+        if term is not None and term.source and term.source != name:
+            raise errors.NotFound(f'controller "{term.source}" not found')
+        if term is not None and term.offer and request.offer:
+            raise errors.Invalid("cannot specify both a URL term and offer term")
+        found = list(
+            pages(
+                lambda token: self._peers.ask(
+                    "offers",
+                    self._peers.offers.FindOffers,
+                    offers_pb2.FindOffersRequest(
+                        model_owner=term.user if term else "",
+                        model_name=term.model if term else "",
+                        offer_name=(term.offer if term else "") or request.offer,
+                        interface=request.interface,
+                        endpoint=request.endpoint,
+                        page_size=1000,
+                        page_token=token,
+                    ),
+                    context,
+                ),
+                lambda reply: reply.offers,
+            )
+        )
+        held = self._resolve.readable(caller, found, context)
+        return pb.FindOffersResponse(offers=[self._details(caller, h, context) for h in held])
+
+    @override
+    @codes.unary
+    def RemoveOffer(
+        self, request: pb.RemoveOfferRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveOfferResponse:
+        """Every offer is resolved and authorised before any is removed."""
+        caller = self._auth.caller(context)
+        if not request.urls:
+            raise errors.Invalid("no offers specified")
+        urls = [self._offer_ref(caller, u, request.model, context) for u in request.urls]
+        with_endpoint = [str(u) for u in urls if u.endpoint]
+        if with_endpoint:
+            lines = "".join(f"\n -{u}" for u in with_endpoint)
+            raise errors.Invalid(
+                f"These offers contain endpoints. Only specify the offer name itself.{lines}"
+            )
+        held = [self._resolve.offer(caller, u, "admin", context) for u in urls]
+        removed = sum(
+            self._delete_offer(h.offer, force=request.force, context=context) for h in held
+        )
+        return pb.RemoveOfferResponse(removed_relations=removed)
 
 
 def build_server(config: Config) -> Built:

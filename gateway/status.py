@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Final
 
 from cmr.gateway.v1 import gateway_pb2 as pb
+from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from services.common.db import now_rfc3339
 
@@ -26,7 +28,10 @@ def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
 
 
 def compose(
-    placement: placement_pb2.GetModelStatusResponse, *, controller: str
+    placement: placement_pb2.GetModelStatusResponse,
+    offers: Sequence[offers_pb2.Offer],
+    *,
+    controller: str,
 ) -> pb.GetStatusResponse:
     """Build the status of one model.
 
@@ -94,4 +99,15 @@ def compose(
         machines=machines,
         applications=applications,
         timestamp=now_rfc3339(),
+        offers=[
+            pb.OfferStatus(
+                name=o.name,
+                application=o.application,
+                charm=o.charm,
+                total_connected_count=o.total_connected_count,
+                active_connected_count=o.active_connected_count,
+                endpoints=o.endpoints,
+            )
+            for o in sorted(offers, key=lambda o: o.name)
+        ],
     )

@@ -13,7 +13,7 @@ import grpc
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from services.access import domain
 from services.access.store import SqliteAccess
-from services.common import feed, status
+from services.common import errors, feed, status
 from services.common.config import Config
 from services.common.server import Built, new_server_owning
 
@@ -29,6 +29,47 @@ def _user(user: domain.User) -> access_pb2.User:
         superuser=user.superuser,
         enabled=user.enabled,
         created_at=domain.rfc3339(user.created_at),
+    )
+
+
+_KINDS: dict[int, domain.TargetKind] = {
+    access_pb2.TARGET_KIND_CONTROLLER: domain.TargetKind.CONTROLLER,
+    access_pb2.TARGET_KIND_MODEL: domain.TargetKind.MODEL,
+    access_pb2.TARGET_KIND_OFFER: domain.TargetKind.OFFER,
+}
+_KIND_PB: dict[domain.TargetKind, access_pb2.TargetKind.ValueType] = {
+    domain.TargetKind.CONTROLLER: access_pb2.TARGET_KIND_CONTROLLER,
+    domain.TargetKind.MODEL: access_pb2.TARGET_KIND_MODEL,
+    domain.TargetKind.OFFER: access_pb2.TARGET_KIND_OFFER,
+}
+
+
+def _target(target: access_pb2.Target) -> domain.Target:
+    kind = _KINDS.get(target.kind)
+    if kind is None:
+        raise errors.Invalid("target kind must be controller, model or offer")
+    return domain.Target(
+        kind=kind,
+        model_uuid=target.model_uuid,
+        offer_uuid=target.offer_uuid,
+        label=target.label,
+    )
+
+
+def _target_pb(target: domain.Target) -> access_pb2.Target:
+    return access_pb2.Target(
+        kind=_KIND_PB[target.kind],
+        model_uuid=target.model_uuid,
+        offer_uuid=target.offer_uuid,
+        label=target.label,
+    )
+
+
+def _login_pb(done: domain.LoggedIn) -> access_pb2.LoginResponse:
+    return access_pb2.LoginResponse(
+        token=done.token,
+        expires_at=domain.rfc3339(done.session.expires_at),
+        user=_user(done.session.user),
     )
 
 
@@ -60,11 +101,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
             ttl=self._ttl,
             token=self._new_token,
         )
-        return access_pb2.LoginResponse(
-            token=done.token,
-            expires_at=domain.rfc3339(done.session.expires_at),
-            user=_user(done.session.user),
-        )
+        return _login_pb(done)
 
     @status.unary
     def Authenticate(  # noqa: N802 - gRPC method name
@@ -93,6 +130,150 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     ) -> access_pb2.GetControllerInfoResponse:
         info = domain.controller_info(self._store)
         return access_pb2.GetControllerInfoResponse(name=info.name, uuid=info.uuid)
+
+    @status.unary
+    def AddUser(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.AddUserRequest, context: grpc.ServicerContext
+    ) -> access_pb2.AddUserResponse:
+        added = domain.add_user(
+            self._store, request.actor, request.name, request.display_name, now=self._now
+        )
+        return access_pb2.AddUserResponse(
+            user=_user(added.user), secret=added.secret, sequence=added.sequence
+        )
+
+    @status.unary
+    def Register(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.RegisterRequest, context: grpc.ServicerContext
+    ) -> access_pb2.RegisterResponse:
+        done = domain.register(
+            self._store,
+            request.user,
+            request.secret,
+            request.password,
+            now=self._now,
+            ttl=self._ttl,
+            token=self._new_token,
+        )
+        return access_pb2.RegisterResponse(session=_login_pb(done))
+
+    @status.unary
+    def ChangePassword(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.ChangePasswordRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ChangePasswordResponse:
+        seq = domain.change_password(
+            self._store, request.actor, request.user, request.password, now=self._now
+        )
+        return access_pb2.ChangePasswordResponse(sequence=seq)
+
+    @status.unary
+    def SetUserEnabled(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.SetUserEnabledRequest, context: grpc.ServicerContext
+    ) -> access_pb2.SetUserEnabledResponse:
+        seq = domain.set_user_enabled(
+            self._store, request.actor, request.user, request.enabled, now=self._now
+        )
+        return access_pb2.SetUserEnabledResponse(sequence=seq)
+
+    @status.unary
+    def ListUsers(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.ListUsersRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ListUsersResponse:
+        found, token = domain.list_users(
+            self._store, request.include_disabled, request.page_size, request.page_token
+        )
+        return access_pb2.ListUsersResponse(
+            users=[access_pb2.UserEntry(user=_user(u), controller_access=lv) for u, lv in found],
+            next_page_token=token,
+        )
+
+    @status.unary
+    def InitTarget(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.InitTargetRequest, context: grpc.ServicerContext
+    ) -> access_pb2.InitTargetResponse:
+        seq = domain.init_target(
+            self._store, _target(request.target), request.owner, now=self._now
+        )
+        return access_pb2.InitTargetResponse(sequence=seq)
+
+    @status.unary
+    def DropTarget(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.DropTargetRequest, context: grpc.ServicerContext
+    ) -> access_pb2.DropTargetResponse:
+        seq = domain.drop_target(self._store, _target(request.target), now=self._now)
+        return access_pb2.DropTargetResponse(sequence=seq)
+
+    @status.unary
+    def Grant(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.GrantRequest, context: grpc.ServicerContext
+    ) -> access_pb2.GrantResponse:
+        seq = domain.grant(
+            self._store,
+            request.actor,
+            request.user,
+            request.level,
+            _target(request.target),
+            now=self._now,
+        )
+        return access_pb2.GrantResponse(sequence=seq)
+
+    @status.unary
+    def Revoke(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.RevokeRequest, context: grpc.ServicerContext
+    ) -> access_pb2.RevokeResponse:
+        level, seq = domain.revoke(
+            self._store,
+            request.actor,
+            request.user,
+            request.level,
+            _target(request.target),
+            now=self._now,
+        )
+        return access_pb2.RevokeResponse(level=level, sequence=seq)
+
+    @status.unary
+    def CheckAccess(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.CheckAccessRequest, context: grpc.ServicerContext
+    ) -> access_pb2.CheckAccessResponse:
+        levels = domain.check_access(
+            self._store, request.user, [_target(t) for t in request.targets]
+        )
+        return access_pb2.CheckAccessResponse(levels=levels)
+
+    @status.unary
+    def ListAccess(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.ListAccessRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ListAccessResponse:
+        held = domain.list_access(self._store, _target(request.target))
+        return access_pb2.ListAccessResponse(
+            entries=[
+                access_pb2.AccessEntry(user=p.user, display_name=p.display_name, level=p.level)
+                for p in held
+            ]
+        )
+
+    @status.unary
+    def ListAudit(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.ListAuditRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ListAuditResponse:
+        target = _target(request.target) if request.HasField("target") else None
+        entries, token = domain.list_audit(
+            self._store, request.actor, target, request.page_size, request.page_token
+        )
+        return access_pb2.ListAuditResponse(
+            entries=[
+                access_pb2.AuditEntry(
+                    time=domain.rfc3339(e.time),
+                    actor=e.actor,
+                    action=e.action,
+                    user=e.user,
+                    level=e.level,
+                    target=_target_pb(e.target),
+                )
+                for e in entries
+            ],
+            next_page_token=token,
+        )
 
     @status.streaming
     def Watch(  # noqa: N802 - gRPC method name

@@ -31,7 +31,7 @@ import yaml
 
 from services.common import errors
 
-SERVICES: Final = ("placement", "access", "offers", "relations")
+SERVICES: Final = ("placement", "access", "relations", "offers")
 """The four bounded contexts, in start-up order."""
 
 ALL: Final = (*SERVICES, "gateway")

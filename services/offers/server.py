@@ -3,44 +3,209 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 import grpc
+from typing_extensions import override
 
-from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
-from services.common import feed, status
+from cmr.offers.v1 import offers_pb2 as pb
+from cmr.offers.v1 import offers_pb2_grpc
+from services.common import errors, feed
+from services.common import status as codes
 from services.common.config import Config
+from services.common.db import now_rfc3339
 from services.common.server import Built, new_server_owning
+from services.offers import domain
+from services.offers.relations_client import RelationsClient
 from services.offers.store import SqliteOffers
 
-SERVICE_NAME = offers_pb2.DESCRIPTOR.services_by_name["OfferService"].full_name
+SERVICE_NAME: Final = pb.DESCRIPTOR.services_by_name["OfferService"].full_name
+
+
+def offer_pb(offer: domain.Offer) -> pb.Offer:
+    """An offer on the wire, with its connections and counts."""
+    return pb.Offer(
+        uuid=offer.uuid,
+        model_uuid=offer.model_uuid,
+        model_name=offer.model_name,
+        model_owner=offer.owner,
+        name=offer.name,
+        application=offer.application,
+        charm=offer.charm,
+        description=offer.description,
+        endpoints=[
+            pb.OfferEndpoint(name=e.name, interface=e.interface, role=str(e.role))
+            for e in offer.endpoints
+        ],
+        url=offer.url,
+        created_by=offer.created_by,
+        created_at=offer.created_at,
+        connections=[
+            pb.OfferConnection(
+                relation_id=c.relation_id,
+                source_model_uuid=c.source_model_uuid,
+                username=c.username,
+                endpoint=c.endpoint,
+                status=c.status,
+                message=c.message,
+                ingress_subnets=list(c.ingress_cidrs),
+            )
+            for c in offer.connections
+        ],
+        total_connected_count=offer.total_connected_count,
+        active_connected_count=offer.active_connected_count,
+    )
+
+
+def _role(text: str) -> domain.Role:
+    try:
+        return domain.Role(text)
+    except ValueError:
+        raise errors.Invalid(f'endpoint role "{text}" not valid') from None
+
+
+def _scope(text: str) -> domain.Scope:
+    try:
+        return domain.Scope(text or "global")
+    except ValueError:
+        raise errors.Invalid(f'endpoint scope "{text}" not valid') from None
 
 
 class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
-    """Serves `cmr.offers.v1.OfferService` from one store."""
+    """Serves `cmr.offers.v1.OfferService` from one store and a relations client."""
 
-    def __init__(self, store: SqliteOffers) -> None:
+    def __init__(self, store: SqliteOffers, relations: domain.RelationsPort) -> None:
         self._store = store
+        self._relations = relations
 
-    @status.streaming
-    def Watch(  # noqa: N802 - gRPC method name
-        self, request: offers_pb2.WatchRequest, context: grpc.ServicerContext
-    ) -> Iterator[offers_pb2.WatchResponse]:
+    @override
+    @codes.unary
+    def CreateOffer(
+        self, request: pb.CreateOfferRequest, context: grpc.ServicerContext
+    ) -> pb.CreateOfferResponse:
+        result = domain.create_offer(
+            self._store,
+            domain.OfferRequest(
+                model_uuid=request.model_uuid,
+                model_name=request.model_name,
+                model_owner=request.model_owner,
+                offer_name=request.offer_name,
+                application=request.application,
+                endpoints=tuple(request.endpoints),
+                application_endpoints=tuple(
+                    domain.ApplicationEndpoint(
+                        name=e.name,
+                        interface=e.interface,
+                        role=_role(e.role),
+                        scope=_scope(e.scope),
+                    )
+                    for e in request.application_endpoints
+                ),
+                charm=request.charm,
+                description=request.description,
+                charm_summary=request.charm_summary,
+                created_by=request.created_by,
+            ),
+            now=now_rfc3339(),
+        )
+        return pb.CreateOfferResponse(
+            offer=offer_pb(result.offer),
+            created=result.created,
+            previous_endpoints=list(result.previous_endpoints),
+            sequence=result.sequence,
+        )
+
+    @override
+    @codes.unary
+    def GetOffer(
+        self, request: pb.GetOfferRequest, context: grpc.ServicerContext
+    ) -> pb.GetOfferResponse:
+        offer = domain.get_offer(self._store, request.offer_uuid, request.model_uuid, request.name)
+        return pb.GetOfferResponse(offer=offer_pb(offer))
+
+    @override
+    @codes.unary
+    def ListOffers(
+        self, request: pb.ListOffersRequest, context: grpc.ServicerContext
+    ) -> pb.ListOffersResponse:
+        page = domain.list_offers(
+            self._store,
+            domain.OfferFilter(
+                model_uuid=request.model_uuid,
+                application=request.application,
+                interface=request.interface,
+                name=request.name,
+            ),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListOffersResponse(
+            offers=[offer_pb(o) for o in page.offers], next_page_token=page.next_page_token
+        )
+
+    @override
+    @codes.unary
+    def FindOffers(
+        self, request: pb.FindOffersRequest, context: grpc.ServicerContext
+    ) -> pb.FindOffersResponse:
+        page = domain.find_offers(
+            self._store,
+            domain.OfferFilter(
+                model_owner=request.model_owner,
+                model_name=request.model_name,
+                name=request.offer_name,
+                interface=request.interface,
+                endpoint=request.endpoint,
+            ),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.FindOffersResponse(
+            offers=[offer_pb(o) for o in page.offers], next_page_token=page.next_page_token
+        )
+
+    @override
+    @codes.unary
+    def DeleteOffer(
+        self, request: pb.DeleteOfferRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteOfferResponse:
+        deleted = domain.delete_offer(
+            self._store, self._relations, request.offer_uuid, force=request.force
+        )
+        return pb.DeleteOfferResponse(
+            removed_relations=deleted.removed_relations, sequence=deleted.sequence
+        )
+
+    @override
+    @codes.streaming
+    def Watch(
+        self, request: pb.WatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchResponse]:
         for ev in feed.follow(self._store, request.after_sequence, context):
-            yield offers_pb2.WatchResponse(event=ev)
+            yield pb.WatchResponse(event=ev)
 
 
 def build_server(config: Config) -> Built:
     """Build the offers server on `config.bind_address("offers")` with its store open.
+
+    It also opens a channel to the relations service at `config.address_of("relations")`;
+    the store and the channel close when the server stops.
 
     Raises:
         RuntimeError: the address cannot be bound.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteOffers(config.db_path("offers"))
-    servicer = OfferServicer(store)
+    relations = RelationsClient(config.address_of("relations"))
+
+    def close() -> None:
+        relations.close()
+        store.close()
+
+    servicer = OfferServicer(store, relations)
     return new_server_owning(
         SERVICE_NAME,
         lambda s: offers_pb2_grpc.add_OfferServiceServicer_to_server(servicer, s),
         config.bind_address("offers"),
-        store.close,
+        close,
     )

@@ -1,8 +1,8 @@
 """Values of the relations context: relations, their endpoints and the units in scope.
 
-A skeleton: the dataclasses the store maps, the relation key rule, and the store protocol, so
-later issues add the use cases (add-relation, remove-relation, suspend, resume, scope
-reactors) against a settled schema.
+The dataclasses the store maps, the relation key rule, the store protocol and the use cases
+the offers context needs (list and remove the relations of an offer); later issues add
+add-relation, remove-relation, suspend, resume and the scope reactors.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Protocol
 
+from services.common import errors
 from services.common.events import EventStore
 
 
@@ -88,8 +89,20 @@ class Relation:
     """Set by suspend-relation or a revoke; only resume-relation clears it."""
     suspended_reason: str = ""
     """The suspend message, such as `maintenance`."""
+    offer_uuid: str = ""
+    """The offer the relation goes through; empty for a relation inside one model."""
     created_at: str = ""
     """RFC 3339 UTC."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RelationSummary:
+    """A relation as other contexts see it."""
+
+    model_uuid: str
+    id: int
+    key: str
+    status: RelationStatus
 
 
 def relation_key(endpoints: Iterable[Endpoint]) -> str:
@@ -115,3 +128,50 @@ class Relations(EventStore, Protocol):
     def count_relations(self, model_uuid: str, application: str) -> int:
         """Return how many relations of the model have an endpoint on `application`."""
         ...
+
+    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
+        """Return the relations that go through an offer, by model then id."""
+        ...
+
+    def remove_relation(self, model_uuid: str, relation_id: int) -> None:
+        """Delete a relation with its endpoints and the units in its scope."""
+        ...
+
+
+def offer_relations(relations: Relations, offer_uuid: str) -> list[RelationSummary]:
+    """The relations that use an offer, by id.
+
+    Raises:
+        Invalid: no offer UUID.
+    """
+    if not offer_uuid:
+        raise errors.Invalid("offer_uuid is required")
+    return relations.relations_of_offer(offer_uuid)
+
+
+def remove_offer_relations(relations: Relations, offer_uuid: str) -> tuple[int, int]:
+    """Remove every relation that uses an offer, in one transaction (`remove-offer --force`).
+
+    Each relation goes with its endpoints and relation units, and gets a `relation-removed`
+    event (attributes `offer-uuid`, `key`).
+
+    Returns:
+        How many relations went, and the sequence of the last event (0 when none went).
+
+    Raises:
+        Invalid: no offer UUID.
+    """
+    if not offer_uuid:
+        raise errors.Invalid("offer_uuid is required")
+    seq = 0
+    with relations.transaction():
+        found = relations.relations_of_offer(offer_uuid)
+        for rel in found:
+            relations.remove_relation(rel.model_uuid, rel.id)
+            seq = relations.append_event(
+                "relation-removed",
+                model_uuid=rel.model_uuid,
+                entity=str(rel.id),
+                attributes={"offer-uuid": offer_uuid, "key": rel.key},
+            )
+    return len(found), seq

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
-from services.relations.domain import Relation
+from services.relations.domain import Relation, RelationStatus, RelationSummary
 
 migrations = Migrations("cmr.relations")
 
@@ -106,7 +106,8 @@ class SqliteRelations(SqliteStore):
         with self.transaction():
             self.db.execute(
                 "INSERT INTO relations (model_uuid, id, key, scope, status, message, suspended,"
-                " suspended_reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " suspended_reason, offer_uuid, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     relation.model_uuid,
                     relation.id,
@@ -116,6 +117,7 @@ class SqliteRelations(SqliteStore):
                     relation.message,
                     int(relation.suspended),
                     relation.suspended_reason,
+                    relation.offer_uuid,
                     now,
                     now,
                 ),
@@ -143,3 +145,32 @@ class SqliteRelations(SqliteStore):
             (model_uuid, application),
         )
         return int(rows[0]["n"])
+
+    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
+        """Return the relations that go through an offer, by model then id."""
+        rows = self.query(
+            "SELECT model_uuid, id, key, status FROM relations WHERE offer_uuid = ?"
+            " ORDER BY model_uuid, id",
+            (offer_uuid,),
+        )
+        return [
+            RelationSummary(
+                model_uuid=r["model_uuid"],
+                id=int(r["id"]),
+                key=r["key"],
+                status=RelationStatus(r["status"]),
+            )
+            for r in rows
+        ]
+
+    def remove_relation(self, model_uuid: str, relation_id: int) -> None:
+        """Delete a relation with its endpoints and the units in its scope."""
+        with self.transaction():
+            for table in ("relation_units", "relation_endpoints"):
+                self.db.execute(
+                    f"DELETE FROM {table} WHERE model_uuid = ? AND relation_id = ?",  # noqa: S608 - fixed names
+                    (model_uuid, relation_id),
+                )
+            self.db.execute(
+                "DELETE FROM relations WHERE model_uuid = ? AND id = ?", (model_uuid, relation_id)
+            )

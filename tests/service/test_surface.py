@@ -31,15 +31,15 @@ SURFACES: dict[str, tuple[str, Callable[[grpc.Channel], Any], Any]] = {
         access_pb2_grpc.AccessServiceStub,
         access_pb2.WatchRequest,
     ),
-    "offers": (
-        "cmr.offers.v1.OfferService",
-        offers_pb2_grpc.OfferServiceStub,
-        offers_pb2.WatchRequest,
-    ),
     "relations": (
         "cmr.relations.v1.RelationService",
         relations_pb2_grpc.RelationServiceStub,
         relations_pb2.WatchRequest,
+    ),
+    "offers": (
+        "cmr.offers.v1.OfferService",
+        offers_pb2_grpc.OfferServiceStub,
+        offers_pb2.WatchRequest,
     ),
     "gateway": ("cmr.gateway.v1.GatewayService", lambda c: None, None),
 }

@@ -9,7 +9,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.access.domain import ControllerInfo, Session, User
+from services.access.domain import (
+    AuditEntry,
+    AuditScope,
+    ControllerInfo,
+    Permission,
+    Session,
+    Target,
+    TargetKind,
+    User,
+)
+
+PermissionKey = tuple[str, TargetKind, str]
 
 
 @dataclass
@@ -18,6 +29,13 @@ class _State:
     users: dict[str, tuple[User, str | None]] = field(default_factory=dict)
     sessions: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     events: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    permissions: dict[PermissionKey, Permission] = field(default_factory=dict)
+    registrations: dict[str, str] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+
+def _key(user: str, target: Target) -> PermissionKey:
+    return (user.lower(), target.kind, target.key)
 
 
 class InMemoryAccess:
@@ -62,17 +80,35 @@ class InMemoryAccess:
     def count_users(self) -> int:
         return len(self.state.users)
 
+    def _controller_level(self, name: str) -> str:
+        found = self.state.permissions.get((name.lower(), TargetKind.CONTROLLER, ""))
+        return found.level if found else ""
+
     def get_user(self, name: str) -> User | None:
         found = self.state.users.get(name.lower())
-        return found[0] if found else None
+        if found is None:
+            return None
+        superuser = self._controller_level(name) == "superuser"
+        return dataclasses.replace(found[0], superuser=superuser)
 
     def password_hash(self, name: str) -> str | None:
         found = self.state.users.get(name.lower())
         return found[1] if found else None
 
-    def add_user(self, user: User, password_hash: str | None) -> None:
+    def add_user(self, user: User, password_hash: str | None, created_by: str = "") -> None:
         assert user.name.lower() not in self.state.users
-        self.state.users[user.name.lower()] = (user, password_hash)
+        self.state.users[user.name.lower()] = (
+            dataclasses.replace(user, superuser=False),
+            password_hash,
+        )
+
+    def set_password(self, name: str, password_hash: str | None) -> None:
+        user, _ = self.state.users[name.lower()]
+        self.state.users[name.lower()] = (user, password_hash)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        user, encoded = self.state.users[name.lower()]
+        self.state.users[name.lower()] = (dataclasses.replace(user, enabled=enabled), encoded)
 
     def add_session(self, digest: str, user: str, created_at: datetime, expires: datetime) -> None:
         self.state.sessions[digest] = (user, expires)
@@ -95,7 +131,97 @@ class InMemoryAccess:
             del self.state.sessions[digest]
         return len(expired)
 
+    def delete_user_sessions(self, name: str) -> int:
+        mine = [d for d, (u, _) in self.state.sessions.items() if u.lower() == name.lower()]
+        for digest in mine:
+            del self.state.sessions[digest]
+        return len(mine)
+
+    def set_registration(self, name: str, digest: str, created_at: datetime) -> None:
+        self.state.registrations[name.lower()] = digest
+
+    def registration(self, name: str) -> str | None:
+        return self.state.registrations.get(name.lower())
+
+    def delete_registration(self, name: str) -> bool:
+        return self.state.registrations.pop(name.lower(), None) is not None
+
+    def users(self, include_disabled: bool, after: str, limit: int) -> list[tuple[User, str]]:
+        found = []
+        for lower in sorted(self.state.users):
+            user = self.get_user(lower)
+            assert user is not None
+            if lower > after.lower() and (include_disabled or user.enabled):
+                found.append((user, self._controller_level(lower)))
+        return found[:limit]
+
+    def level(self, user: str, target: Target) -> str:
+        found = self.state.permissions.get(_key(user, target))
+        return found.level if found else ""
+
+    def set_level(self, user: str, target: Target, level: str) -> None:
+        key = _key(user, target)
+        if not level:
+            self.state.permissions.pop(key, None)
+            return
+        old = self.state.permissions.get(key)
+        if old is not None and not target.label:
+            target = dataclasses.replace(target, label=old.target.label)
+        self.state.permissions[key] = Permission(
+            user=old.user if old else user, level=level, target=target
+        )
+
+    def _with_names(self, held: list[Permission]) -> list[Permission]:
+        out = []
+        for p in sorted(held, key=lambda p: (p.user.lower(), p.target.kind, p.target.key)):
+            found = self.state.users.get(p.user.lower())
+            out.append(dataclasses.replace(p, display_name=found[0].display_name if found else ""))
+        return out
+
+    def holders(self, target: Target) -> list[Permission]:
+        return self._with_names(
+            [p for p in self.state.permissions.values() if p.target.same(target)]
+        )
+
+    def offer_holders_in_model(self, model_uuid: str) -> list[Permission]:
+        return self._with_names(
+            [
+                p
+                for p in self.state.permissions.values()
+                if p.target.kind is TargetKind.OFFER and p.target.model_uuid == model_uuid
+            ]
+        )
+
+    def held_by(self, user: str) -> list[Permission]:
+        return self._with_names(
+            [p for p in self.state.permissions.values() if p.user.lower() == user.lower()]
+        )
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        self.state.audit.append(dataclasses.replace(entry, id=len(self.state.audit) + 1))
+
+    def audit(
+        self, scope: AuditScope | None, target: Target | None, before: int, limit: int
+    ) -> list[AuditEntry]:
+        def visible(e: AuditEntry) -> bool:
+            if scope is None:
+                return True
+            t = e.target
+            return (
+                scope.user.lower() in (e.user.lower(), e.actor.lower())
+                or (t.kind is not TargetKind.CONTROLLER and t.model_uuid in scope.model_uuids)
+                or (t.kind is TargetKind.OFFER and t.offer_uuid in scope.offer_uuids)
+            )
+
+        found = [
+            e
+            for e in reversed(self.state.audit)
+            if (not before or e.id < before)
+            and (target is None or e.target.same(target))
+            and visible(e)
+        ]
+        return found[:limit]
+
     def disable(self, name: str) -> None:
-        """Disable a user (no use case does this yet)."""
-        user, encoded = self.state.users[name.lower()]
-        self.state.users[name.lower()] = (dataclasses.replace(user, enabled=False), encoded)
+        """Disable a user behind the use cases' back."""
+        self.set_enabled(name, False)

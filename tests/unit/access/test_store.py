@@ -134,3 +134,40 @@ def test_deleting_a_session_returns_its_user(store: SqliteAccess) -> None:
     with store.transaction():
         assert store.delete_session(digest) == "admin"
         assert store.delete_session(digest) is None
+
+
+def test_migration_002_moves_superuser_into_controller_permissions(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    from services.access import store as store_module
+
+    path = tmp_path / "old.db"
+    only_001 = Migrations("cmr.access")
+    only_001(name="001_controller_users_sessions")(store_module._001)
+    with closing(sqlite3.connect(path)) as conn:
+        db = Database(conn)
+        only_001.apply(db)
+        for name, superuser in (("admin", 1), ("bob", 0)):
+            db.execute(
+                "INSERT INTO users (name, superuser, created_at) VALUES (?, ?, ?)",
+                (name, superuser, "2025-01-01T00:00:00.000000Z"),
+            )
+        conn.commit()
+    upgraded = SqliteAccess(path)
+    try:
+        assert domain.get_user(upgraded, "admin").superuser
+        assert not domain.get_user(upgraded, "bob").superuser
+        held = domain.list_access(upgraded, domain.CONTROLLER)
+        assert [(p.user, p.level) for p in held] == [("admin", "superuser"), ("bob", "login")]
+    finally:
+        upgraded.close()
+
+
+def test_registration_secrets_reach_the_file_only_as_digests(
+    store: SqliteAccess, tmp_path: Path
+) -> None:
+    added = domain.add_user(store, "admin", "bob")
+    cells = _all_cells(_cfg(tmp_path).db_path("access"))
+    assert domain.token_digest(added.secret) in cells
+    assert not [c for c in cells if added.secret in c]

@@ -6,6 +6,7 @@ import io
 
 from cli import render
 from cmr.gateway.v1 import gateway_pb2 as pb
+from cmr.offers.v1 import offers_pb2
 
 
 def _status() -> pb.GetStatusResponse:
@@ -143,3 +144,30 @@ def test_tabular_lines_carry_no_trailing_spaces() -> None:
     buffer = io.StringIO()
     render.print_tables(render.console(buffer), render.status_tables(_status()))
     assert all(line == line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def test_offers_section_sits_before_storage_and_drops_zero_counts() -> None:
+    status = _status()
+    status.offers.append(
+        pb.OfferStatus(
+            name="hosted-mysql",
+            application="mysql",
+            charm="local:mysql-1",
+            endpoints=[offers_pb2.OfferEndpoint(name="db", interface="mysql", role="provider")],
+        )
+    )
+    data = render.status_dict(status)
+    assert list(data) == ["model", "machines", "applications", "offers", "storage", "controller"]
+    assert data["offers"]["hosted-mysql"] == {
+        "application": "mysql",
+        "charm": "local:mysql-1",
+        "endpoints": {"db": {"interface": "mysql", "role": "provider"}},
+    }
+    status.offers[0].total_connected_count = 2
+    status.offers[0].active_connected_count = 1
+    counted = render.status_dict(status)["offers"]["hosted-mysql"]
+    assert (counted["total-connected-count"], counted["active-connected-count"]) == (2, 1)
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(status))
+    row = next(line for line in buffer.getvalue().splitlines() if line.startswith("hosted-mysql"))
+    assert row.split() == ["hosted-mysql", "mysql", "mysql", "1", "1/2", "db", "mysql", "provider"]

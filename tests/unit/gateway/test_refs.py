@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.auth import bearer_token
-from gateway.server import split_model_ref
+from gateway.resolve import split_model_ref
 from services.common import errors
 
 

@@ -1,0 +1,211 @@
+"""Turning names in requests into entities the caller may act on, with their access level.
+
+Levels (REFERENCE §3.1): models `read < write < admin`, offers `read < consume < admin`, the
+controller `login < add-model < superuser`. A model or offer the caller cannot read answers
+NOT_FOUND with the same message as a missing one, so that its existence never leaks; one the
+caller can read but not act on answers PERMISSION_DENIED `permission denied`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import grpc
+from services.offers.url import OfferURL
+
+from cmr.access.v1 import access_pb2
+from cmr.offers.v1 import offers_pb2
+from cmr.placement.v1 import placement_pb2
+from gateway.auth import Caller
+from gateway.peers import Peers
+from services.common import errors
+
+LADDERS: Final[dict[int, tuple[str, ...]]] = {
+    access_pb2.TARGET_KIND_CONTROLLER: ("login", "add-model", "superuser"),
+    access_pb2.TARGET_KIND_MODEL: ("read", "write", "admin"),
+    access_pb2.TARGET_KIND_OFFER: ("read", "consume", "admin"),
+}
+PERMISSION_DENIED: Final = "permission denied"
+CONTROLLER_TARGET: Final = access_pb2.Target(
+    kind=access_pb2.TARGET_KIND_CONTROLLER, label="controller"
+)
+
+
+def at_least(kind: int, held: str, needed: str) -> bool:
+    """True when `held` is `needed` or above on the ladder of `kind`."""
+    ladder = LADDERS[kind]
+    return held in ladder and ladder.index(held) >= ladder.index(needed)
+
+
+def split_model_ref(ref: str, caller: str) -> tuple[str, str]:
+    """Split `[owner/]name` into owner and name; a missing owner means the caller.
+
+    Raises:
+        Invalid: the reference is empty or has more than one `/`.
+    """
+    if not ref:
+        raise errors.Invalid("no model specified: pass -m MODEL or run cmr switch MODEL")
+    owner, slash, name = ref.rpartition("/")
+    if not slash:
+        return caller, ref
+    if not owner or not name or "/" in owner:
+        raise errors.Invalid(f'model name "{ref}" not valid: expected [owner/]name')
+    return owner, name
+
+
+def model_target(model: placement_pb2.Model) -> access_pb2.Target:
+    """The access target of a model."""
+    return access_pb2.Target(
+        kind=access_pb2.TARGET_KIND_MODEL,
+        model_uuid=model.uuid,
+        label=f"{model.owner}/{model.name}",
+    )
+
+
+def offer_target(offer: offers_pb2.Offer) -> access_pb2.Target:
+    """The access target of an offer."""
+    return access_pb2.Target(
+        kind=access_pb2.TARGET_KIND_OFFER,
+        model_uuid=offer.model_uuid,
+        offer_uuid=offer.uuid,
+        label=offer.url,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Held:
+    """An offer with the caller's level on it."""
+
+    offer: offers_pb2.Offer
+    """The offer."""
+    level: str
+    """The caller's effective level."""
+
+
+class Resolver:
+    """Resolves models and offers for a caller, asking placement, offers and access."""
+
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
+        self._identity: access_pb2.GetControllerInfoResponse | None = None
+        self._identity_lock = threading.Lock()
+
+    def controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
+        """This controller's name and UUID (asked once, then remembered)."""
+        with self._identity_lock:
+            if self._identity is None:
+                self._identity = self._peers.ask(
+                    "access",
+                    self._peers.access.GetControllerInfo,
+                    access_pb2.GetControllerInfoRequest(),
+                    context,
+                )
+            return self._identity
+
+    def levels(
+        self, caller: Caller, targets: Sequence[access_pb2.Target], context: grpc.ServicerContext
+    ) -> list[str]:
+        """The caller's effective level on each target (one call for all)."""
+        if not targets:
+            return []
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.CheckAccess,
+            access_pb2.CheckAccessRequest(user=caller.user, targets=list(targets)),
+            context,
+        )
+        return list(reply.levels)
+
+    def require_controller(
+        self, caller: Caller, needed: str, context: grpc.ServicerContext
+    ) -> None:
+        """Refuse unless the caller holds `needed` on the controller."""
+        (level,) = self.levels(caller, [CONTROLLER_TARGET], context)
+        if not at_least(access_pb2.TARGET_KIND_CONTROLLER, level, needed):
+            raise errors.Forbidden(PERMISSION_DENIED)
+
+    def model(
+        self, caller: Caller, ref: str, needed: str, context: grpc.ServicerContext
+    ) -> placement_pb2.Model:
+        """Resolve `[owner/]name` to a model on which the caller holds `needed` or more.
+
+        With `needed` empty, the model is returned whatever the caller's level.
+        """
+        owner, name = split_model_ref(ref, caller.user)
+        missing = errors.NotFound(f'model "{owner}/{name}" not found')
+        try:
+            model = self._peers.ask(
+                "placement",
+                self._peers.placement.GetModel,
+                placement_pb2.GetModelRequest(owner=owner, name=name),
+                context,
+            ).model
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
+                raise missing from None
+            raise
+        if not needed:
+            return model  # existence only: the caller decides what to reveal
+        (level,) = self.levels(caller, [model_target(model)], context)
+        if not level:
+            raise missing
+        if not at_least(access_pb2.TARGET_KIND_MODEL, level, needed):
+            raise errors.Forbidden(PERMISSION_DENIED)
+        return model
+
+    def offer_url(self, caller: Caller, text: str, context: grpc.ServicerContext) -> OfferURL:
+        """Parse an offer URL and fill in its defaults: this controller, the caller as owner.
+
+        Raises:
+            Invalid: the URL is malformed.
+            NotFound: it names another controller (cross-controller offers come later).
+        """
+        url = OfferURL.parse(text)
+        name = self.controller(context).name
+        if url.source and url.source != name:
+            raise errors.NotFound(f'controller "{url.source}" not found')
+        return url.with_defaults(name, caller.user)
+
+    def offer(
+        self,
+        caller: Caller,
+        url: OfferURL,
+        needed: str,
+        context: grpc.ServicerContext,
+    ) -> Held:
+        """Resolve an offer URL to an offer on which the caller holds `needed` or more."""
+        label = f"{url.user}/{url.model}.{url.offer}"
+        missing = errors.NotFound(f'application offer "{label}" not found')
+        try:
+            model = self._peers.ask(
+                "placement",
+                self._peers.placement.GetModel,
+                placement_pb2.GetModelRequest(owner=url.user, name=url.model),
+                context,
+            ).model
+            offer = self._peers.ask(
+                "offers",
+                self._peers.offers.GetOffer,
+                offers_pb2.GetOfferRequest(model_uuid=model.uuid, name=url.offer),
+                context,
+            ).offer
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
+                raise missing from None
+            raise
+        (level,) = self.levels(caller, [offer_target(offer)], context)
+        if not level:
+            raise missing
+        if not at_least(access_pb2.TARGET_KIND_OFFER, level, needed):
+            raise errors.Forbidden(PERMISSION_DENIED)
+        return Held(offer=offer, level=level)
+
+    def readable(
+        self, caller: Caller, offers: Sequence[offers_pb2.Offer], context: grpc.ServicerContext
+    ) -> list[Held]:
+        """The offers the caller can at least read, with their levels."""
+        levels = self.levels(caller, [offer_target(o) for o in offers], context)
+        return [Held(offer=o, level=lv) for o, lv in zip(offers, levels, strict=True) if lv]
