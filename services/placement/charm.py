@@ -70,7 +70,8 @@ class CharmMeta:
     subordinate: bool
     """Subordinates have no units of their own; they need a container-scoped requirer."""
     endpoints: tuple[Endpoint, ...]
-    """Declared endpoints in document order, then the implicit `juju-info` provider."""
+    """Declared endpoints (provides, requires, peers, each in document order), then the
+    implicit `juju-info` provider."""
     summary: str = ""
     """One-line summary, or empty."""
 
