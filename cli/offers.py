@@ -320,6 +320,8 @@ def remove_offer(urls: tuple[str, ...], force: bool, yes: bool, model: str | Non
         click.echo("This includes all relations to those offers.\n", err=True)
         click.echo("Continue [y/N]? ", err=True, nl=False)
         answer = sys.stdin.readline().strip().lower()
+        if not sys.stdin.isatty():
+            click.echo(err=True)  # a terminal echoed the answer's newline; a pipe did not
         if answer not in ("y", "yes"):
             raise click.ClickException("offer removal: aborted")
     with gateway(target.controller) as stub:

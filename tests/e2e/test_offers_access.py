@@ -181,3 +181,28 @@ def test_users_passwords_and_disabling(cmr: Cmr, tmp_path: Path) -> None:
     assert cmr.fails("register", "not-a-registration-string").startswith(
         "ERROR invalid registration"
     )
+
+
+def test_remove_offer_forms(cmr: Cmr) -> None:
+    cmr.ok("add-model", "removals")
+    cmr.ok("deploy", "mysql")
+    cmr.ok("offer", "mysql:db", "one")
+    cmr.ok("offer", "mysql:db", "two")
+    declined = cmr("remove-offer", "one", "--force", input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stderr.startswith("WARNING! This command will remove offers: one\n")
+    assert declined.stderr.splitlines()[-1] == "ERROR offer removal: aborted"
+    assert cmr.fails("remove-offer", "admin/removals.one:db").startswith(
+        "ERROR These offers contain endpoints. Only specify the offer name itself."
+    )
+    assert (
+        cmr.fails("remove-offer", "nope")
+        == 'ERROR application offer "admin/removals.nope" not found'
+    )
+    # every URL is checked before any offer goes
+    assert cmr.fails("remove-offer", "one", "nope").startswith("ERROR ")
+    assert sorted(cmr.json("status")["offers"]) == ["one", "two"]
+    cmr.ok("remove-offer", "one", "--force", "-y")
+    cmr.ok("remove-offer", "admin/removals.two")
+    assert "offers" not in cmr.json("status")
+    assert "No offers" in cmr("offers").stderr
