@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import grpc
-from services.offers.url import OfferURL
 
 from cmr.access.v1 import access_pb2
 from cmr.offers.v1 import offers_pb2
@@ -22,6 +21,7 @@ from cmr.placement.v1 import placement_pb2
 from gateway.auth import Caller
 from gateway.peers import Peers
 from services.common import errors
+from services.offers.url import OfferURL
 
 LADDERS: Final[dict[int, tuple[str, ...]]] = {
     access_pb2.TARGET_KIND_CONTROLLER: ("login", "add-model", "superuser"),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import grpc
-from services.offers.url import OfferURL
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
@@ -29,6 +28,7 @@ from services.common import errors
 from services.common import status as codes
 from services.common.config import Config
 from services.common.server import Built, new_server
+from services.offers.url import OfferURL
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
 ROLE_NAMES: Final = {
@@ -478,19 +478,29 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ]
         return [model_target(self._resolve.model(caller, r, "read", context)) for r in refs]
 
-    @override
-    @codes.unary
-    def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
+    def _change_access(
+        self,
+        rpc: Callable[..., object],
+        request_type: type[access_pb2.GrantRequest] | type[access_pb2.RevokeRequest],
+        request: pb.GrantRequest | pb.RevokeRequest,
+        context: grpc.ServicerContext,
+    ) -> None:
+        """Resolve every target first, then grant or revoke on each through access."""
         caller = self._auth.caller(context)
         for target in self._targets(caller, request.targets, context):
             self._peers.ask(
                 "access",
-                self._peers.access.Grant,
-                access_pb2.GrantRequest(
+                rpc,
+                request_type(
                     actor=caller.user, user=request.user, level=request.level, target=target
                 ),
                 context,
             )
+
+    @override
+    @codes.unary
+    def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
+        self._change_access(self._peers.access.Grant, access_pb2.GrantRequest, request, context)
         return pb.GrantResponse()
 
     @override
@@ -498,16 +508,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def Revoke(
         self, request: pb.RevokeRequest, context: grpc.ServicerContext
     ) -> pb.RevokeResponse:
-        caller = self._auth.caller(context)
-        for target in self._targets(caller, request.targets, context):
-            self._peers.ask(
-                "access",
-                self._peers.access.Revoke,
-                access_pb2.RevokeRequest(
-                    actor=caller.user, user=request.user, level=request.level, target=target
-                ),
-                context,
-            )
+        self._change_access(self._peers.access.Revoke, access_pb2.RevokeRequest, request, context)
         return pb.RevokeResponse()
 
     @override
@@ -533,8 +534,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     # -- offers ----------------------------------------------------------------------------
 
     def _model_offers(
-        self, model_uuid: str, context: grpc.ServicerContext, *, application: str = ""
+        self,
+        model_uuid: str,
+        context: grpc.ServicerContext,
+        *,
+        application: str = "",
+        name: str = "",
+        interface: str = "",
     ) -> list[offers_pb2.Offer]:
+        """Every offer of a model that matches the filters (all pages)."""
         return list(
             pages(
                 lambda token: self._peers.ask(
@@ -543,6 +551,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                     offers_pb2.ListOffersRequest(
                         model_uuid=model_uuid,
                         application=application,
+                        name=name,
+                        interface=interface,
                         page_size=1000,
                         page_token=token,
                     ),
@@ -671,23 +681,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             hidden = True
         else:
             hidden = False
-        found = list(
-            pages(
-                lambda token: self._peers.ask(
-                    "offers",
-                    self._peers.offers.ListOffers,
-                    offers_pb2.ListOffersRequest(
-                        model_uuid=model.uuid,
-                        name=request.name,
-                        application=request.application,
-                        interface=request.interface,
-                        page_size=1000,
-                        page_token=token,
-                    ),
-                    context,
-                ),
-                lambda reply: reply.offers,
-            )
+        found = self._model_offers(
+            model.uuid,
+            context,
+            application=request.application,
+            name=request.name,
+            interface=request.interface,
         )
         held = [h for h in self._resolve.readable(caller, found, context) if h.level == "admin"]
         if hidden and not held:
