@@ -8,9 +8,16 @@ from typing import Any, Final
 import click
 import grpc
 
-from cli import offers, render, runtime, state, users
+from cli import offers, relations, render, runtime, state, users
 from cli.client import credentials, gateway, require_model, resolve
-from cli.options import FORMATS, confirm, controller_option, model_option, read_password
+from cli.options import (
+    FORMATS,
+    confirm,
+    controller_option,
+    model_option,
+    print_data,
+    read_password,
+)
 from cmr.gateway.v1 import gateway_pb2 as pb
 from services.common import config as server_config
 from services.common import errors
@@ -579,17 +586,15 @@ def status(model: str | None, fmt: str, relations: bool) -> None:
         reply = stub.GetStatus(
             pb.GetStatusRequest(model=ref), metadata=credentials(target.controller), timeout=60
         )
-    if fmt == "json":
-        click.echo(render.to_json(render.status_dict(reply)))
-    elif fmt == "yaml":
-        click.echo(render.to_yaml(render.status_dict(reply)), nl=False)
+    if fmt == "tabular":
+        render.print_tables(render.console(), render.status_tables(reply, relations=relations))
     else:
-        render.print_tables(render.console(), render.status_tables(reply))
+        print_data(fmt, render.status_dict(reply, relations=relations))
 
 
-for _command in (*users.COMMANDS, *offers.COMMANDS):
+for _command in (*users.COMMANDS, *offers.COMMANDS, *relations.COMMANDS):
     cli.add_command(_command)
-for _alias, _command in offers.ALIASES.items():
+for _alias, _command in {**offers.ALIASES, **relations.ALIASES}.items():
     cli.add_command(_command, _alias)
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cmr.gateway.v1 import gateway_pb2 as pb
+from cmr.relations.v1 import relations_pb2
 
 
 def natural_key(text: str) -> list[Any]:
@@ -63,6 +64,17 @@ def _application(app: pb.ApplicationStatus) -> dict[str, Any]:
         "exposed": app.exposed,
         "application-status": _status_value(app.application_status),
     }
+    if app.relations:
+        grouped: dict[str, list[dict[str, str]]] = {}
+        for rel in app.relations:
+            grouped.setdefault(rel.endpoint, []).append(
+                {
+                    "related-application": rel.related_application,
+                    "interface": rel.interface,
+                    "scope": rel.scope,
+                }
+            )
+        out["relations"] = dict(sorted(grouped.items()))
     if app.subordinate_to:
         out["subordinate-to"] = list(app.subordinate_to)
     if app.units:
@@ -78,8 +90,12 @@ def _clock(rfc3339: str) -> str:
     return f"{match.group(1)}{match.group(2)}" if match else rfc3339
 
 
-def status_dict(status: pb.GetStatusResponse) -> dict[str, Any]:
-    """Return the status of one model in Juju's structure (REFERENCE §8.1)."""
+def status_dict(status: pb.GetStatusResponse, *, relations: bool = False) -> dict[str, Any]:
+    """Return the status of one model in Juju's structure (REFERENCE §8.1).
+
+    With `relations`, cmr's additive extension lists the model's relations with their status
+    (REFERENCE §8.1), which Juju shows only in tables.
+    """
     model = status.model
     machines = {
         m.id: {
@@ -109,9 +125,24 @@ def status_dict(status: pb.GetStatusResponse) -> dict[str, Any]:
     }
     if status.offers:
         out["offers"] = {o.name: _offer(o) for o in sorted(status.offers, key=lambda o: o.name)}
+    if relations and status.relations:
+        out["relations"] = [_relation(r) for r in status.relations]
     out["storage"] = {}
     out["controller"] = {"timestamp": _clock(status.timestamp)}
     return out
+
+
+def _relation(relation: relations_pb2.Relation) -> dict[str, Any]:
+    current: dict[str, Any] = {"current": relation.status}
+    if relation.message:
+        current["message"] = relation.message
+    return {
+        "id": relation.id,
+        "key": relation.key,
+        "interface": relation.interface,
+        "scope": relation.scope,
+        "status": current,
+    }
 
 
 def _offer(offer: pb.OfferStatus) -> dict[str, Any]:
@@ -178,8 +209,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
     return out
 
 
-def status_tables(status: pb.GetStatusResponse) -> list[Table]:
-    """The tabular status: Model, App, Unit and Machine sections; empty ones are left out."""
+def status_tables(status: pb.GetStatusResponse, *, relations: bool = False) -> list[Table]:
+    """Build the tabular status, section by section, in Juju's order (REFERENCE §8.5).
+
+    Model, App, Unit, Machine, Offer and, with `relations`, Integration; empty ones are left
+    out.
+    """
     model = status.model
     sections = [
         table(
@@ -287,7 +322,39 @@ def status_tables(status: pb.GetStatusResponse) -> list[Table]:
                 offer_rows,
             )
         )
+    if relations and status.relations:
+        sections.append(
+            table(
+                ["Integration provider", "Requirer", "Interface", "Type", "Message"],
+                sorted(_integration_row(r) for r in status.relations),
+            )
+        )
     return sections
+
+
+def _integration_row(relation: relations_pb2.Relation) -> list[str]:
+    """One Integration row: provider and requirer ends, type, and a message unless joined."""
+    ends = list(relation.endpoints)
+    provider = next((e for e in ends if e.role in ("provider", "peer")), ends[0])
+    requirer = next((e for e in ends if e.role == "requirer"), provider)
+    if relation.scope == "container":
+        kind = "subordinate"
+    elif provider.application == requirer.application:
+        kind = "peer"
+    else:
+        kind = "regular"
+    message = (
+        ""
+        if relation.status == "joined"
+        else " ".join(part for part in (relation.status, relation.message) if part)
+    )
+    return [
+        f"{provider.application}:{provider.name}",
+        f"{requirer.application}:{requirer.name}",
+        relation.interface,
+        kind,
+        message,
+    ]
 
 
 def _unit_row(unit: pb.UnitStatus, *, indent: str) -> list[str]:

@@ -13,6 +13,7 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
+from cmr.relations.v1 import relations_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
 from gateway.peers import Peers, pages, timeout
@@ -164,6 +165,21 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         model = self._resolve.model(caller, request.model, "admin", context)
         for offer in self._model_offers(model.uuid, context):
             self._delete_offer(offer, force=True, context=context)
+        relations = self._peers.ask(
+            "relations",
+            self._peers.relations.ListRelations,
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
+            context,
+        ).relations
+        for relation in relations:
+            self._peers.ask(
+                "relations",
+                self._peers.relations.RemoveRelation,
+                relations_pb2.RemoveRelationRequest(
+                    model_uuid=model.uuid, id=relation.id, by_id=True
+                ),
+                context,
+            )
         self._peers.ask(
             "placement",
             self._peers.placement.DestroyModel,
@@ -292,6 +308,14 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             )
         for offer in offered:
             self._delete_offer(offer, force=True, context=context)
+        self._peers.ask(
+            "relations",
+            self._peers.relations.RemoveApplicationRelations,
+            relations_pb2.RemoveApplicationRelationsRequest(
+                model_uuid=model.uuid, application=request.application
+            ),
+            context,
+        )
         reply = self._peers.ask(
             "placement",
             self._peers.placement.RemoveApplication,
@@ -350,10 +374,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         offers_call = self._peers.offers.ListOffers.future(
             offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
         )
+        relations_call = self._peers.relations.ListRelations.future(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
+        )
         placement = self._peers.call("placement", placement_call.result)
         offers = self._peers.call("offers", offers_call.result)
+        relations = self._peers.call("relations", relations_call.result)
         return status_view.compose(
-            placement, offers.offers, controller=self._controller(context).name
+            placement,
+            offers.offers,
+            relations.relations,
+            controller=self._controller(context).name,
         )
 
     # -- users and access ------------------------------------------------------------------
@@ -770,6 +801,89 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             self._delete_offer(h.offer, force=request.force, context=context) for h in held
         )
         return pb.RemoveOfferResponse(removed_relations=removed)
+
+    # -- relations -------------------------------------------------------------------------
+
+    def _side(
+        self, model: placement_pb2.Model, ref: str, context: grpc.ServicerContext
+    ) -> relations_pb2.RelationSide:
+        """One end of a relation: `app[:endpoint]`, with every endpoint placement knows."""
+        if "." in ref.partition(":")[0] or "/" in ref:
+            raise errors.Refused(
+                f'cannot relate to offer URL "{ref}": consuming offers is not available in this '
+                "version of cmr"
+            )
+        application, _, endpoint = ref.partition(":")
+        if not application or (":" in ref and not endpoint):
+            raise errors.Invalid(f'invalid endpoint "{ref}"')
+        try:
+            app = self._peers.ask(
+                "placement",
+                self._peers.placement.GetApplication,
+                placement_pb2.GetApplicationRequest(
+                    model_uuid=model.uuid, application=application
+                ),
+                context,
+            ).application
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
+                raise errors.NotFound(f'application "{application}" not found') from None
+            raise
+        return relations_pb2.RelationSide(
+            application=application,
+            endpoint=endpoint,
+            subordinate=app.subordinate,
+            endpoints=[
+                relations_pb2.CandidateEndpoint(
+                    name=e.name,
+                    role=ROLE_NAMES[e.role],
+                    interface=e.interface,
+                    scope="container" if e.scope == placement_pb2.SCOPE_CONTAINER else "global",
+                    limit=e.limit,
+                    implicit=e.implicit,
+                )
+                for e in app.charm.endpoints
+            ],
+        )
+
+    @override
+    @codes.unary
+    def AddRelation(
+        self, request: pb.AddRelationRequest, context: grpc.ServicerContext
+    ) -> pb.AddRelationResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(
+            caller, request.model, "read" if request.dry_run else "write", context
+        )
+        reply = self._peers.ask(
+            "relations",
+            self._peers.relations.AddRelation,
+            relations_pb2.AddRelationRequest(
+                model_uuid=model.uuid,
+                a=self._side(model, request.a, context),
+                b=self._side(model, request.b, context),
+                dry_run=request.dry_run,
+            ),
+            context,
+        )
+        return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
+
+    @override
+    @codes.unary
+    def RemoveRelation(
+        self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveRelationResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "write", context)
+        reply = self._peers.ask(
+            "relations",
+            self._peers.relations.RemoveRelation,
+            relations_pb2.RemoveRelationRequest(
+                model_uuid=model.uuid, a=request.a, b=request.b, id=request.id, by_id=request.by_id
+            ),
+            context,
+        )
+        return pb.RemoveRelationResponse(relation=reply.relation)
 
 
 def build_server(config: Config) -> Built:

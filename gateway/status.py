@@ -9,6 +9,7 @@ from typing import Final
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
+from cmr.relations.v1 import relations_pb2
 from services.common.db import now_rfc3339
 
 MODEL_TYPE: Final = "iaas"
@@ -30,6 +31,7 @@ def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
 def compose(
     placement: placement_pb2.GetModelStatusResponse,
     offers: Sequence[offers_pb2.Offer],
+    relations: Sequence[relations_pb2.Relation],
     *,
     controller: str,
 ) -> pb.GetStatusResponse:
@@ -40,6 +42,7 @@ def compose(
     `subordinate_to`, sorted, and its scale is its unit count.
     """
     model = placement.model
+    by_application = endpoint_relations(relations)
     units_by_name = {u.name: u for u in placement.units}
     nested: dict[str, list[pb.UnitStatus]] = defaultdict(list)
     principals_of: dict[str, set[str]] = defaultdict(set)
@@ -49,6 +52,15 @@ def compose(
             principal = units_by_name.get(unit.principal)
             if principal is not None:
                 principals_of[unit.application].add(principal.application)
+    # a subordinate runs beside the principals it has a container relation with (§7.3)
+    subordinates = {a.name for a in placement.applications if a.subordinate}
+    for app, items in by_application.items():
+        if app in subordinates:
+            principals_of[app].update(
+                r.related_application
+                for r in items
+                if r.scope == "container" and r.related_application not in subordinates
+            )
     units_of: dict[str, list[pb.UnitStatus]] = defaultdict(list)
     for unit in placement.units:
         if not unit.principal:
@@ -69,6 +81,7 @@ def compose(
             subordinate=app.subordinate,
             subordinate_to=sorted(principals_of.get(app.name, ())),
             units=units_of.get(app.name, []),
+            relations=by_application.get(app.name, []),
         )
         for app in placement.applications
     ]
@@ -99,6 +112,7 @@ def compose(
         machines=machines,
         applications=applications,
         timestamp=now_rfc3339(),
+        relations=sorted(relations, key=lambda r: r.id),
         offers=[
             pb.OfferStatus(
                 name=o.name,
@@ -111,3 +125,31 @@ def compose(
             for o in sorted(offers, key=lambda o: o.name)
         ],
     )
+
+
+def endpoint_relations(
+    relations: Sequence[relations_pb2.Relation],
+) -> dict[str, list[pb.EndpointRelation]]:
+    """Each application's view of its relations: its endpoint and the application opposite.
+
+    Both ends show the relation's scope (container if either end is, REFERENCE §5.2); a peer
+    relation names the application itself.
+    """
+    out: dict[str, list[pb.EndpointRelation]] = defaultdict(list)
+    for relation in relations:
+        ends = list(relation.endpoints)
+        for end in ends:
+            others = [e for e in ends if e is not end] or [end]
+            for other in others:
+                out[end.application].append(
+                    pb.EndpointRelation(
+                        endpoint=end.name,
+                        related_application=other.application,
+                        interface=end.interface,
+                        scope=relation.scope,
+                    )
+                )
+    return {
+        app: sorted(items, key=lambda r: (r.endpoint, r.related_application))
+        for app, items in out.items()
+    }

@@ -1,14 +1,20 @@
-"""Values of the relations context: relations, their endpoints and the units in scope.
+"""Values and rules of the relations context: relations, their endpoints and units in scope.
 
-The dataclasses the store maps, the relation key rule, the store protocol and the use cases
-the offers context needs (list and remove the relations of an offer); later issues add
-add-relation, remove-relation, suspend, resume and the scope reactors.
+The dataclasses the store maps, the relation key rule, endpoint inference for add-relation
+(REFERENCE §5.2, §7.1), the store protocol and the use cases: add-relation, remove-relation,
+list, and removing the relations of an application or an offer. Later issues add suspend,
+resume and the scope reactors.
+
+Status of a new relation: REFERENCE §5.4 makes a relation `joined` once a unit on this side is
+in scope, and leaves it `joining` while an application has no units. cmr runs no agents and the
+AddRelation request carries no unit counts, so a new relation starts `joined`; scope membership
+(and `joining` for a subordinate without principal units) arrives with the subordinate issue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, Protocol
 
@@ -62,6 +68,8 @@ class Endpoint:
     """Compared as an exact string."""
     scope: Scope = Scope.GLOBAL
     """The endpoint's declared scope."""
+    remote: bool = False
+    """True when `application` is a SAAS or a consumer proxy."""
 
     def __str__(self) -> str:
         return f"{self.application}:{self.name}"
@@ -94,6 +102,16 @@ class Relation:
     created_at: str = ""
     """RFC 3339 UTC."""
 
+    @property
+    def interface(self) -> str:
+        """The interface both ends share."""
+        return self.endpoints[0].interface if self.endpoints else ""
+
+    @property
+    def is_peer(self) -> bool:
+        """True for a peer relation (one endpoint); users never add or remove those."""
+        return any(e.role is Role.PEER for e in self.endpoints)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RelationSummary:
@@ -110,8 +128,12 @@ def relation_key(endpoints: Iterable[Endpoint]) -> str:
 
     `wordpress:db mysql:server`, `logging:info mysql:juju-info`, `riak:ring`.
     """
-    ordered = sorted(endpoints, key=lambda e: (_ROLE_ORDER[e.role], str(e)))
-    return " ".join(str(e) for e in ordered)
+    return " ".join(str(e) for e in in_key_order(endpoints))
+
+
+def in_key_order(endpoints: Iterable[Endpoint]) -> tuple[Endpoint, ...]:
+    """Return endpoints in the relation key's order: requirer, provider, peer, then `app:ep`."""
+    return tuple(sorted(endpoints, key=lambda e: (_ROLE_ORDER[e.role], str(e))))
 
 
 class Relations(EventStore, Protocol):
@@ -135,6 +157,22 @@ class Relations(EventStore, Protocol):
 
     def remove_relation(self, model_uuid: str, relation_id: int) -> None:
         """Delete a relation with its endpoints and the units in its scope."""
+        ...
+
+    def get_relation(self, model_uuid: str, relation_id: int) -> Relation | None:
+        """Return a relation with its endpoints, or None."""
+        ...
+
+    def relation_with_key(self, model_uuid: str, key: str) -> Relation | None:
+        """Return the model's relation with this key, or None."""
+        ...
+
+    def count_endpoint_relations(self, model_uuid: str, application: str, endpoint: str) -> int:
+        """Return how many relations of the model use the endpoint `application:endpoint`."""
+        ...
+
+    def list_relations(self, model_uuid: str, application: str = "") -> list[Relation]:
+        """Return the model's relations by id, with endpoints; only `application`'s if given."""
         ...
 
 
@@ -174,4 +212,423 @@ def remove_offer_relations(relations: Relations, offer_uuid: str) -> tuple[int, 
                 entity=str(rel.id),
                 attributes={"offer-uuid": offer_uuid, "key": rel.key},
             )
+    return len(found), seq
+
+
+# -- add-relation ---------------------------------------------------------------------------
+
+
+def parse_role(text: str) -> Role:
+    """Return the role named `text`.
+
+    Raises:
+        Invalid: not `provider`, `requirer` or `peer`.
+    """
+    try:
+        return Role(text)
+    except ValueError:
+        raise errors.Invalid(f'unknown endpoint role "{text}"') from None
+
+
+def parse_scope(text: str) -> Scope:
+    """Return the scope named `text`; empty means `global`.
+
+    Raises:
+        Invalid: not `global` or `container`.
+    """
+    try:
+        return Scope(text or Scope.GLOBAL)
+    except ValueError:
+        raise errors.Invalid(f'unknown endpoint scope "{text}"') from None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CandidateEndpoint:
+    """An endpoint an application has, as placement knows it from the charm."""
+
+    name: str
+    """Endpoint name."""
+    role: Role
+    """Only provider↔requirer pairs relate; peers never do through add-relation."""
+    interface: str
+    """Both ends of a pair must have the same, compared as an exact string."""
+    scope: Scope = Scope.GLOBAL
+    """Container on either end needs a subordinate and no SAAS (REFERENCE §7.1)."""
+    limit: int = 0
+    """Maximum relations on the endpoint; 0 means unlimited."""
+    implicit: bool = False
+    """The implicit `juju-info` provider; dropped when an explicit pair also matches."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Side:
+    """One side of `add-relation A[:ea] B[:eb]`: an application with all its endpoints."""
+
+    application: str
+    """Application or SAAS name."""
+    endpoint: str = ""
+    """The endpoint the user named, or empty to infer."""
+    subordinate: bool = False
+    """A subordinate application can take part in a container-scoped relation."""
+    remote: bool = False
+    """A SAAS: never in a container-scoped relation."""
+    endpoints: tuple[CandidateEndpoint, ...] = ()
+    """Every endpoint of the application, implicit `juju-info` included."""
+
+    def __str__(self) -> str:
+        return f"{self.application}:{self.endpoint}" if self.endpoint else self.application
+
+    def candidates(self) -> list[CandidateEndpoint]:
+        """The named endpoint, or every endpoint.
+
+        Raises:
+            NotFound: the named endpoint does not exist.
+        """
+        if not self.endpoint:
+            return list(self.endpoints)
+        found = [e for e in self.endpoints if e.name == self.endpoint]
+        if not found:
+            kind = "saas application" if self.remote else "application"
+            raise errors.NotFound(f'{kind} "{self.application}" has no "{self.endpoint}" relation')
+        return found[:1]
+
+    def end(self, candidate: CandidateEndpoint) -> Endpoint:
+        """The relation endpoint `candidate` gives on this side."""
+        return Endpoint(
+            application=self.application,
+            name=candidate.name,
+            role=candidate.role,
+            interface=candidate.interface,
+            scope=candidate.scope,
+            remote=self.remote,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Candidate:
+    """One endpoint pair add-relation considered, with the verdict."""
+
+    pair: str
+    """`a:x b:y`, the first side's endpoint first."""
+    accepted: bool
+    """True when the pair can relate (whether or not it was chosen)."""
+    reason: str
+    """Why it was refused, or chosen, or set aside."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Pair:
+    a: CandidateEndpoint
+    b: CandidateEndpoint
+    ends: tuple[Endpoint, Endpoint]
+    refusal: str
+    """Empty when the pair relates."""
+    container_only: bool = False
+    """Refused only because a container scope has no subordinate (or meets a SAAS)."""
+
+    @property
+    def pair(self) -> str:
+        return f"{self.ends[0]} {self.ends[1]}"
+
+    @property
+    def key(self) -> str:
+        return relation_key(self.ends)
+
+    @property
+    def implicit(self) -> bool:
+        return self.a.implicit or self.b.implicit
+
+
+_CONTAINER_NO_SUBORDINATE: Final = "container scope needs a subordinate"
+_CONTAINER_SAAS: Final = "container scope cannot include a saas application"
+
+
+def _judge(a: Side, ea: CandidateEndpoint, b: Side, eb: CandidateEndpoint) -> _Pair:
+    """Decide whether one endpoint pair relates (Juju's `CanRelateTo` and `containerScopeOk`)."""
+    ends = (a.end(ea), b.end(eb))
+    refusal, container_only = "", False
+    if a.application == b.application:
+        refusal = "an application cannot relate to itself"
+    elif Role.PEER in (ea.role, eb.role):
+        refusal = "peer endpoints are never related by add-relation"
+    elif ea.interface != eb.interface:
+        refusal = f"interfaces differ: {ea.interface} vs {eb.interface}"
+    elif {ea.role, eb.role} != {Role.PROVIDER, Role.REQUIRER}:
+        refusal = f"roles do not pair: {ea.role} and {eb.role}"
+    elif Scope.CONTAINER in (ea.scope, eb.scope):
+        if a.remote or b.remote:
+            refusal, container_only = _CONTAINER_SAAS, True
+        elif not (a.subordinate or b.subordinate):
+            refusal, container_only = _CONTAINER_NO_SUBORDINATE, True
+    return _Pair(a=ea, b=eb, ends=ends, refusal=refusal, container_only=container_only)
+
+
+def _quoted_keys(pairs: Iterable[_Pair]) -> str:
+    return "; ".join(f'"{key}"' for key in sorted(p.key for p in pairs))
+
+
+def infer_endpoints(a: Side, b: Side) -> tuple[tuple[Endpoint, Endpoint], list[Candidate]]:
+    """Choose the endpoint pair `add-relation A[:ea] B[:eb]` relates (REFERENCE §5.2).
+
+    Every pair of candidate endpoints (the named one, or all, implicit juju-info included) is
+    judged; of several compatible pairs, those using the implicit juju-info are dropped.
+
+    Returns:
+        The chosen endpoints (the first side's first), and every pair considered, in order.
+
+    Raises:
+        NotFound: a named endpoint does not exist.
+        Refused: no pair relates (`no relations found`; the container-scope message when both
+            endpoints were named), or several do (`ambiguous relation: ...`).
+    """
+    pairs = [_judge(a, ea, b, eb) for ea in a.candidates() for eb in b.candidates()]
+    good = [p for p in pairs if not p.refusal]
+    if not good:
+        if a.endpoint and b.endpoint and len(pairs) == 1 and pairs[0].container_only:
+            suffix = (
+                "container scoped relation requires at least one subordinate application"
+                if pairs[0].refusal == _CONTAINER_NO_SUBORDINATE
+                else "local endpoint must be globally scoped for remote relations"
+            )
+            raise errors.Refused(f'cannot add relation "{pairs[0].key}": {suffix}')
+        raise errors.Refused("no relations found")
+    explicit = [p for p in good if not p.implicit]
+    chosen: _Pair
+    if len(good) == 1:
+        chosen = good[0]
+    elif len(explicit) == 1:
+        chosen = explicit[0]
+    else:
+        remaining = explicit or good
+        raise errors.Refused(
+            f'ambiguous relation: "{a} {b}" could refer to {_quoted_keys(remaining)}'
+        )
+    candidates = []
+    for p in pairs:
+        if p is chosen:
+            reason = "chosen"
+        elif p.refusal:
+            reason = p.refusal
+        else:
+            reason = "uses the implicit juju-info endpoint; an explicit pair exists"
+        candidates.append(Candidate(pair=p.pair, accepted=not p.refusal, reason=reason))
+    return chosen.ends, candidates
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Added:
+    """What add-relation made (or, for a dry run, would make)."""
+
+    relation: Relation
+    """The relation; id -1 for a dry run."""
+    candidates: list[Candidate]
+    """Every endpoint pair considered, with the verdict."""
+    sequence: int = 0
+    """Feed sequence of `relation-added`; 0 for a dry run."""
+
+
+def _require_model(model_uuid: str) -> None:
+    if not model_uuid:
+        raise errors.Invalid("model_uuid is required")
+
+
+def _check_side(side: Side) -> None:
+    if not side.application:
+        raise errors.Invalid(f'invalid endpoint "{side}"')
+
+
+def _limit(side: Side, endpoint: str) -> int:
+    return next((e.limit for e in side.endpoints if e.name == endpoint), 0)
+
+
+def add_relation(
+    relations: Relations, model_uuid: str, a: Side, b: Side, *, dry_run: bool = False
+) -> Added:
+    """Relate two applications of a model (`add-relation A[:ea] B[:eb]`).
+
+    Infers the endpoints, then refuses, in Juju's order: two SAAS, a duplicate key, an endpoint
+    at its `limit`. The relation takes the model's next id, starts `joined` (see the module
+    docstring) and is written with its endpoints and a `relation-added` event (entity: the id;
+    attributes `key`, `scope`, `interface`, `applications` comma-joined) in one transaction.
+    A dry run checks the same and writes nothing.
+
+    Raises:
+        Invalid: no model, or a side without an application.
+        NotFound: a named endpoint does not exist.
+        AlreadyExists: the relation exists.
+        Refused: no pair, several pairs, two SAAS, or a limit reached.
+    """
+    _require_model(model_uuid)
+    _check_side(a)
+    _check_side(b)
+    ends, candidates = infer_endpoints(a, b)
+    key = relation_key(ends)
+    if a.remote and b.remote:
+        raise errors.Refused(
+            f'cannot add relation "{key}": cannot add relation between saas applications '
+            f'"{a.application}" and "{b.application}"'
+        )
+    scope = Scope.CONTAINER if Scope.CONTAINER in (e.scope for e in ends) else Scope.GLOBAL
+    ordered = in_key_order(ends)
+    limits = {str(ends[0]): _limit(a, ends[0].name), str(ends[1]): _limit(b, ends[1].name)}
+    with relations.transaction():
+        if relations.relation_with_key(model_uuid, key) is not None:
+            raise errors.AlreadyExists(
+                f'cannot add relation "{key}": relation {key} already exists'
+            )
+        for end in ordered:
+            limit = limits[str(end)]
+            if limit > 0 and (
+                relations.count_endpoint_relations(model_uuid, end.application, end.name) >= limit
+            ):
+                raise errors.Refused(
+                    f'cannot add relation "{key}": establishing a new relation for {end} would '
+                    f"exceed its maximum relation limit of {limit}"
+                )
+        relation = Relation(
+            model_uuid=model_uuid,
+            id=-1,
+            key=key,
+            endpoints=ordered,
+            scope=scope,
+            status=RelationStatus.JOINED,
+        )
+        if dry_run:
+            return Added(relation=relation, candidates=candidates)
+        relation = replace(relation, id=relations.next_relation_id(model_uuid))
+        relations.add_relation(relation)
+        seq = relations.append_event(
+            "relation-added",
+            model_uuid=model_uuid,
+            entity=str(relation.id),
+            attributes={
+                "key": key,
+                "scope": str(scope),
+                "interface": relation.interface,
+                "applications": ",".join(e.application for e in ordered),
+            },
+        )
+    return Added(relation=relation, candidates=candidates, sequence=seq)
+
+
+# -- remove-relation, list ------------------------------------------------------------------
+
+
+def _remove(relations: Relations, relation: Relation) -> int:
+    relations.remove_relation(relation.model_uuid, relation.id)
+    return relations.append_event(
+        "relation-removed",
+        model_uuid=relation.model_uuid,
+        entity=str(relation.id),
+        attributes={"key": relation.key},
+    )
+
+
+def _parse_end(text: str) -> tuple[str, str]:
+    application, colon, endpoint = text.partition(":")
+    if not application or (colon and not endpoint) or ":" in endpoint:
+        raise errors.Invalid(f'invalid endpoint "{text}"')
+    return application, endpoint
+
+
+def _has_end(relation: Relation, application: str, endpoint: str) -> Endpoint | None:
+    return next(
+        (
+            e
+            for e in relation.endpoints
+            if e.application == application and endpoint in ("", e.name)
+        ),
+        None,
+    )
+
+
+def _between(relation: Relation, a: tuple[str, str], b: tuple[str, str]) -> bool:
+    end_a, end_b = _has_end(relation, *a), _has_end(relation, *b)
+    if end_a is None or end_b is None:
+        return False
+    return end_a is not end_b or relation.is_peer
+
+
+def remove_relation(
+    relations: Relations,
+    model_uuid: str,
+    *,
+    relation_id: int | None = None,
+    ends: Sequence[str] = (),
+) -> tuple[Relation, int]:
+    """Remove a relation named by its id or by its ends `app[:ep]` (`remove-relation`).
+
+    By ends, the relations between the two applications (on the named endpoints, if any) are
+    searched: none is NOT_FOUND, several are ambiguous. The relation goes with its endpoints and
+    relation units, and a `relation-removed` event (attribute `key`), in one transaction.
+
+    Returns:
+        The relation removed and the event's sequence.
+
+    Raises:
+        Invalid: no model, a negative id, not two ends, or a malformed end.
+        NotFound: no such relation.
+        Refused: several relations match, or the relation is a peer relation.
+    """
+    _require_model(model_uuid)
+    with relations.transaction():
+        if relation_id is not None:
+            if relation_id < 0:
+                raise errors.Invalid(f'relation ID "{relation_id}" not valid')
+            found = relations.get_relation(model_uuid, relation_id)
+            if found is None:
+                raise errors.NotFound(f"relation {relation_id} not found")
+        else:
+            if len(ends) != 2 or not all(ends):
+                raise errors.Invalid("a relation must involve two applications")
+            a, b = _parse_end(ends[0]), _parse_end(ends[1])
+            names = " ".join(ends)
+            matches = [
+                r
+                for r in relations.list_relations(model_uuid, a[0])
+                if _between(r, a, b) and (r.is_peer == (a[0] == b[0]))
+            ]
+            if not matches:
+                raise errors.NotFound(f'relation "{names}" not found')
+            if len(matches) > 1:
+                listed = "; ".join(f'"{r.key}"' for r in sorted(matches, key=lambda r: r.key))
+                raise errors.Refused(f'ambiguous relation: "{names}" could refer to {listed}')
+            found = matches[0]
+        if found.is_peer:
+            raise errors.Refused("cannot remove a peer relation")
+        return found, _remove(relations, found)
+
+
+def list_relations(relations: Relations, model_uuid: str) -> list[Relation]:
+    """The model's relations by id, each with its endpoints in key order.
+
+    Raises:
+        Invalid: no model.
+    """
+    _require_model(model_uuid)
+    return relations.list_relations(model_uuid)
+
+
+def remove_application_relations(
+    relations: Relations, model_uuid: str, application: str
+) -> tuple[int, int]:
+    """Remove every relation with an endpoint on `application`, in one transaction.
+
+    Used when the application is removed, peer relations included; each relation gets a
+    `relation-removed` event (attribute `key`).
+
+    Returns:
+        How many relations went, and the sequence of the last event (0 when none went).
+
+    Raises:
+        Invalid: no model or no application.
+    """
+    _require_model(model_uuid)
+    if not application:
+        raise errors.Invalid("application is required")
+    seq = 0
+    with relations.transaction():
+        found = relations.list_relations(model_uuid, application)
+        for relation in found:
+            seq = _remove(relations, relation)
     return len(found), seq

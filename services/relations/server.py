@@ -25,6 +25,62 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def AddRelation(
+        self, request: relations_pb2.AddRelationRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.AddRelationResponse:
+        added = domain.add_relation(
+            self._store,
+            request.model_uuid,
+            _side(request.a),
+            _side(request.b),
+            dry_run=request.dry_run,
+        )
+        return relations_pb2.AddRelationResponse(
+            relation=_relation(added.relation),
+            candidates=[
+                relations_pb2.Candidate(pair=c.pair, accepted=c.accepted, reason=c.reason)
+                for c in added.candidates
+            ],
+            sequence=added.sequence,
+        )
+
+    @override
+    @status.unary
+    def RemoveRelation(
+        self, request: relations_pb2.RemoveRelationRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.RemoveRelationResponse:
+        if request.by_id:
+            removed, seq = domain.remove_relation(
+                self._store, request.model_uuid, relation_id=request.id
+            )
+        else:
+            removed, seq = domain.remove_relation(
+                self._store, request.model_uuid, ends=(request.a, request.b)
+            )
+        return relations_pb2.RemoveRelationResponse(relation=_relation(removed), sequence=seq)
+
+    @override
+    @status.unary
+    def ListRelations(
+        self, request: relations_pb2.ListRelationsRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.ListRelationsResponse:
+        found = domain.list_relations(self._store, request.model_uuid)
+        return relations_pb2.ListRelationsResponse(relations=[_relation(r) for r in found])
+
+    @override
+    @status.unary
+    def RemoveApplicationRelations(
+        self,
+        request: relations_pb2.RemoveApplicationRelationsRequest,
+        context: grpc.ServicerContext,
+    ) -> relations_pb2.RemoveApplicationRelationsResponse:
+        removed, seq = domain.remove_application_relations(
+            self._store, request.model_uuid, request.application
+        )
+        return relations_pb2.RemoveApplicationRelationsResponse(removed=removed, sequence=seq)
+
+    @override
+    @status.unary
     def ListOfferRelations(
         self, request: relations_pb2.ListOfferRelationsRequest, context: grpc.ServicerContext
     ) -> relations_pb2.ListOfferRelationsResponse:
@@ -51,6 +107,47 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     ) -> Iterator[relations_pb2.WatchResponse]:
         for ev in feed.follow(self._store, request.after_sequence, context):
             yield relations_pb2.WatchResponse(event=ev)
+
+
+def _side(side: relations_pb2.RelationSide) -> domain.Side:
+    return domain.Side(
+        application=side.application,
+        endpoint=side.endpoint,
+        subordinate=side.subordinate,
+        remote=side.remote,
+        endpoints=tuple(
+            domain.CandidateEndpoint(
+                name=e.name,
+                role=domain.parse_role(e.role),
+                interface=e.interface,
+                scope=domain.parse_scope(e.scope),
+                limit=e.limit,
+                implicit=e.implicit,
+            )
+            for e in side.endpoints
+        ),
+    )
+
+
+def _relation(relation: domain.Relation) -> relations_pb2.Relation:
+    return relations_pb2.Relation(
+        id=relation.id,
+        key=relation.key,
+        scope=str(relation.scope),
+        status=str(relation.status),
+        message=relation.message,
+        interface=relation.interface,
+        endpoints=[
+            relations_pb2.RelationEndpoint(
+                application=e.application,
+                name=e.name,
+                role=str(e.role),
+                interface=e.interface,
+                scope=str(e.scope),
+            )
+            for e in relation.endpoints
+        ],
+    )
 
 
 def build_server(config: Config) -> Built:

@@ -21,12 +21,21 @@ Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
-from services.relations.domain import Relation, RelationStatus, RelationSummary
+from services.relations.domain import (
+    Endpoint,
+    Relation,
+    RelationStatus,
+    RelationSummary,
+    Role,
+    Scope,
+    in_key_order,
+)
 
 migrations = Migrations("cmr.relations")
 
@@ -125,7 +134,7 @@ class SqliteRelations(SqliteStore):
             for ep in relation.endpoints:
                 self.db.execute(
                     "INSERT INTO relation_endpoints (model_uuid, relation_id, application,"
-                    " endpoint, role, interface, scope) VALUES (?,?,?,?,?,?,?)",
+                    " endpoint, role, interface, scope, remote) VALUES (?,?,?,?,?,?,?,?)",
                     (
                         relation.model_uuid,
                         relation.id,
@@ -134,6 +143,7 @@ class SqliteRelations(SqliteStore):
                         str(ep.role),
                         ep.interface,
                         str(ep.scope),
+                        int(ep.remote),
                     ),
                 )
 
@@ -174,3 +184,74 @@ class SqliteRelations(SqliteStore):
             self.db.execute(
                 "DELETE FROM relations WHERE model_uuid = ? AND id = ?", (model_uuid, relation_id)
             )
+
+    def get_relation(self, model_uuid: str, relation_id: int) -> Relation | None:
+        """Return a relation with its endpoints, or None."""
+        found = self._relations("r.model_uuid = ? AND r.id = ?", (model_uuid, relation_id))
+        return found[0] if found else None
+
+    def relation_with_key(self, model_uuid: str, key: str) -> Relation | None:
+        """Return the model's relation with this key, or None."""
+        found = self._relations("r.model_uuid = ? AND r.key = ?", (model_uuid, key))
+        return found[0] if found else None
+
+    def count_endpoint_relations(self, model_uuid: str, application: str, endpoint: str) -> int:
+        """Return how many relations of the model use the endpoint `application:endpoint`."""
+        rows = self.query(
+            "SELECT COUNT(*) AS n FROM relation_endpoints"
+            " WHERE model_uuid = ? AND application = ? AND endpoint = ?",
+            (model_uuid, application, endpoint),
+        )
+        return int(rows[0]["n"])
+
+    def list_relations(self, model_uuid: str, application: str = "") -> list[Relation]:
+        """Return the model's relations by id, with endpoints; only `application`'s if given."""
+        if not application:
+            return self._relations("r.model_uuid = ?", (model_uuid,))
+        return self._relations(
+            "r.model_uuid = ? AND r.id IN (SELECT relation_id FROM relation_endpoints"
+            " WHERE model_uuid = ? AND application = ?)",
+            (model_uuid, model_uuid, application),
+        )
+
+    def _relations(self, where: str, params: tuple[Any, ...]) -> list[Relation]:
+        """Relations matching `where` (on `relations r`), one query per table, by model and id."""
+        with self.read():
+            rows = self.query(
+                f"SELECT r.* FROM relations r WHERE {where} ORDER BY r.model_uuid, r.id",  # noqa: S608 - fixed clauses
+                params,
+            )
+            ends = self.query(
+                "SELECT e.* FROM relation_endpoints e JOIN relations r"  # noqa: S608 - fixed clauses
+                " ON r.model_uuid = e.model_uuid AND r.id = e.relation_id"
+                f" WHERE {where}",
+                params,
+            )
+        by_relation: dict[tuple[str, int], list[Endpoint]] = {}
+        for e in ends:
+            by_relation.setdefault((e["model_uuid"], int(e["relation_id"])), []).append(
+                Endpoint(
+                    application=e["application"],
+                    name=e["endpoint"],
+                    role=Role(e["role"]),
+                    interface=e["interface"],
+                    scope=Scope(e["scope"]),
+                    remote=bool(e["remote"]),
+                )
+            )
+        return [
+            Relation(
+                model_uuid=r["model_uuid"],
+                id=int(r["id"]),
+                key=r["key"],
+                endpoints=in_key_order(by_relation.get((r["model_uuid"], int(r["id"])), [])),
+                scope=Scope(r["scope"]),
+                status=RelationStatus(r["status"]),
+                message=r["message"],
+                suspended=bool(r["suspended"]),
+                suspended_reason=r["suspended_reason"],
+                offer_uuid=r["offer_uuid"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]

@@ -7,6 +7,7 @@ import io
 from cli import render
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
+from cmr.relations.v1 import relations_pb2
 
 
 def _status() -> pb.GetStatusResponse:
@@ -171,3 +172,50 @@ def test_offers_section_sits_before_storage_and_drops_zero_counts() -> None:
     render.print_tables(render.console(buffer), render.status_tables(status))
     row = next(line for line in buffer.getvalue().splitlines() if line.startswith("hosted-mysql"))
     assert row.split() == ["hosted-mysql", "mysql", "mysql", "1", "1/2", "db", "mysql", "provider"]
+
+
+def _relation(
+    rid: int, scope: str, status: str, *ends: tuple[str, str, str]
+) -> relations_pb2.Relation:
+    return relations_pb2.Relation(
+        id=rid,
+        key=" ".join(f"{a}:{e}" for a, e, _ in ends),
+        scope=scope,
+        status=status,
+        interface="x",
+        endpoints=[
+            relations_pb2.RelationEndpoint(application=a, name=e, role=r) for a, e, r in ends
+        ],
+    )
+
+
+def test_integration_rows_name_provider_requirer_type_and_message() -> None:
+    status = _status()
+    status.relations.extend(
+        [
+            _relation(
+                0, "global", "joined", ("wordpress", "db", "requirer"), ("mysql", "db", "provider")
+            ),
+            _relation(
+                1,
+                "container",
+                "joined",
+                ("logging", "info", "requirer"),
+                ("mysql", "juju-info", "provider"),
+            ),
+            _relation(2, "global", "suspended", ("riak", "ring", "peer")),
+        ]
+    )
+    status.relations[2].message = "maintenance"
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(status, relations=True))
+    rows = [line.split() for line in buffer.getvalue().splitlines()]
+    assert ["mysql:db", "wordpress:db", "x", "regular"] in rows
+    assert ["mysql:juju-info", "logging:info", "x", "subordinate"] in rows
+    assert ["riak:ring", "riak:ring", "x", "peer", "suspended", "maintenance"] in rows
+    plain = io.StringIO()
+    render.print_tables(render.console(plain), render.status_tables(status))
+    assert "Integration" not in plain.getvalue()
+    extension = render.status_dict(status, relations=True)["relations"]
+    assert extension[2]["status"] == {"current": "suspended", "message": "maintenance"}
+    assert "relations" not in render.status_dict(status)

@@ -1,0 +1,105 @@
+"""An in-memory relations store implementing `services.relations.domain.Relations`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from services.relations.domain import Relation, RelationSummary
+
+
+@dataclass
+class _State:
+    relations: dict[tuple[str, int], Relation] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    events: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+
+
+class InMemoryRelations:
+    """Dicts instead of tables; a failed outermost transaction restores the previous state."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        saved = copy.deepcopy(self.state) if self._depth == 0 else None
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            if saved is not None:
+                self.state = saved
+            raise
+        finally:
+            self._depth -= 1
+
+    def append_event(
+        self,
+        kind: str,
+        *,
+        model_uuid: str = "",
+        entity: str = "",
+        attributes: Mapping[str, str] | None = None,
+    ) -> int:
+        assert self._depth > 0, "append_event outside a transaction"
+        self.state.events.append((kind, model_uuid, entity, dict(attributes or {})))
+        return len(self.state.events)
+
+    def next_relation_id(self, model_uuid: str) -> int:
+        taken = self.state.counters.get(model_uuid, 0)
+        self.state.counters[model_uuid] = taken + 1
+        return taken
+
+    def add_relation(self, relation: Relation) -> None:
+        assert self._depth > 0
+        assert (relation.model_uuid, relation.id) not in self.state.relations
+        assert self.relation_with_key(relation.model_uuid, relation.key) is None
+        self.state.relations[(relation.model_uuid, relation.id)] = relation
+
+    def count_relations(self, model_uuid: str, application: str) -> int:
+        return len(self.list_relations(model_uuid, application))
+
+    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
+        return [
+            RelationSummary(model_uuid=r.model_uuid, id=r.id, key=r.key, status=r.status)
+            for _, r in sorted(self.state.relations.items())
+            if r.offer_uuid == offer_uuid
+        ]
+
+    def remove_relation(self, model_uuid: str, relation_id: int) -> None:
+        assert self._depth > 0
+        self.state.relations.pop((model_uuid, relation_id), None)
+
+    def get_relation(self, model_uuid: str, relation_id: int) -> Relation | None:
+        return self.state.relations.get((model_uuid, relation_id))
+
+    def relation_with_key(self, model_uuid: str, key: str) -> Relation | None:
+        return next(
+            (
+                r
+                for r in self.state.relations.values()
+                if r.model_uuid == model_uuid and r.key == key
+            ),
+            None,
+        )
+
+    def count_endpoint_relations(self, model_uuid: str, application: str, endpoint: str) -> int:
+        return sum(
+            1
+            for r in self.state.relations.values()
+            if r.model_uuid == model_uuid
+            for e in r.endpoints
+            if (e.application, e.name) == (application, endpoint)
+        )
+
+    def list_relations(self, model_uuid: str, application: str = "") -> list[Relation]:
+        return [
+            r
+            for (model, _), r in sorted(self.state.relations.items())
+            if model == model_uuid
+            and (not application or any(e.application == application for e in r.endpoints))
+        ]
