@@ -115,8 +115,10 @@ def _endpoint(charm: str, section: str, name: object, spec: object) -> Endpoint:
     if unknown:
         raise errors.Invalid(f'charm "{charm}": unknown key "{unknown[0]}" in {where}')
     interface = spec.get("interface")
-    if not isinstance(interface, str) or not interface:
+    if interface is None or interface == "":
         raise errors.Invalid(f'charm "{charm}": {where} has no "interface"')
+    if not isinstance(interface, str):
+        raise errors.Invalid(f'charm "{charm}": {where} interface must be text')
     scope = spec.get("scope", "global")
     if scope not in ("global", "container"):
         raise errors.Invalid(
@@ -148,7 +150,13 @@ def parse_metadata(text: str) -> CharmMeta:
     scope, limit, optional}`; endpoint names are unique across the three; `juju` and `juju-*`
     names, and provided `juju-*` interfaces, are reserved (except a subordinate's
     container-scoped requirer, and charms named `juju-*`); a subordinate needs a
-    container-scoped requirer. Every charm also provides `juju-info` implicitly.
+    container-scoped requirer. Every charm also provides `juju-info` implicitly, after its
+    declared endpoints.
+
+    The one endpoint that may be declared as `juju-info` is a subordinate's container-scoped
+    requirer (REFERENCE §1.1). Such a charm gets no implicit `juju-info` provider beside it:
+    endpoint names stay unique within an application, and Juju, which keeps both, finds the
+    declared one first when an endpoint is named, so `logging:juju-info` means the same in both.
 
     Raises:
         Invalid: the document breaks a rule; the message names the charm and the field.
@@ -159,7 +167,9 @@ def parse_metadata(text: str) -> CharmMeta:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or "cannot parse"
-        raise errors.Invalid(f"charm metadata is not valid YAML: {problem}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise errors.Invalid(f"charm metadata is not valid YAML: {problem}{where}") from None
     if not isinstance(doc, dict):
         raise errors.Invalid("charm metadata must be a mapping with at least a name")
     name = doc.get("name")
@@ -182,9 +192,7 @@ def parse_metadata(text: str) -> CharmMeta:
     seen: set[str] = set()
     for ep in endpoints:
         if ep.name in seen:
-            raise errors.Invalid(
-                f'charm "{name}": endpoint "{ep.name}" is declared more than once'
-            )
+            raise errors.Invalid(f'charm "{name}" using a duplicated relation name: "{ep.name}"')
         seen.add(ep.name)
     if not name.startswith("juju-"):
         for ep in endpoints:

@@ -4,16 +4,24 @@ Each use case runs in one store transaction, checks everything before it writes 
 appends its change-feed events in that transaction and returns the last sequence.
 
 Rules kept here:
-- unit numbers come from a per-application counter from 0 and are never reused; machine numbers
-  from a per-model counter, likewise (REFERENCE §1.1);
+- unit numbers come from a per-application counter from 0 and are never reused, not even when
+  the application is removed and deployed again under the same name (the counter belongs to the
+  model); machine numbers come from a per-model counter, likewise (REFERENCE §1.1);
 - each model owns the lowest free /16 of 10.0.0.0/8 (`10.<k>.0.0/16`, k >= 1); machine n has
   the address `10.<k>.0.0 + n + 1`; a unit has its machine's address (a subordinate unit, its
   principal's). Addresses are plain data: nothing connects to them;
-- a machine created for a unit is removed with its last unit; machines made with `add-machine`
-  stay until removed;
+- a machine created for a unit (by `deploy` or `add-unit` without `--to`) is removed in the same
+  transaction as its last unit (whichever unit that is, including one placed there later with
+  `--to`), whether it goes by `remove-unit`, `remove-application` or its principal's removal;
+  machines made with `add-machine` stay until `remove-machine`, even when the units placed on
+  them with `--to` go. cmr has no `--keep-machine`;
+- removing a principal unit removes its subordinate units first (REFERENCE §7.2); a subordinate
+  unit itself is removed only with its relation or its application, never by `remove-unit`;
 - a subordinate application has no units of its own: deploying it with units or placement, or
   adding units to it, is refused (REFERENCE §7.2);
-- the leader of an application is its lowest-numbered unit.
+- the leader of an application is its lowest-numbered live unit;
+- a request that names several things (units, machines) checks them all before it changes any,
+  and names given twice count once.
 """
 
 from __future__ import annotations
@@ -198,7 +206,7 @@ class Placement(EventStore, Protocol):
         """Delete an application row."""
 
     def next_unit_number(self, uuid: str, application: str) -> int:
-        """Take the application's next unit number."""
+        """Take the next unit number of the application name; it outlives the application."""
 
     def next_machine_number(self, uuid: str) -> int:
         """Take the model's next machine number."""
@@ -222,7 +230,10 @@ class Placement(EventStore, Protocol):
         """Units of an application, by number."""
 
     def units_on(self, uuid: str, machine_id: str) -> list[Unit]:
-        """Units on a machine, by name."""
+        """Units on a machine, by application then number."""
+
+    def subordinates_of(self, uuid: str, principal: str) -> list[Unit]:
+        """Subordinate units whose principal is the unit `principal`, by application, number."""
 
     def remove_unit(self, uuid: str, name: str) -> None:
         """Delete a unit."""
@@ -323,12 +334,12 @@ def decode_token(token: str) -> tuple[str, str] | None:
     if not token:
         return None
     try:
-        owner, name = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(owner), str(name)
-    except (ValueError, TypeError):
-        raise errors.Invalid(
-            "page_token not valid: pass the next_page_token of a previous page"
-        ) from None
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError:
+        key = None
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        raise errors.Invalid("page_token not valid: pass the next_page_token of a previous page")
+    return key[0], key[1]
 
 
 def parse_placements(directives: Sequence[str], count: int) -> list[str]:
@@ -518,7 +529,12 @@ def deploy(
         units, machines, last = _place_units(store, model, app, count, directives)
         after = store.application(uuid, name)
         assert after is not None  # noqa: S101 - inserted above in this transaction
-        return Placed(application=after, units=units, machines=machines, sequence=last or seq)
+        return Placed(
+            application=after,
+            units=_with_leaders(store, uuid, name, units),
+            machines=machines,
+            sequence=last or seq,
+        )
 
 
 def get_application(store: Placement, uuid: str, name: str) -> Application:
@@ -546,10 +562,26 @@ def add_unit(
         units, machines, seq = _place_units(store, model, app, num_units or 1, directives)
         after = store.application(uuid, application)
         assert after is not None  # noqa: S101 - checked above in this transaction
-        return Placed(application=after, units=units, machines=machines, sequence=seq)
+        return Placed(
+            application=after,
+            units=_with_leaders(store, uuid, application, units),
+            machines=machines,
+            sequence=seq,
+        )
+
+
+def _with_leaders(
+    store: Placement, uuid: str, application: str, new: Sequence[Unit]
+) -> list[Unit]:
+    """The new units, each marked leader if it is the lowest-numbered of the application."""
+    marked = {u.name: u for u in mark_leaders(store.units_of(uuid, application))}
+    return [marked[u.name] for u in new]
 
 
 def _drop_unit(store: Placement, uuid: str, unit: Unit) -> int:
+    """Remove a unit, its subordinates before it, and its machine if made for it and now empty."""
+    for sub in store.subordinates_of(uuid, unit.name):
+        _drop_unit(store, uuid, sub)
     store.remove_unit(uuid, unit.name)
     seq = store.append_event(
         "unit-removed",
@@ -572,6 +604,7 @@ def remove_units(store: Placement, uuid: str, names: Sequence[str]) -> int:
     """Remove units; every name is checked before any is removed."""
     if not names:
         raise errors.Invalid("no units specified")
+    names = list(dict.fromkeys(names))
     for name in names:
         parse_unit_name(name)
     with store.transaction():
@@ -623,6 +656,7 @@ def remove_machines(store: Placement, uuid: str, ids: Sequence[str], *, force: b
     """Remove machines; refused while units live on one, unless forced (then they go too)."""
     if not ids:
         raise errors.Invalid("no machines specified")
+    ids = list(dict.fromkeys(ids))
     for machine_id in ids:
         check_machine_id(machine_id)
     with store.transaction():
@@ -640,7 +674,8 @@ def remove_machines(store: Placement, uuid: str, ids: Sequence[str], *, force: b
                 )
         seq = 0
         for machine_id, units in hosted.items():
-            for unit in units:
+            # Subordinates go before their principals, as `_drop_unit` does.
+            for unit in sorted(units, key=lambda u: u.principal == ""):
                 store.remove_unit(uuid, unit.name)
                 store.append_event(
                     "unit-removed",

@@ -172,7 +172,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
         )
         return pb.DeployResponse(
             application=application_pb(placed.application),
-            units=[unit_pb(u) for u in domain.mark_leaders(placed.units)],
+            units=[unit_pb(u) for u in placed.units],
             machines=[machine_pb(m) for m in placed.machines],
             sequence=placed.sequence,
         )

@@ -80,6 +80,26 @@ def _initial(db: Database) -> None:
     )
 
 
+@migrations(name="002_unit_sequences")
+def _unit_sequences(db: Database) -> None:
+    # Unit numbers are never reused, even when an application is removed and deployed again
+    # under the same name: the counter lives with the model, not with the application row.
+    # (`applications.next_unit` from 001 is no longer read.)
+    db.execute(
+        "CREATE TABLE unit_sequences ("
+        " model_uuid TEXT NOT NULL REFERENCES models(uuid) ON DELETE CASCADE,"
+        " application TEXT NOT NULL,"
+        " next INTEGER NOT NULL,"
+        " PRIMARY KEY (model_uuid, application))"
+    )
+    db.execute(
+        "INSERT INTO unit_sequences (model_uuid, application, next)"
+        " SELECT model_uuid, name, next_unit FROM applications"
+    )
+    # Removing a principal unit looks up its subordinates first (REFERENCE §7.2).
+    db.execute("CREATE INDEX units_by_principal ON units (model_uuid, principal)")
+
+
 def _meta_json(meta: CharmMeta) -> str:
     return json.dumps(
         {
@@ -221,7 +241,14 @@ class SqlitePlacement(SqliteStore):
 
     def remove_model(self, uuid: str) -> None:
         with self.transaction():
-            for table in ("units", "machines", "applications", "charms", "model_config"):
+            for table in (
+                "units",
+                "machines",
+                "applications",
+                "charms",
+                "model_config",
+                "unit_sequences",
+            ):
                 self.db.execute(f"DELETE FROM {table} WHERE model_uuid = ?", (uuid,))  # noqa: S608 - fixed names
             self.db.execute("DELETE FROM models WHERE uuid = ?", (uuid,))
 
@@ -285,8 +312,9 @@ class SqlitePlacement(SqliteStore):
     def next_unit_number(self, uuid: str, application: str) -> int:
         with self.transaction():
             rows = self.query(
-                "UPDATE applications SET next_unit = next_unit + 1"
-                " WHERE model_uuid = ? AND name = ? RETURNING next_unit - 1 AS n",
+                "INSERT INTO unit_sequences (model_uuid, application, next) VALUES (?, ?, 1)"
+                " ON CONFLICT (model_uuid, application) DO UPDATE SET next = next + 1"
+                " RETURNING next - 1 AS n",
                 (uuid, application),
             )
             return int(rows[0]["n"])
@@ -349,6 +377,14 @@ class SqlitePlacement(SqliteStore):
         rows = self.query(
             f"{_UNITS} WHERE u.model_uuid = ? AND u.machine = ? ORDER BY u.application, u.number",
             (uuid, int(machine_id)),
+        )
+        return [_unit(r) for r in rows]
+
+    def subordinates_of(self, uuid: str, principal: str) -> list[Unit]:
+        rows = self.query(
+            f"{_UNITS} WHERE u.model_uuid = ? AND u.principal = ?"
+            " ORDER BY u.application, u.number",
+            (uuid, principal),
         )
         return [_unit(r) for r in rows]
 

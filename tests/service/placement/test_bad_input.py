@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -12,8 +11,6 @@ import pytest
 
 from cmr.placement.v1 import placement_pb2 as pb
 from cmr.placement.v1 import placement_pb2_grpc
-from services.common.config import DEFAULT_PORTS, Config
-from services.placement.server import build_server
 
 Code = grpc.StatusCode
 MYSQL = "name: mysql\nprovides:\n  db: mysql\n"
@@ -21,17 +18,6 @@ LOGGING = (
     "name: logging\nsubordinate: true\n"
     "requires:\n  info: {interface: juju-info, scope: container}\n"
 )
-
-
-@pytest.fixture
-def stub(tmp_path: Path) -> Iterator[placement_pb2_grpc.PlacementServiceStub]:
-    built = build_server(Config(data_dir=tmp_path, ports={**DEFAULT_PORTS, "placement": 0}))
-    built.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{built.port}") as channel:
-            yield placement_pb2_grpc.PlacementServiceStub(channel)
-    finally:
-        built.stop(None)
 
 
 def _model(stub: placement_pb2_grpc.PlacementServiceStub, name: str = "prod") -> str:

@@ -1,110 +1,36 @@
-"""Placement's pure rules: charm metadata, names, addresses, pools, leaders."""
+"""Placement's pure rules: names, addresses, pools, leaders, config values, page tokens."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import base64
 
 import pytest
 
 from services.common import errors
 from services.placement import domain
-from services.placement.charm import Role, Scope, check_application_name, parse_metadata
-
-CHARMS = Path(__file__).resolve().parents[3] / "charms"
-
-
-@pytest.mark.parametrize(
-    "path", sorted(CHARMS.glob("*/metadata.yaml")), ids=lambda p: p.parent.name
-)
-def test_every_sample_charm_is_valid(path: Path) -> None:
-    meta = parse_metadata(path.read_text())
-    assert meta.name == path.parent.name
-    assert meta.endpoints[-1].name == "juju-info"
-    assert meta.endpoints[-1].implicit
-
-
-def test_shorthand_and_full_endpoints() -> None:
-    meta = parse_metadata(
-        "name: wp\nrequires:\n  db: mysql\n"
-        "provides:\n  logs: {interface: logging, scope: container, limit: 2}\n"
-    )
-    logs, db, info = meta.endpoints  # provides, then requires, then peers
-    assert (db.role, db.interface, db.scope, db.limit) == (Role.REQUIRER, "mysql", Scope.GLOBAL, 0)
-    assert (logs.role, logs.scope, logs.limit) == (Role.PROVIDER, Scope.CONTAINER, 2)
-    assert (info.name, info.role, info.scope) == ("juju-info", Role.PROVIDER, Scope.GLOBAL)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("name: x\nsubordinate: yes-please", 'charm "x": "subordinate" must be true or false'),
-        ("name: x\nprovides: [a]", 'charm "x": "provides" must be a mapping of endpoints'),
-        ("name: x\nprovides: {Bad: a}", 'charm "x": endpoint name "Bad" in provides not valid'),
-        (
-            "name: x\nprovides: {a: {interface: i, colour: red}}",
-            'charm "x": unknown key "colour" in provides.a',
-        ),
-        (
-            "name: x\nprovides: {a: {interface: i, scope: wide}}",
-            'charm "x": provides.a scope "wide" not valid',
-        ),
-        (
-            "name: x\nprovides: {a: {interface: i, limit: -1}}",
-            'charm "x": provides.a limit "-1" must be',
-        ),
-        (
-            "name: x\nprovides: {a: {interface: i, limit: true}}",
-            'charm "x": provides.a limit "True" must be',
-        ),
-        (
-            "name: x\nprovides: {a: {interface: i, optional: 3}}",
-            'charm "x": provides.a optional must be',
-        ),
-        (
-            "name: x\nprovides: {a: i}\nrequires: {a: j}",
-            'charm "x": endpoint "a" is declared more than once',
-        ),
-        ("name: x\nprovides: {juju: i}", 'charm "x" using a reserved relation name: "juju"'),
-        (
-            "name: x\nprovides: {a: juju-thing}",
-            'charm "x" using a reserved relation name: "juju-thing"',
-        ),
-        (
-            "name: x\nrequires: {juju-info: juju-info}",
-            'charm "x" using a reserved relation name: "juju-info"',
-        ),
-    ],
-)
-def test_bad_metadata_names_the_charm_and_field(text: str, message: str) -> None:
-    with pytest.raises(errors.Invalid) as caught:
-        parse_metadata(text)
-    assert str(caught.value).startswith(message)
-
-
-def test_reserved_name_exceptions() -> None:
-    sub = parse_metadata(
-        "name: x\nsubordinate: true\n"
-        "requires: {juju-info: {interface: juju-info, scope: container}}"
-    )
-    assert [e.name for e in sub.endpoints] == ["juju-info"]  # declared, so no implicit twin
-    assert parse_metadata("name: juju-x\nprovides: {juju-a: juju-b}").name == "juju-x"
-
-
-def test_metadata_over_one_mebibyte_is_refused() -> None:
-    with pytest.raises(errors.Invalid, match="larger than 1 MiB"):
-        parse_metadata("name: x\n#" + "a" * (1024 * 1024))
+from services.placement.charm import check_application_name
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
     [
         ("Foo", 'invalid application name "Foo", unexpected uppercase character'),
+        ("mySQL", 'invalid application name "mySQL", unexpected uppercase character'),
         (
             "foo-1",
             'invalid application name "foo-1", unexpected number(s) found after last hyphen',
         ),
+        (
+            "foo-bar-22",
+            'invalid application name "foo-bar-22", unexpected number(s) found after last hyphen',
+        ),
         ("a_b", 'invalid application name "a_b", unexpected character _'),
+        ("my.sql", 'invalid application name "my.sql", unexpected character .'),
         ("1db", 'application name "1db" not valid'),
+        ("", 'application name "" not valid'),
+        ("-db", 'application name "-db" not valid'),
+        ("db-", 'application name "db-" not valid'),
+        ("db--x", 'application name "db--x" not valid'),
     ],
 )
 def test_application_names_follow_juju(name: str, message: str) -> None:
@@ -113,30 +39,128 @@ def test_application_names_follow_juju(name: str, message: str) -> None:
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("name", ["foo-1a", "mysql-k8s", "a"])
+@pytest.mark.parametrize("name", ["foo-1a", "mysql-k8s", "a", "a1", "x-y-z"])
 def test_valid_application_names(name: str) -> None:
     assert check_application_name(name) == name
 
 
-def test_addresses_pools_and_leaders() -> None:
-    assert domain.machine_address(3, 0) == "10.3.0.1"
+@pytest.mark.parametrize("name", ["prod", "0", "a-b-", "x" * 128, "9lives"])
+def test_valid_model_names(name: str) -> None:
+    assert domain.check_model_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Prod", "-prod", "a_b", "a.b", "x" * 129])
+def test_bad_model_names(name: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        domain.check_model_name(name)
+    assert str(caught.value).startswith(f'model name "{name}" not valid')
+
+
+@pytest.mark.parametrize("owner", ["admin", "bo", "bob@external", "Bob.Smith+1", "a-b"])
+def test_valid_owners(owner: str) -> None:
+    assert domain.check_owner(owner) == owner
+
+
+@pytest.mark.parametrize("owner", ["", "b", "bob-", "bob@", "@ext", "bo b", "bob/x"])
+def test_bad_owners(owner: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        domain.check_owner(owner)
+    assert str(caught.value) == f'user name "{owner}" not valid'
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed"), [("wordpress/0", ("wordpress", 0)), ("my-app/12", ("my-app", 12))]
+)
+def test_unit_names(name: str, parsed: tuple[str, int]) -> None:
+    assert domain.parse_unit_name(name) == parsed
+
+
+@pytest.mark.parametrize("name", ["x", "wordpress", "wordpress/", "wordpress/01", "wp/-1", "/0"])
+def test_bad_unit_names(name: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        domain.parse_unit_name(name)
+    assert str(caught.value) == f'unit name "{name}" not valid'
+
+
+@pytest.mark.parametrize("directive", ["lxd:0", "-1", "01", "", "zone=a", "0/lxd/0"])
+def test_placement_directives_are_machine_numbers(directive: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        domain.parse_placements([directive], 1)
+    assert str(caught.value) == f'machine id "{directive}" not valid: use a machine number'
+
+
+def test_more_directives_than_units_is_refused() -> None:
+    assert domain.parse_placements(["3", " 4 "], 3) == ["3", "4"]
+    with pytest.raises(errors.Invalid) as caught:
+        domain.parse_placements(["1", "2"], 1)
+    assert str(caught.value) == "2 placement directives for 1 unit(s): give at most one per unit"
+
+
+def test_machine_addresses_come_from_the_model_pool() -> None:
+    assert domain.machine_address(1, 0) == "10.1.0.1"
+    assert domain.machine_address(3, 254) == "10.3.0.255"
     assert domain.machine_address(3, 300) == "10.3.1.45"
-    assert domain.free_pool_index({1, 2, 4}) == 3
-    with pytest.raises(errors.Refused, match="no free address pool"):
-        domain.free_pool_index(set(range(1, 256)))
-    with pytest.raises(errors.Refused, match="exhausted"):
+    assert domain.machine_address(255, domain.MAX_HOSTS - 1) == "10.255.255.253"
+    with pytest.raises(errors.Refused) as caught:
         domain.machine_address(1, domain.MAX_HOSTS)
+    assert str(caught.value) == "the model's address pool is exhausted (65533 machines)"
+
+
+def test_pools_are_the_lowest_free_index_from_one() -> None:
+    assert domain.free_pool_index(set()) == 1
+    assert domain.free_pool_index({1, 2, 4}) == 3
+    assert domain.free_pool_index(set(range(1, 255))) == 255
+    with pytest.raises(errors.Refused) as caught:
+        domain.free_pool_index(set(range(1, 256)))
+    assert str(caught.value) == (
+        "no free address pool: 255 models exist; destroy one to add another"
+    )
+
+
+def test_leader_is_the_lowest_numbered_unit_of_each_application() -> None:
     units = [
-        domain.Unit(name=f"a/{n}", application="a", number=n, machine="0", address="")
-        for n in (5, 2, 9)
+        domain.Unit(name=f"{app}/{n}", application=app, number=n, machine="0", address="")
+        for app, n in (("a", 5), ("a", 2), ("b", 10), ("a", 9), ("b", 3))
     ]
-    assert [u.leader for u in domain.mark_leaders(units)] == [False, True, False]
+    leaders = [u.name for u in domain.mark_leaders(units) if u.leader]
+    assert leaders == ["a/2", "b/3"]
 
 
-def test_config_and_paging_rules() -> None:
+def test_egress_subnets_are_normalised_and_checked() -> None:
     assert domain.check_config({"egress-subnets": " 10.0.0.0/8 , 192.168.0.0/16 "}) == {
         "egress-subnets": "10.0.0.0/8,192.168.0.0/16"
     }
-    assert domain.page_size(0) == domain.DEFAULT_PAGE
-    assert domain.page_size(5000) == domain.MAX_PAGE
+    assert domain.check_config({"egress-subnets": ""}) == {"egress-subnets": ""}
+    assert domain.check_config({"egress-subnets": "2001:db8::/32,1.2.3.4"}) == {
+        "egress-subnets": "2001:db8::/32,1.2.3.4"
+    }
+    with pytest.raises(errors.Invalid) as caught:
+        domain.check_config({"egress-subnets": "10.0.0.0/8,10.0.0.0/33"})
+    assert str(caught.value) == 'invalid egress-subnets value "10.0.0.0/33": not a CIDR'
+    with pytest.raises(errors.Invalid) as caught:
+        domain.check_config({"egress-subnets": "", "foo": "1"})
+    assert str(caught.value) == 'unknown model config key "foo"'
+
+
+def test_page_sizes() -> None:
+    assert domain.page_size(0) == domain.DEFAULT_PAGE == 100
+    assert domain.page_size(7) == 7
+    assert domain.page_size(5000) == domain.MAX_PAGE == 1000
+    with pytest.raises(errors.Invalid) as caught:
+        domain.page_size(-1)
+    assert str(caught.value) == "page_size must not be negative, got -1"
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def test_page_tokens_round_trip_and_reject_anything_else() -> None:
+    assert domain.decode_token("") is None
     assert domain.decode_token(domain.encode_token(("admin", "prod"))) == ("admin", "prod")
+    for token in ("!!", "abc", _b64("5"), _b64('{"a": 1, "b": 2}'), _b64('["a"]'), _b64("[1,2]")):
+        with pytest.raises(errors.Invalid) as caught:
+            domain.decode_token(token)
+        assert str(caught.value) == (
+            "page_token not valid: pass the next_page_token of a previous page"
+        )

@@ -1,0 +1,227 @@
+"""Charm metadata: the sample charms, valid shapes, and every refusal with its exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common import errors
+from services.placement.charm import Endpoint, Role, Scope, parse_metadata
+
+CHARMS = Path(__file__).resolve().parents[3] / "charms"
+JUJU_INFO = Endpoint(name="juju-info", role=Role.PROVIDER, interface="juju-info", implicit=True)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(CHARMS.glob("*/metadata.yaml")), ids=lambda p: p.parent.name
+)
+def test_every_sample_charm_is_valid(path: Path) -> None:
+    meta = parse_metadata(path.read_text())
+    assert meta.name == path.parent.name
+    assert meta.summary
+    assert meta.endpoints[-1] == JUJU_INFO
+
+
+def test_the_named_sample_charms_exist() -> None:
+    names = {p.parent.name for p in CHARMS.glob("*/metadata.yaml")}
+    assert {"mysql", "wordpress", "mediawiki", "logging"} <= names
+
+
+def test_sample_wordpress_and_logging_have_their_container_endpoints() -> None:
+    wordpress = parse_metadata((CHARMS / "wordpress" / "metadata.yaml").read_text())
+    by_name = {e.name: e for e in wordpress.endpoints}
+    assert by_name["db"] == Endpoint(name="db", role=Role.REQUIRER, interface="mysql", limit=1)
+    assert by_name["website"].interface == "http"
+    assert by_name["logging-dir"].scope is Scope.CONTAINER
+    logging = parse_metadata((CHARMS / "logging" / "metadata.yaml").read_text())
+    assert logging.subordinate
+    assert [(e.name, e.role, e.scope) for e in logging.endpoints] == [
+        ("logging-client", Role.PROVIDER, Scope.GLOBAL),
+        ("info", Role.REQUIRER, Scope.CONTAINER),
+        ("logging-directory", Role.REQUIRER, Scope.CONTAINER),
+        ("juju-info", Role.PROVIDER, Scope.GLOBAL),
+    ]
+
+
+def test_endpoints_come_in_section_order_then_juju_info() -> None:
+    meta = parse_metadata(
+        "name: wp\n"
+        "peers: {ring: ring}\n"
+        "requires:\n  db: mysql\n"
+        "provides:\n  logs: {interface: logging, scope: container, limit: 2, optional: true}\n"
+    )
+    assert meta.endpoints == (
+        Endpoint(
+            name="logs",
+            role=Role.PROVIDER,
+            interface="logging",
+            scope=Scope.CONTAINER,
+            limit=2,
+            optional=True,
+        ),
+        Endpoint(name="db", role=Role.REQUIRER, interface="mysql"),
+        Endpoint(name="ring", role=Role.PEER, interface="ring"),
+        JUJU_INFO,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: x",
+        "name: x\nsubordinate: false",
+        "name: x\nprovides:\nrequires: {}\npeers:",  # empty sections
+        "name: x\nprovides: {db: {interface: mysql}}",
+        "name: x\nprovides: {db: {interface: mysql, scope: global, limit: 0}}",
+        "name: x\nrequires: {db: {interface: mysql, limit: null}}",
+        "name: x\nrequires: {db_admin: mysql-root}",
+        "name: mysql-k8s\nprovides: {db-router: mysql}",
+        "name: x\nsummary: ''\ndescription: anything\nseries: [jammy]",  # other keys are ignored
+        "name: x\nsubordinate: true\nrequires: {host: {interface: juju-info, scope: container}}",
+        "name: juju-x\nprovides: {juju-a: juju-b}",  # charms named juju-* may use juju-* names
+    ],
+)
+def test_valid_shapes(text: str) -> None:
+    meta = parse_metadata(text)
+    assert meta.endpoints[-1] == JUJU_INFO
+
+
+def test_a_subordinate_may_declare_juju_info_as_a_container_requirer() -> None:
+    meta = parse_metadata(
+        "name: x\nsubordinate: true\n"
+        "requires: {juju-info: {interface: juju-info, scope: container}}"
+    )
+    # Declared, so no implicit provider of the same name beside it.
+    assert [(e.name, e.role, e.implicit) for e in meta.endpoints] == [
+        ("juju-info", Role.REQUIRER, False)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a list", "charm metadata must be a mapping with at least a name"),
+        ("just text", "charm metadata must be a mapping with at least a name"),
+        ("", "charm metadata must be a mapping with at least a name"),
+        (
+            "name: x\n  bad: [yaml",
+            "charm metadata is not valid YAML: mapping values are not allowed here"
+            " (line 2, column 6)",
+        ),
+        ("summary: no name", 'charm metadata has no "name"'),
+        ("name: Bad", 'charm name "Bad" not valid'),
+        ("name: 12", 'charm name "12" not valid'),
+        ("name: foo-1", 'charm name "foo-1" not valid'),
+        ("name: x\nsubordinate: yes-please", 'charm "x": "subordinate" must be true or false'),
+        ("name: x\nsubordinate: 1", 'charm "x": "subordinate" must be true or false'),
+        ("name: x\nsummary: [a]", 'charm "x": "summary" must be text'),
+        ("name: x\nprovides: [a]", 'charm "x": "provides" must be a mapping of endpoints'),
+        ("name: x\nrequires: mysql", 'charm "x": "requires" must be a mapping of endpoints'),
+        ("name: x\npeers: 3", 'charm "x": "peers" must be a mapping of endpoints'),
+        ("name: x\nprovides: {Bad: a}", 'charm "x": endpoint name "Bad" in provides not valid'),
+        ("name: x\nprovides: {1: a}", 'charm "x": endpoint name "1" in provides not valid'),
+        ("name: x\nrequires: {db-: a}", 'charm "x": endpoint name "db-" in requires not valid'),
+        (
+            "name: x\nrequires: {db: [mysql]}",
+            'charm "x": requires.db must be an interface name or a mapping with "interface"',
+        ),
+        (
+            "name: x\nrequires: {db: }",
+            'charm "x": requires.db must be an interface name or a mapping with "interface"',
+        ),
+        (
+            "name: x\nrequires: {db: {scope: container}}",
+            'charm "x": requires.db has no "interface"',
+        ),
+        ("name: x\nrequires: {db: ''}", 'charm "x": requires.db has no "interface"'),
+        (
+            "name: x\nrequires: {db: {interface: 3}}",
+            'charm "x": requires.db interface must be text',
+        ),
+        (
+            "name: x\nprovides: {a: {interface: i, colour: red}}",
+            'charm "x": unknown key "colour" in provides.a',
+        ),
+        (
+            "name: x\npeers: {a: {interface: i, scope: wide}}",
+            'charm "x": peers.a scope "wide" not valid: use global or container',
+        ),
+        (
+            "name: x\nprovides: {a: {interface: i, limit: -1}}",
+            'charm "x": provides.a limit "-1" must be a number >= 0',
+        ),
+        (
+            "name: x\nprovides: {a: {interface: i, limit: true}}",
+            'charm "x": provides.a limit "True" must be a number >= 0',
+        ),
+        (
+            "name: x\nprovides: {a: {interface: i, limit: two}}",
+            'charm "x": provides.a limit "two" must be a number >= 0',
+        ),
+        (
+            "name: x\nprovides: {a: {interface: i, optional: 3}}",
+            'charm "x": provides.a optional must be true or false',
+        ),
+        (
+            "name: x\nprovides: {a: i}\nrequires: {a: j}",
+            'charm "x" using a duplicated relation name: "a"',
+        ),
+        (
+            "name: x\nrequires: {a: i}\npeers: {a: j}",
+            'charm "x" using a duplicated relation name: "a"',
+        ),
+        ("name: x\nprovides: {juju: i}", 'charm "x" using a reserved relation name: "juju"'),
+        (
+            "name: x\npeers: {juju-ring: r}",
+            'charm "x" using a reserved relation name: "juju-ring"',
+        ),
+        (
+            "name: x\nprovides: {a: juju-thing}",
+            'charm "x" using a reserved relation name: "juju-thing"',
+        ),
+        (
+            "name: x\nprovides: {juju-info: juju-info}",
+            'charm "x" using a reserved relation name: "juju-info"',
+        ),
+        (
+            "name: x\nrequires: {juju-info: juju-info}",
+            'charm "x" using a reserved relation name: "juju-info"',
+        ),
+        (  # the container exception is for subordinates only
+            "name: x\nrequires: {juju-info: {interface: juju-info, scope: container}}",
+            'charm "x" using a reserved relation name: "juju-info"',
+        ),
+        (  # and only for their container-scoped requirers
+            "name: x\nsubordinate: true\n"
+            "requires: {h: {interface: juju-info, scope: container}, juju-x: y}",
+            'charm "x" using a reserved relation name: "juju-x"',
+        ),
+        (
+            "name: x\nsubordinate: true\nrequires: {db: mysql}",
+            'subordinate charm "x" lacks "requires" relation with container scope',
+        ),
+        (
+            "name: x\nsubordinate: true\nprovides: {logs: {interface: l, scope: container}}",
+            'subordinate charm "x" lacks "requires" relation with container scope',
+        ),
+    ],
+)
+def test_bad_metadata_names_the_charm_and_field(text: str, message: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        parse_metadata(text)
+    assert str(caught.value) == message
+
+
+def test_a_requirer_may_use_a_juju_interface() -> None:
+    # Only *provided* interfaces are reserved (juju/charm meta.go).
+    meta = parse_metadata("name: x\nrequires: {host: juju-info}")
+    assert meta.endpoints[0].interface == "juju-info"
+
+
+def test_metadata_over_one_mebibyte_is_refused() -> None:
+    text = "name: x\n#" + "a" * (1024 * 1024)
+    with pytest.raises(errors.Invalid) as caught:
+        parse_metadata(text)
+    assert str(caught.value) == "charm metadata is larger than 1 MiB"
+    assert parse_metadata(text[: 1024 * 1024]).name == "x"
