@@ -15,6 +15,8 @@ from services.common import errors
 MAX_METADATA_BYTES: Final = 1024 * 1024
 APPLICATION_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*")
 ENDPOINT_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*")
+MAX_LIMIT: Final = 2**31 - 1
+"""Largest `limit` the wire format (int32) can carry."""
 ENDPOINT_KEYS: Final = frozenset({"interface", "scope", "limit", "optional"})
 JUJU_INFO: Final = "juju-info"
 
@@ -127,7 +129,7 @@ def _endpoint(charm: str, section: str, name: object, spec: object) -> Endpoint:
     limit = spec.get("limit", 0)
     if limit is None:
         limit = 0
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
         raise errors.Invalid(f'charm "{charm}": {where} limit "{limit}" must be a number >= 0')
     optional = spec.get("optional", False)
     if not isinstance(optional, bool):
@@ -165,6 +167,8 @@ def parse_metadata(text: str) -> CharmMeta:
         raise errors.Invalid("charm metadata is larger than 1 MiB")
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:
+        raise errors.Invalid("charm metadata is not valid YAML: nested too deeply") from None
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or "cannot parse"
         mark = getattr(err, "problem_mark", None)

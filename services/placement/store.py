@@ -15,6 +15,7 @@ from services.placement.charm import CharmMeta, Endpoint, Role, Scope
 from services.placement.domain import Application, Machine, Model, Unit
 
 migrations = Migrations("cmr.placement")
+MAX_SQLITE_INT = 2**63 - 1
 
 
 @migrations(name="001_initial")
@@ -336,6 +337,8 @@ class SqlitePlacement(SqliteStore):
             )
 
     def machine(self, uuid: str, machine_id: str) -> Machine | None:
+        if int(machine_id) > MAX_SQLITE_INT:
+            return None  # no machine can have a number SQLite cannot even store
         rows = self.query(
             "SELECT * FROM machines WHERE model_uuid = ? AND number = ?", (uuid, int(machine_id))
         )

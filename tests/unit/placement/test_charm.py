@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from services.common import errors
-from services.placement.charm import Endpoint, Role, Scope, parse_metadata
+from services.placement.charm import (
+    Endpoint,
+    Role,
+    Scope,
+    check_application_name,
+    parse_metadata,
+)
 
 CHARMS = Path(__file__).resolve().parents[3] / "charms"
 JUJU_INFO = Endpoint(name="juju-info", role=Role.PROVIDER, interface="juju-info", implicit=True)
@@ -225,3 +231,158 @@ def test_metadata_over_one_mebibyte_is_refused() -> None:
         parse_metadata(text)
     assert str(caught.value) == "charm metadata is larger than 1 MiB"
     assert parse_metadata(text[: 1024 * 1024]).name == "x"
+
+
+# -- more shapes: shorthand, implicit juju-info, the reserved-name exceptions ------------------
+
+
+def test_an_interface_name_alone_is_a_global_unlimited_endpoint() -> None:
+    meta = parse_metadata("name: wp\nrequires:\n  db: mysql\n")
+    assert meta.endpoints == (
+        Endpoint(name="db", role=Role.REQUIRER, interface="mysql"),
+        JUJU_INFO,
+    )
+    assert meta.subordinate is False
+    assert meta.summary == ""
+
+
+def test_the_implicit_juju_info_provider_comes_last_and_once() -> None:
+    meta = parse_metadata(
+        "name: x\nsummary: '  one line  '\nprovides: {a: i}\nrequires: {b: j}\npeers: {c: k}"
+    )
+    assert [e.name for e in meta.endpoints] == ["a", "b", "c", "juju-info"]
+    assert [e.implicit for e in meta.endpoints] == [False, False, False, True]
+    assert meta.summary == "one line"
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # A subordinate's container-scoped requirer may use any juju-* name.
+        (
+            "name: x\nsubordinate: true\n"
+            "requires: {juju-host: {interface: juju-x, scope: container}}",
+            ["juju-host", "juju-info"],
+        ),
+        # A charm named juju-* may use reserved endpoint names and provide juju-* interfaces.
+        ("name: juju-db\nprovides: {juju: juju-db}", ["juju", "juju-info"]),
+        ("name: juju-db\npeers: {juju-ring: ring}", ["juju-ring", "juju-info"]),
+        # Only provided interfaces are reserved: requirers and peers may use juju-* interfaces.
+        ("name: x\npeers: {ring: juju-ring}", ["ring", "juju-info"]),
+    ],
+)
+def test_reserved_name_exceptions(text: str, names: list[str]) -> None:
+    assert [e.name for e in parse_metadata(text).endpoints] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("42", "charm metadata must be a mapping with at least a name"),
+        ("name:", 'charm metadata has no "name"'),
+        ("name: [x]", "charm name \"['x']\" not valid"),
+        ("name: x\nsubordinate: 'true'", 'charm "x": "subordinate" must be true or false'),
+        ("name: x\nsubordinate: null", 'charm "x": "subordinate" must be true or false'),
+        ("name: x\npeers: [a, b]", 'charm "x": "peers" must be a mapping of endpoints'),
+        ("name: x\nprovides: {a_: i}", 'charm "x": endpoint name "a_" in provides not valid'),
+        ("name: x\npeers: {9a: i}", 'charm "x": endpoint name "9a" in peers not valid'),
+        (
+            "name: x\nrequires: {db: {interface: mysql, limit: 1.5}}",
+            'charm "x": requires.db limit "1.5" must be a number >= 0',
+        ),
+        (
+            "name: x\nrequires: {db: {interface: mysql, limit: false}}",
+            'charm "x": requires.db limit "False" must be a number >= 0',
+        ),
+        (
+            "name: x\nrequires: {db: {interface: mysql, optional: 'yes'}}",
+            'charm "x": requires.db optional must be true or false',
+        ),
+        (
+            "name: x\nrequires: {db: {interface: mysql, scope: Container}}",
+            'charm "x": requires.db scope "Container" not valid: use global or container',
+        ),
+        (
+            "name: x\nprovides: {db: {interface: mysql, zeta: 1, alpha: 2}}",
+            'charm "x": unknown key "alpha" in provides.db',
+        ),
+        (
+            "name: x\nprovides: {a: i}\npeers: {a: j}",
+            'charm "x" using a duplicated relation name: "a"',
+        ),
+        (
+            "name: x\nsubordinate: true\nrequires: {juju-host: juju-info}",
+            'charm "x" using a reserved relation name: "juju-host"',
+        ),
+        (  # a subordinate's container-scoped *provider* gets no exemption
+            "name: x\nsubordinate: true\n"
+            "requires: {h: {interface: juju-info, scope: container}}\n"
+            "provides: {p: {interface: juju-x, scope: container}}",
+            'charm "x" using a reserved relation name: "juju-x"',
+        ),
+        (
+            "name: x\nsubordinate: true",
+            'subordinate charm "x" lacks "requires" relation with container scope',
+        ),
+        (
+            "name: x\nsubordinate: true\npeers: {p: {interface: p, scope: container}}",
+            'subordinate charm "x" lacks "requires" relation with container scope',
+        ),
+        ("name: x\nprovides: {a: [", "charm metadata is not valid YAML: "),
+        ("name: x\n\tbad: tab", "charm metadata is not valid YAML: "),
+    ],
+)
+def test_more_refusals(text: str, message: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        parse_metadata(text)
+    if message.endswith(": "):
+        assert str(caught.value).startswith(message)
+    else:
+        assert str(caught.value) == message
+
+
+def test_the_size_limit_counts_bytes_not_characters() -> None:
+    text = "name: x\n#" + "é" * (512 * 1024)  # 1 MiB + 9 bytes, in fewer characters
+    with pytest.raises(errors.Invalid) as caught:
+        parse_metadata(text)
+    assert str(caught.value) == "charm metadata is larger than 1 MiB"
+
+
+def test_deeply_nested_yaml_is_refused_as_invalid() -> None:
+    text = "name: x\nextra: " + "[" * 3000 + "]" * 3000  # well under 1 MiB
+    with pytest.raises(errors.Invalid):
+        parse_metadata(text)
+
+
+# -- application names (REFERENCE §1.1) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Foo", 'invalid application name "Foo", unexpected uppercase character'),
+        (
+            "foo-1",
+            'invalid application name "foo-1", unexpected number(s) found after last hyphen',
+        ),
+        ("a_b", 'invalid application name "a_b", unexpected character _'),
+        ("1db", 'application name "1db" not valid'),
+        ("a b", 'invalid application name "a b", unexpected character  '),
+    ],
+)
+def test_application_name_refusals_use_juju_messages(name: str, message: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        check_application_name(name)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("name", ["foo-1a", "mysql-k8s", "wordpress", "a1-b2c"])
+def test_valid_application_names(name: str) -> None:
+    assert check_application_name(name) == name
+
+
+def test_a_charm_name_follows_the_application_name_rules() -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        parse_metadata("name: mysql-8")
+    assert str(caught.value) == 'charm name "mysql-8" not valid'
+    assert parse_metadata("name: mysql-k8s").name == "mysql-k8s"
