@@ -37,6 +37,7 @@ from typing import Final, Protocol
 
 from services.common import errors
 from services.common.events import EventStore
+from services.common.paging import page_size
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware; injected so tests never patch time."""
@@ -74,10 +75,6 @@ an external user's effective offer level is at least the group's."""
 CONTROLLER_ACTOR: Final = "controller"
 """The actor recorded in the audit log for changes the controller makes itself (DropTarget)."""
 
-DEFAULT_PAGE: Final = 100
-"""Page size when a request leaves it at 0."""
-MAX_PAGE: Final = 1000
-"""Largest page served, whatever the request asks."""
 
 SCRYPT_N: Final = 2**14
 SCRYPT_R: Final = 8
@@ -842,17 +839,6 @@ def set_user_enabled(
             AuditEntry(time=now(), actor=me.name, action=f"{verb}-user", user=found.name)
         )
         return access.append_event(f"user-{verb}d", entity=found.name)
-
-
-def page_size(requested: int) -> int:
-    """Normalise a page size: 0 means the default, the maximum caps it.
-
-    Raises:
-        Invalid: it is negative.
-    """
-    if requested < 0:
-        raise errors.Invalid(f"page_size must not be negative, got {requested}")
-    return min(requested or DEFAULT_PAGE, MAX_PAGE)
 
 
 def _encode_cursor(value: str | int) -> str:

@@ -14,20 +14,16 @@ Rules kept here (REFERENCE §2):
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Protocol
 
 from services.common import errors
 from services.common.events import EventStore
+from services.common.paging import decode_token, encode_token, page_size
 from services.offers.url import is_application_name
-
-DEFAULT_PAGE: Final = 100
-MAX_PAGE: Final = 1000
 
 
 class Role(StrEnum):
@@ -324,39 +320,6 @@ class RelationsPort(Protocol):
 
 
 # -- paging ----------------------------------------------------------------------------------
-
-
-def page_size(requested: int) -> int:
-    """Normalise a page size: 0 means the default, the maximum caps it.
-
-    Raises:
-        Invalid: it is negative.
-    """
-    if requested < 0:
-        raise errors.Invalid(f"page_size must not be negative, got {requested}")
-    return min(requested or DEFAULT_PAGE, MAX_PAGE)
-
-
-def encode_token(key: Sequence[str]) -> str:
-    """Opaque page token for the sort key of the last offer of a page."""
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
-
-
-def decode_token(token: str, size: int) -> list[str] | None:
-    """Decode a page token holding `size` strings; empty means the first page.
-
-    Raises:
-        Invalid: the token was not made by `encode_token` with that many strings.
-    """
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        key = None
-    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
-        raise errors.Invalid("page_token not valid: pass the next_page_token of a previous page")
-    return [str(k) for k in key]
 
 
 # -- use cases -------------------------------------------------------------------------------

@@ -26,17 +26,19 @@ Rules kept here:
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from services.common import errors
+from services.common import errors, paging
 from services.common.events import EventStore
+from services.common.paging import DEFAULT_PAGE as DEFAULT_PAGE
+from services.common.paging import MAX_PAGE as MAX_PAGE
+from services.common.paging import encode_token as encode_token
+from services.common.paging import page_size as page_size
 from services.placement.charm import CharmMeta, check_application_name, parse_metadata
 
 MODEL_NAME: Final = re.compile(r"[a-z0-9]+[a-z0-9-]*")
@@ -50,8 +52,6 @@ POOL_COUNT: Final = 255
 """Models can hold the /16s 10.1.0.0 to 10.255.0.0 at once."""
 MAX_HOSTS: Final = 65533
 """Machines per model: the /16 minus network, broadcast and the gateway-less first host."""
-DEFAULT_PAGE: Final = 100
-MAX_PAGE: Final = 1000
 CONFIG_DEFAULTS: Final[Mapping[str, str]] = {"egress-subnets": ""}
 BASE: Final = ("ubuntu", "22.04")
 
@@ -317,29 +317,10 @@ def check_config(values: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def page_size(requested: int) -> int:
-    """Normalise a page size: 0 means the default, the maximum caps it."""
-    if requested < 0:
-        raise errors.Invalid(f"page_size must not be negative, got {requested}")
-    return min(requested or DEFAULT_PAGE, MAX_PAGE)
-
-
-def encode_token(key: tuple[str, str]) -> str:
-    """Opaque page token for the last (owner, name) of a page."""
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
-
-
 def decode_token(token: str) -> tuple[str, str] | None:
-    """Decode a page token; empty means the first page."""
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError:
-        key = None
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
-        raise errors.Invalid("page_token not valid: pass the next_page_token of a previous page")
-    return key[0], key[1]
+    """Decode a ListModels page token, the last (owner, name) of a page; empty for the first."""
+    key = paging.decode_token(token, 2)
+    return None if key is None else (key[0], key[1])
 
 
 def parse_placements(directives: Sequence[str], count: int) -> list[str]:
