@@ -8,7 +8,7 @@ from typing import Any, Final
 import click
 import grpc
 
-from cli import offers, relations, render, runtime, state, users
+from cli import offers, relations, render, runtime, saas, state, users
 from cli.client import credentials, gateway, require_model, resolve
 from cli.options import (
     FORMATS,
@@ -592,9 +592,9 @@ def status(model: str | None, fmt: str, relations: bool) -> None:
         print_data(fmt, render.status_dict(reply, relations=relations))
 
 
-for _command in (*users.COMMANDS, *offers.COMMANDS, *relations.COMMANDS):
+for _command in (*users.COMMANDS, *offers.COMMANDS, *relations.COMMANDS, *saas.COMMANDS):
     cli.add_command(_command)
-for _alias, _command in {**offers.ALIASES, **relations.ALIASES}.items():
+for _alias, _command in {**offers.ALIASES, **relations.ALIASES, **saas.ALIASES}.items():
     cli.add_command(_command, _alias)
 
 

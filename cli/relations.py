@@ -1,6 +1,9 @@
-"""`cmr` commands for relations: add-relation (integrate, relate) and remove-relation."""
+"""`cmr` relation commands: add-relation (integrate, relate), remove, suspend and resume."""
 
 from __future__ import annotations
+
+import re
+from typing import Final
 
 import click
 import grpc
@@ -9,6 +12,31 @@ from cli import render
 from cli.client import credentials, gateway, require_model, resolve
 from cli.options import model_option
 from cmr.gateway.v1 import gateway_pb2 as pb
+
+INTEGER: Final = re.compile(r"[+-]?[0-9]+")
+"""What Go's `strconv.Atoi` reads as a number: Juju's test for a relation id."""
+
+
+def parse_cidrs(text: str) -> list[str]:
+    """Split comma-separated CIDRs, dropping spaces and empty items."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_relation_ids(args: tuple[str, ...] | list[str]) -> list[int]:
+    """Read relation ids as Juju does: each a non-negative integer.
+
+    Raises:
+        click.ClickException: none is given, or one is not a non-negative integer.
+    """
+    if not args:
+        raise click.ClickException("no relation ids specified")
+    ids: list[int] = []
+    for arg in args:
+        text = arg.strip()
+        if not INTEGER.fullmatch(text) or int(text) < 0:
+            raise click.ClickException(f'relation ID "{arg}" not valid')
+        ids.append(int(text))
+    return ids
 
 
 @click.command("add-relation")
@@ -20,16 +48,13 @@ def add_relation(ends: tuple[str, ...], via: str, dry_run: bool, model: str | No
     """Relate two applications: APP[:ENDPOINT] APP[:ENDPOINT]."""
     if len(ends) != 2:
         raise click.ClickException("an integration must involve two applications")
-    if via:
-        raise click.ClickException(
-            "--via applies to cross-model relations, which need an offer URL"
-        )
+    cidrs = parse_cidrs(via)
     target = resolve(model, None)
     ref = require_model(target)
     with gateway(target.controller) as stub:
         try:
             reply = stub.AddRelation(
-                pb.AddRelationRequest(model=ref, a=ends[0], b=ends[1], dry_run=dry_run),
+                pb.AddRelationRequest(model=ref, a=ends[0], b=ends[1], dry_run=dry_run, via=cidrs),
                 metadata=credentials(target.controller),
                 timeout=60,
             )
@@ -47,9 +72,13 @@ def add_relation(ends: tuple[str, ...], via: str, dry_run: bool, model: str | No
 
 @click.command("remove-relation")
 @click.argument("ends", nargs=-1)
+@click.option("--force", is_flag=True, help="Remove the relation even if a side cannot be told.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the relation to go (with --force).")
 @model_option
-def remove_relation(ends: tuple[str, ...], model: str | None) -> None:
+def remove_relation(ends: tuple[str, ...], force: bool, no_wait: bool, model: str | None) -> None:
     """Remove a relation: APP[:ENDPOINT] APP[:ENDPOINT], or its ID."""
+    if no_wait and not force:
+        raise click.ClickException("--no-wait requires --force")
     if len(ends) == 1:
         if not ends[0].isdigit():
             raise click.ClickException(f'relation ID "{ends[0]}" not valid')
@@ -64,5 +93,46 @@ def remove_relation(ends: tuple[str, ...], model: str | None) -> None:
         stub.RemoveRelation(request, metadata=credentials(target.controller), timeout=60)
 
 
-COMMANDS = (add_relation, remove_relation)
+@click.command("suspend-relation")
+@click.argument("args", nargs=-1)
+@click.option("--message", "message_option", default=None, help="Reason, shown in status.")
+@model_option
+def suspend_relation(args: tuple[str, ...], message_option: str | None, model: str | None) -> None:
+    """Suspend cross-model relations of the offering model: ID... [MESSAGE]."""
+    message = ""
+    ids_args = args
+    if args and not INTEGER.fullmatch(args[-1].strip()):
+        message, ids_args = args[-1], args[:-1]
+    ids = parse_relation_ids(ids_args)
+    if message and message_option is not None:
+        raise click.ClickException(
+            "specify the message either as an argument or with --message, not both"
+        )
+    target = resolve(model, None)
+    ref = require_model(target)
+    with gateway(target.controller) as stub:
+        stub.SuspendRelation(
+            pb.SuspendRelationRequest(model=ref, ids=ids, message=message or message_option or ""),
+            metadata=credentials(target.controller),
+            timeout=60,
+        )
+
+
+@click.command("resume-relation")
+@click.argument("args", nargs=-1)
+@model_option
+def resume_relation(args: tuple[str, ...], model: str | None) -> None:
+    """Resume suspended cross-model relations of the offering model: ID..."""
+    ids = parse_relation_ids(args)
+    target = resolve(model, None)
+    ref = require_model(target)
+    with gateway(target.controller) as stub:
+        stub.ResumeRelation(
+            pb.ResumeRelationRequest(model=ref, ids=ids),
+            metadata=credentials(target.controller),
+            timeout=60,
+        )
+
+
+COMMANDS = (add_relation, remove_relation, suspend_relation, resume_relation)
 ALIASES = {"integrate": add_relation, "relate": add_relation}

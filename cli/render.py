@@ -123,6 +123,10 @@ def status_dict(status: pb.GetStatusResponse, *, relations: bool = False) -> dic
             a.name: _application(a) for a in sorted(status.applications, key=lambda a: a.name)
         },
     }
+    if status.saas:
+        out["application-endpoints"] = {
+            s.name: _saas(s) for s in sorted(status.saas, key=lambda s: s.name)
+        }
     if status.offers:
         out["offers"] = {o.name: _offer(o) for o in sorted(status.offers, key=lambda o: o.name)}
     if relations and status.relations:
@@ -143,6 +147,22 @@ def _relation(relation: relations_pb2.Relation) -> dict[str, Any]:
         "scope": relation.scope,
         "status": current,
     }
+
+
+def _saas(saas: pb.SaasStatus) -> dict[str, Any]:
+    """A SAAS in status; its relations name the related applications only (REFERENCE §8.2)."""
+    out: dict[str, Any] = {"url": saas.url}
+    if saas.endpoints:
+        out["endpoints"] = {
+            e.name: {"interface": e.interface, "role": e.role} for e in saas.endpoints
+        }
+    out["application-status"] = _status_value(saas.application_status)
+    if saas.relations:
+        grouped: dict[str, list[str]] = {}
+        for rel in saas.relations:
+            grouped.setdefault(rel.endpoint, []).append(rel.related_application)
+        out["relations"] = {ep: sorted(apps) for ep, apps in sorted(grouped.items())}
+    return out
 
 
 def _offer(offer: pb.OfferStatus) -> dict[str, Any]:
@@ -171,14 +191,14 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def to_yaml(data: Mapping[str, Any]) -> str:
+def to_yaml(data: Mapping[str, Any] | Sequence[Any]) -> str:
     """Dump in insertion order, block style, as Juju prints YAML."""
     return yaml.dump(
         data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
     )
 
 
-def to_json(data: Mapping[str, Any]) -> str:
+def to_json(data: Mapping[str, Any] | Sequence[Any]) -> str:
     """Dump compactly with sorted keys, as Juju prints JSON."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -212,8 +232,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
 def status_tables(status: pb.GetStatusResponse, *, relations: bool = False) -> list[Table]:
     """Build the tabular status, section by section, in Juju's order (REFERENCE §8.5).
 
-    Model, App, Unit, Machine, Offer and, with `relations`, Integration; empty ones are left
-    out.
+    Model, SAAS, App, Unit, Machine, Offer and, with `relations`, Integration; empty ones are
+    left out.
     """
     model = status.model
     sections = [
@@ -222,6 +242,16 @@ def status_tables(status: pb.GetStatusResponse, *, relations: bool = False) -> l
             [[model.name, model.controller, model.cloud, model.version, _clock(status.timestamp)]],
         )
     ]
+    if status.saas:
+        sections.append(
+            table(
+                ["SAAS", "Status", "Store", "URL"],
+                [
+                    [s.name, s.application_status.current, s.store, s.url]
+                    for s in sorted(status.saas, key=lambda s: s.name)
+                ],
+            )
+        )
     apps = sorted(status.applications, key=lambda a: a.name)
     if apps:
         sections.append(
@@ -346,7 +376,11 @@ def _integration_row(relation: relations_pb2.Relation) -> list[str]:
     message = (
         ""
         if relation.status == "joined"
-        else " ".join(part for part in (relation.status, relation.message) if part)
+        else " ".join(
+            part
+            for part in (relation.status, relation.message or relation.suspended_reason)
+            if part
+        )
     )
     return [
         f"{provider.application}:{provider.name}",

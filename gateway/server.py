@@ -16,6 +16,7 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
+from gateway.crossmodel import CrossModel, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
 from gateway.resolve import (
     CONTROLLER_TARGET,
@@ -46,6 +47,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self._peers = peers
         self._auth = Authenticator(peers)
         self._resolve = Resolver(peers)
+        self._cmr = CrossModel(peers, self._resolve)
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(context)
@@ -160,11 +162,23 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def DestroyModel(
         self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
     ) -> pb.DestroyModelResponse:
-        """Destroys the model's offers (with their relations) first, then the model itself."""
+        """Destroys the model's offers and SAAS (with their relations), then the model.
+
+        Offers go with `--force`: the consumers' halves go too and their SAAS turn
+        `terminated`. Each SAAS goes with its relations, whose offering halves go with them.
+        """
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", context)
         for offer in self._model_offers(model.uuid, context):
             self._delete_offer(offer, force=True, context=context)
+        saas = self._peers.ask(
+            "offers",
+            self._peers.offers.ListSaas,
+            offers_pb2.ListSaasRequest(model_uuid=model.uuid),
+            context,
+        ).saas
+        for one in saas:
+            self._remove_saas(model.uuid, one.name, context)
         relations = self._peers.ask(
             "relations",
             self._peers.relations.ListRelations,
@@ -239,6 +253,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", context)
+        if request.application and self._cmr.find_saas(model.uuid, request.application, context):
+            raise errors.AlreadyExists(
+                f'cannot add application "{request.application}": saas application with same '
+                "name already exists"
+            )
         reply = self._peers.ask(
             "placement",
             self._peers.placement.Deploy,
@@ -377,15 +396,39 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         relations_call = self._peers.relations.ListRelations.future(
             relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
         )
+        saas_call = self._peers.offers.ListSaas.future(
+            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
+        )
         placement = self._peers.call("placement", placement_call.result)
         offers = self._peers.call("offers", offers_call.result)
         relations = self._peers.call("relations", relations_call.result)
+        saas = self._peers.call("offers", saas_call.result).saas
         return status_view.compose(
             placement,
             offers.offers,
             relations.relations,
             controller=self._controller(context).name,
+            saas=saas,
+            saas_status={s.name: self._saas_status(s, context) for s in saas},
         )
+
+    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
+        """A SAAS mirrors the offered application's status once it is known (REFERENCE §4.3)."""
+        if saas.status != "unknown" or saas.source_controller:
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        try:
+            offer = self._peers.ask(
+                "offers",
+                self._peers.offers.GetOffer,
+                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid),
+                context,
+            ).offer
+        except grpc.RpcError:
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        app = self._cmr.find_application(offer.model_uuid, offer.application, context)
+        if app is None or not app.status or app.status == "unknown":
+            return pb.StatusValue(current="unknown")
+        return pb.StatusValue(current=app.status)
 
     # -- users and access ------------------------------------------------------------------
 
@@ -516,15 +559,29 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         request: pb.GrantRequest | pb.RevokeRequest,
         context: grpc.ServicerContext,
     ) -> None:
-        """Resolve every target first, then grant or revoke on each through access."""
+        """Resolve every target first, then grant or revoke on each through access.
+
+        After a revoke on an offer, wait (under the deadline) until the relations context has
+        applied it: the relations it suspends are suspended when `revoke` returns.
+        """
         caller = self._auth.caller(context)
+        last = 0
         for target in self._targets(caller, request.targets, context):
-            self._peers.ask(
+            reply = self._peers.ask(
                 "access",
                 rpc,
                 request_type(
                     actor=caller.user, user=request.user, level=request.level, target=target
                 ),
+                context,
+            )
+            if target.kind == access_pb2.TARGET_KIND_OFFER:
+                last = max(last, getattr(reply, "sequence", 0))
+        if last and isinstance(request, pb.RevokeRequest):
+            self._peers.ask(
+                "relations",
+                self._peers.relations.Sync,
+                relations_pb2.SyncRequest(source="access", sequence=last),
                 context,
             )
 
@@ -804,69 +861,40 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     # -- relations -------------------------------------------------------------------------
 
-    def _side(
-        self, model: placement_pb2.Model, ref: str, context: grpc.ServicerContext
-    ) -> relations_pb2.RelationSide:
-        """One end of a relation: `app[:endpoint]`, with every endpoint placement knows."""
-        if "." in ref.partition(":")[0] or "/" in ref:
-            raise errors.Refused(
-                f'cannot relate to offer URL "{ref}": consuming offers is not available in this '
-                "version of cmr"
-            )
-        application, _, endpoint = ref.partition(":")
-        if not application or (":" in ref and not endpoint):
-            raise errors.Invalid(f'invalid endpoint "{ref}"')
-        try:
-            app = self._peers.ask(
-                "placement",
-                self._peers.placement.GetApplication,
-                placement_pb2.GetApplicationRequest(
-                    model_uuid=model.uuid, application=application
-                ),
-                context,
-            ).application
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                raise errors.NotFound(f'application "{application}" not found') from None
-            raise
-        return relations_pb2.RelationSide(
-            application=application,
-            endpoint=endpoint,
-            subordinate=app.subordinate,
-            endpoints=[
-                relations_pb2.CandidateEndpoint(
-                    name=e.name,
-                    role=ROLE_NAMES[e.role],
-                    interface=e.interface,
-                    scope="container" if e.scope == placement_pb2.SCOPE_CONTAINER else "global",
-                    limit=e.limit,
-                    implicit=e.implicit,
-                )
-                for e in app.charm.endpoints
-            ],
-        )
-
     @override
     @codes.unary
     def AddRelation(
         self, request: pb.AddRelationRequest, context: grpc.ServicerContext
     ) -> pb.AddRelationResponse:
+        """Relate two ends; an offer URL is consumed first, a SAAS makes it cross-model."""
         caller = self._auth.caller(context)
         model = self._resolve.model(
             caller, request.model, "read" if request.dry_run else "write", context
         )
-        reply = self._peers.ask(
-            "relations",
-            self._peers.relations.AddRelation,
-            relations_pb2.AddRelationRequest(
-                model_uuid=model.uuid,
-                a=self._side(model, request.a, context),
-                b=self._side(model, request.b, context),
-                dry_run=request.dry_run,
-            ),
-            context,
-        )
-        return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
+        if looks_like_url(request.a) and looks_like_url(request.b):
+            raise errors.Invalid("providing more than one remote endpoints not supported")
+        via = parse_via(request.via)
+        consume = not request.dry_run
+        a, saas_a = self._cmr.side(caller, model, request.a, context, consume=consume)
+        b, saas_b = self._cmr.side(caller, model, request.b, context, consume=consume)
+        saas = saas_a or saas_b
+        if via and saas is None:
+            raise errors.Invalid(
+                "integration via subnets for non cross model relations not supported"
+            )
+        if saas is None or request.dry_run or (saas_a is not None and saas_b is not None):
+            # two SAAS: the relations context gives Juju's refusal
+            reply = self._peers.ask(
+                "relations",
+                self._peers.relations.AddRelation,
+                relations_pb2.AddRelationRequest(
+                    model_uuid=model.uuid, a=a, b=b, dry_run=request.dry_run
+                ),
+                context,
+            )
+            return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
+        relation = self._cmr.relate(caller, model, a, b, saas, via, context)
+        return pb.AddRelationResponse(relation=relation)
 
     @override
     @codes.unary
@@ -884,6 +912,117 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             context,
         )
         return pb.RemoveRelationResponse(relation=reply.relation)
+
+    @override
+    @codes.unary
+    def SuspendRelation(
+        self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
+    ) -> pb.SuspendRelationResponse:
+        """Only in the offering model, by its admin (REFERENCE §5.3)."""
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "admin", context)
+        reply = self._peers.ask(
+            "relations",
+            self._peers.relations.SuspendRelation,
+            relations_pb2.SuspendRelationRequest(
+                model_uuid=model.uuid, ids=request.ids, message=request.message
+            ),
+            context,
+        )
+        return pb.SuspendRelationResponse(relations=reply.relations)
+
+    @override
+    @codes.unary
+    def ResumeRelation(
+        self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
+    ) -> pb.ResumeRelationResponse:
+        """Each connection's user must still have consume on the offer (REFERENCE §3.3)."""
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "admin", context)
+        self._cmr.check_resumable(model, request.ids, context)
+        reply = self._peers.ask(
+            "relations",
+            self._peers.relations.ResumeRelation,
+            relations_pb2.ResumeRelationRequest(model_uuid=model.uuid, ids=request.ids),
+            context,
+        )
+        return pb.ResumeRelationResponse(relations=reply.relations)
+
+    # -- consume and SAAS ------------------------------------------------------------------
+
+    @override
+    @codes.unary
+    def Consume(
+        self, request: pb.ConsumeRequest, context: grpc.ServicerContext
+    ) -> pb.ConsumeResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "write", context)
+        saas, url = self._cmr.consume(caller, model, request.url, request.alias, context)
+        return pb.ConsumeResponse(saas=saas, url=url)
+
+    @override
+    @codes.unary
+    def RemoveSaas(
+        self, request: pb.RemoveSaasRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveSaasResponse:
+        """All the SAAS's relations go first (both halves), then the SAAS (REFERENCE §4.3)."""
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "write", context)
+        if self._cmr.find_saas(model.uuid, request.name, context) is None:
+            raise errors.NotFound(f'saas application "{request.name}" not found')
+        removed = self._remove_saas(model.uuid, request.name, context)
+        return pb.RemoveSaasResponse(removed_relations=removed)
+
+    def _remove_saas(self, model_uuid: str, name: str, context: grpc.ServicerContext) -> int:
+        reply = self._peers.ask(
+            "relations",
+            self._peers.relations.RemoveApplicationRelations,
+            relations_pb2.RemoveApplicationRelationsRequest(
+                model_uuid=model_uuid, application=name
+            ),
+            context,
+        )
+        self._peers.ask(
+            "offers",
+            self._peers.offers.RemoveSaas,
+            offers_pb2.RemoveSaasRequest(model_uuid=model_uuid, name=name),
+            context,
+        )
+        return reply.removed
+
+    # -- firewall --------------------------------------------------------------------------
+
+    @override
+    @codes.unary
+    def SetFirewallRule(
+        self, request: pb.SetFirewallRuleRequest, context: grpc.ServicerContext
+    ) -> pb.SetFirewallRuleResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "admin", context)
+        reply = self._peers.ask(
+            "offers",
+            self._peers.offers.SetFirewallRule,
+            offers_pb2.SetFirewallRuleRequest(
+                model_uuid=model.uuid, service=request.service, allowlist=request.allowlist
+            ),
+            context,
+        )
+        return pb.SetFirewallRuleResponse(rule=reply.rule)
+
+    @override
+    @codes.unary
+    def ListFirewallRules(
+        self, request: pb.ListFirewallRulesRequest, context: grpc.ServicerContext
+    ) -> pb.ListFirewallRulesResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "read", context)
+        reply = self._peers.ask(
+            "offers",
+            self._peers.offers.ListFirewallRules,
+            offers_pb2.ListFirewallRulesRequest(model_uuid=model.uuid),
+            context,
+        )
+        return pb.ListFirewallRulesResponse(rules=reply.rules)
 
 
 def build_server(config: Config) -> Built:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from cmr.gateway.v1 import gateway_pb2 as pb
@@ -15,6 +15,8 @@ from services.common.db import now_rfc3339
 MODEL_TYPE: Final = "iaas"
 CLOUD: Final = "localhost"
 VERSION: Final = "0.1.0"
+REVOKED: Final = "offer permission revoked"
+"""The suspend reason a revoke of consume leaves (the relations context sets it)."""
 
 
 def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
@@ -34,14 +36,23 @@ def compose(
     relations: Sequence[relations_pb2.Relation],
     *,
     controller: str,
+    saas: Sequence[offers_pb2.Saas] = (),
+    saas_status: Mapping[str, pb.StatusValue] | None = None,
 ) -> pb.GetStatusResponse:
     """Build the status of one model.
+
+    The offerer's halves of cross-model relations are hidden (REFERENCE §4.2): consumer proxies
+    show only as offer counts and in `cmr offers`. A SAAS shows its relations by endpoint, as
+    plain application names, and `error` / `offer permission revoked` while a revoke keeps one
+    of its relations suspended.
 
     Subordinate units nest under their principal unit and carry no machine (REFERENCE §7.3);
     a subordinate application lists the applications of its units' principals in
     `subordinate_to`, sorted, and its scale is its unit count.
     """
     model = placement.model
+    relations = [r for r in relations if r.cross_model.side != "offerer"]
+    mirrored = saas_status or {}
     by_application = endpoint_relations(relations)
     units_by_name = {u.name: u for u in placement.units}
     nested: dict[str, list[pb.UnitStatus]] = defaultdict(list)
@@ -113,6 +124,10 @@ def compose(
         applications=applications,
         timestamp=now_rfc3339(),
         relations=sorted(relations, key=lambda r: r.id),
+        saas=[
+            _saas(one, by_application.get(one.name, []), relations, mirrored.get(one.name))
+            for one in sorted(saas, key=lambda s: s.name)
+        ],
         offers=[
             pb.OfferStatus(
                 name=o.name,
@@ -124,6 +139,34 @@ def compose(
             )
             for o in sorted(offers, key=lambda o: o.name)
         ],
+    )
+
+
+def _saas(
+    saas: offers_pb2.Saas,
+    ends: Sequence[pb.EndpointRelation],
+    relations: Sequence[relations_pb2.Relation],
+    mirrored: pb.StatusValue | None,
+) -> pb.SaasStatus:
+    revoked = any(
+        r.suspended_reason == REVOKED
+        for r in relations
+        if any(e.application == saas.name and e.remote for e in r.endpoints)
+    )
+    if saas.status == "terminated":
+        value = pb.StatusValue(current=saas.status, message=saas.status_message)
+    elif revoked:
+        value = pb.StatusValue(current="error", message=REVOKED)
+    else:
+        value = mirrored or pb.StatusValue(current=saas.status or "unknown")
+    url = saas.offer_url.rpartition(":")[2]
+    return pb.SaasStatus(
+        name=saas.name,
+        url=url,
+        store=saas.source_controller or "local",
+        endpoints=saas.endpoints,
+        application_status=value,
+        relations=ends,
     )
 
 

@@ -14,9 +14,10 @@ Rules kept here (REFERENCE §2):
 
 from __future__ import annotations
 
+import ipaddress
 import uuid as uuidlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, Protocol
 
@@ -54,6 +55,10 @@ ALLOW_ALL: Final = ("0.0.0.0/0", "::/0")
 
 JOINED: Final = "joined"
 """The connection status that counts as active."""
+TERMINATED: Final = "terminated"
+"""A SAAS whose offer has been removed."""
+OFFER_REMOVED: Final = "offer has been removed"
+"""The terminated SAAS's status message."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,6 +182,13 @@ class RemoteApplication:
     """`unknown`, then the offered application's status; `terminated` once the offer is gone."""
     status_message: str = ""
     """Why, for `error` and `terminated`."""
+    created_at: str = ""
+    """RFC 3339 UTC."""
+
+    @property
+    def terminated(self) -> bool:
+        """True once the offer is gone: relating to it is refused until `remove-saas`."""
+        return self.status == TERMINATED
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -298,12 +310,40 @@ class Offers(EventStore, Protocol):
         """Return the names of an application's offers, sorted."""
         ...
 
+    def saas(self, model_uuid: str, name: str) -> RemoteApplication | None:
+        """A SAAS of a model by name, with its endpoints, or None."""
+        ...
+
+    def list_saas(self, model_uuid: str) -> list[RemoteApplication]:
+        """A model's SAAS, by name."""
+        ...
+
+    def saas_of_offer(self, offer_uuid: str) -> list[RemoteApplication]:
+        """Every SAAS of this controller that stands for the offer, by model and name."""
+        ...
+
+    def put_saas(self, saas: RemoteApplication) -> None:
+        """Insert or replace a SAAS with its endpoints."""
+        ...
+
+    def delete_saas(self, model_uuid: str, name: str) -> None:
+        """Delete a SAAS with its endpoints."""
+        ...
+
+    def firewall_rules(self, model_uuid: str) -> dict[str, tuple[str, ...]]:
+        """The model's stored rules, by service; a service without a row allows all."""
+        ...
+
+    def set_firewall_rule(self, model_uuid: str, service: str, cidrs: Sequence[str]) -> None:
+        """Store a service's allow-list, replacing the one before."""
+        ...
+
 
 class RelationsPort(Protocol):
     """What the offers context asks of the relations context (which owns relations)."""
 
-    def offer_relations(self, offer_uuid: str) -> int:
-        """Return how many relations use the offer.
+    def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
+        """Return the connections of each offer (the offerer's halves of its relations).
 
         Raises:
             Unavailable: the relations service cannot be reached.
@@ -335,6 +375,7 @@ def create_offer(
     *,
     now: str,
     new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()),
+    relations: RelationsPort | None = None,
 ) -> OfferResult:
     """Create an offer, or replace the endpoints of the model's offer of that name (upsert).
 
@@ -381,6 +422,8 @@ def create_offer(
             OfferEndpoint(name=e.name, interface=e.interface, role=e.role)
             for e in sorted(chosen, key=lambda e: e.name)
         )
+        if existing is not None and relations is not None:
+            [existing] = with_connections(relations, [existing])
         if existing is not None:
             _check_endpoints_kept(existing, request.application, endpoints, prefix)
         offer = Offer(
@@ -506,7 +549,9 @@ def delete_offer(
     """Delete an offer; refuse while relations use it, unless forced (REFERENCE §2.3).
 
     The relations are counted, and with `force` removed, by the relations context before the
-    offer goes; the offer, its endpoints and its connections then go in one transaction.
+    offer goes; the offer and its endpoints then go in one transaction, and every SAAS of this
+    controller that stands for it turns `terminated` / `offer has been removed` (a
+    `saas-terminated` event each).
 
     Raises:
         Invalid: no UUID.
@@ -517,7 +562,7 @@ def delete_offer(
     if not offer_uuid:
         raise errors.Invalid("offer_uuid is required")
     offer = get_offer(offers, offer_uuid, "", "")
-    count = relations.offer_relations(offer.uuid)
+    count = len(relations.connections([offer.uuid]).get(offer.uuid, ()))
     if count and not force:
         raise errors.Refused(
             f'cannot delete application offer "{offer.name}": offer has'
@@ -529,6 +574,14 @@ def delete_offer(
         if offers.offer(offer.uuid) is None:
             raise errors.NotFound(f'application offer "{offer.uuid}" not found')
         offers.delete_offer(offer.uuid)
+        for saas in offers.saas_of_offer(offer.uuid):
+            offers.put_saas(replace(saas, status=TERMINATED, status_message=OFFER_REMOVED))
+            offers.append_event(
+                "saas-terminated",
+                model_uuid=saas.model_uuid,
+                entity=saas.name,
+                attributes={"offer-uuid": offer.uuid},
+            )
         seq = offers.append_event(
             "offer-removed",
             model_uuid=offer.model_uuid,
@@ -540,3 +593,236 @@ def delete_offer(
             },
         )
     return Deleted(removed_relations=removed, sequence=seq)
+
+
+def with_connections(relations: RelationsPort, found: Sequence[Offer]) -> list[Offer]:
+    """The offers with their connections, asked of the relations context in one call.
+
+    Raises:
+        Unavailable: the relations service cannot be reached.
+    """
+    if not found:
+        return []
+    by_offer = relations.connections([o.uuid for o in found])
+    return [replace(o, connections=by_offer.get(o.uuid, ())) for o in found]
+
+
+# -- consume and SAAS -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Consumed:
+    """What `consume` did."""
+
+    saas: RemoteApplication
+    created: bool
+    """True for a new SAAS (or one that replaced a terminated SAAS)."""
+    sequence: int = 0
+    """Feed sequence of `saas-added` or `saas-updated`; 0 when nothing changed."""
+
+
+def consume(offers: Offers, wanted: RemoteApplication, *, model_name: str = "") -> Consumed:
+    """Create the SAAS for an offer in the consuming model, idempotently (REFERENCE §4.1).
+
+    The same name for the same offer returns the existing SAAS, with new endpoints merged in; a
+    terminated one is replaced. The gateway checks the local applications' name space first.
+
+    Raises:
+        Invalid: a bad name, or no model, offer or endpoints.
+        AlreadyExists: a SAAS of that name from another model or for another offer.
+        Refused: an endpoint of that name with another interface or role, or a dying SAAS.
+    """
+    prefix = f'cannot add saas application "{wanted.name}"'
+    if not is_application_name(wanted.name):
+        raise errors.Invalid(f'{prefix}: name "{wanted.name}" not valid')
+    if not wanted.model_uuid or not wanted.offer_uuid or not wanted.source_model_uuid:
+        raise errors.Invalid("model_uuid, offer_uuid and source_model_uuid are required")
+    if not wanted.endpoints:
+        raise errors.Invalid(f"{prefix}: the offer has no endpoints")
+    with offers.transaction():
+        existing = offers.saas(wanted.model_uuid, wanted.name)
+        if existing is not None and not existing.terminated:
+            if existing.source_model_uuid != wanted.source_model_uuid:
+                raise errors.AlreadyExists(
+                    f'saas application called "{wanted.name}" from a different model already '
+                    "exists"
+                )
+            if existing.offer_uuid != wanted.offer_uuid:
+                raise errors.AlreadyExists(f"{prefix}: saas application already exists")
+            merged = _merge_endpoints(existing.endpoints, wanted.endpoints)
+            if merged == existing.endpoints:
+                return Consumed(saas=existing, created=False)
+            saas = replace(existing, endpoints=merged)
+            offers.put_saas(saas)
+            seq = offers.append_event(
+                "saas-updated",
+                model_uuid=saas.model_uuid,
+                entity=saas.name,
+                attributes={"offer-uuid": saas.offer_uuid},
+            )
+            return Consumed(saas=saas, created=False, sequence=seq)
+        saas = replace(wanted, status="unknown", status_message="")
+        offers.put_saas(saas)
+        seq = offers.append_event(
+            "saas-added",
+            model_uuid=saas.model_uuid,
+            entity=saas.name,
+            attributes={"offer-uuid": saas.offer_uuid, "url": saas.offer_url},
+        )
+    return Consumed(saas=saas, created=True, sequence=seq)
+
+
+def _merge_endpoints(
+    have: tuple[OfferEndpoint, ...], new: tuple[OfferEndpoint, ...]
+) -> tuple[OfferEndpoint, ...]:
+    by_name = {e.name: e for e in have}
+    for ep in new:
+        old = by_name.get(ep.name)
+        if old is not None and old != ep:
+            raise errors.Refused(f"conflicting endpoint {ep.name}")
+        by_name[ep.name] = ep
+    return tuple(sorted(by_name.values(), key=lambda e: e.name))
+
+
+def get_saas(offers: Offers, model_uuid: str, name: str) -> RemoteApplication:
+    """A SAAS by model and name.
+
+    Raises:
+        Invalid: no model or name.
+        NotFound: `saas application "x" not found`.
+    """
+    if not model_uuid or not name:
+        raise errors.Invalid("model_uuid and name are required")
+    found = offers.saas(model_uuid, name)
+    if found is None:
+        raise errors.NotFound(f'saas application "{name}" not found')
+    return found
+
+
+def remove_saas(offers: Offers, model_uuid: str, name: str) -> int:
+    """Remove a SAAS record; its relations are removed first (the gateway asks relations).
+
+    Returns:
+        The sequence of `saas-removed`.
+
+    Raises:
+        Invalid: no model or name.
+        NotFound: no such SAAS.
+    """
+    with offers.transaction():
+        saas = get_saas(offers, model_uuid, name)
+        offers.delete_saas(model_uuid, name)
+        return offers.append_event(
+            "saas-removed",
+            model_uuid=model_uuid,
+            entity=name,
+            attributes={"offer-uuid": saas.offer_uuid},
+        )
+
+
+# -- firewall -------------------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_cidr(text: str) -> Network:
+    """A CIDR such as `10.0.0.0/8`; host bits may be set, as Go's `net.ParseCIDR` allows.
+
+    Raises:
+        Invalid: `<text> not valid`.
+    """
+    if "/" not in text:
+        raise errors.Invalid(f'"{text}" not valid: a CIDR needs a prefix length')
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise errors.Invalid(f'"{text}" not valid') from None
+
+
+def _service(name: str) -> WellKnownService:
+    if not name:
+        raise errors.Invalid("no well known service specified")
+    if name == "juju-controller":
+        raise errors.Invalid('service "juju-controller" not supported')
+    try:
+        return WellKnownService(name)
+    except ValueError:
+        raise errors.Invalid(f'well known service type "{name}" not valid') from None
+
+
+def set_firewall_rule(
+    offers: Offers, model_uuid: str, service: str, cidrs: Sequence[str]
+) -> FirewallRule:
+    """Set a model's allow-list for a well-known service (`set-firewall-rule`, REFERENCE §6.2).
+
+    Existing relations are not touched: the allow-list is checked when a relation is set up.
+
+    Raises:
+        Invalid: no model, an unknown service, no subnets or a bad CIDR.
+    """
+    if not model_uuid:
+        raise errors.Invalid("model_uuid is required")
+    kind = _service(service)
+    wanted = [c.strip() for c in cidrs if c.strip()]
+    if not wanted:
+        raise errors.Invalid("no allowlist subnets specified")
+    for cidr in wanted:
+        parse_cidr(cidr)
+    clean = tuple(dict.fromkeys(wanted))
+    with offers.transaction():
+        offers.set_firewall_rule(model_uuid, str(kind), clean)
+        offers.append_event(
+            "firewall-rule-set",
+            model_uuid=model_uuid,
+            entity=str(kind),
+            attributes={"allowlist": ",".join(clean)},
+        )
+    return FirewallRule(model_uuid=model_uuid, service=kind, cidrs=clean)
+
+
+def firewall_rules(offers: Offers, model_uuid: str) -> list[FirewallRule]:
+    """Both well-known services' allow-lists, the default (allow all) where none was set.
+
+    Raises:
+        Invalid: no model.
+    """
+    if not model_uuid:
+        raise errors.Invalid("model_uuid is required")
+    stored = offers.firewall_rules(model_uuid)
+    return [
+        FirewallRule(model_uuid=model_uuid, service=s, cidrs=stored.get(str(s), ALLOW_ALL))
+        for s in sorted(WellKnownService, key=str)
+    ]
+
+
+def check_ingress(offers: Offers, model_uuid: str, subnets: Sequence[str]) -> str:
+    """Check a consumer's ingress against the offering model's offer allow-list (§6.3).
+
+    Every subnet must lie inside some allowed subnet of its IP version; an empty allow-list
+    checks nothing.
+
+    Returns:
+        Empty when allowed, else `subnet <cidr> not in firewall whitelist` for the first one
+        outside.
+
+    Raises:
+        Invalid: no model or a bad CIDR.
+    """
+    if not model_uuid:
+        raise errors.Invalid("model_uuid is required")
+    allowed = [
+        parse_cidr(c)
+        for c in offers.firewall_rules(model_uuid).get(
+            str(WellKnownService.APPLICATION_OFFER), ALLOW_ALL
+        )
+    ]
+    if not allowed:
+        return ""
+    for text in subnets:
+        net = parse_cidr(text)
+        if not any(
+            net.version == a.version and net.subnet_of(a)  # type: ignore[arg-type]
+            for a in allowed
+        ):
+            return f"subnet {text} not in firewall whitelist"
+    return ""

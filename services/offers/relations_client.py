@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
 import grpc
@@ -10,6 +10,7 @@ import grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import errors
 from services.common.server import CHANNEL_OPTIONS
+from services.offers.domain import OfferConnection
 
 DEADLINE_S: Final = 10.0
 """Deadline of each call to the relations service."""
@@ -18,7 +19,7 @@ T = TypeVar("T")
 
 
 class RelationsClient:
-    """Asks the relations service about the relations that use an offer.
+    """Asks the relations service about the relations that use offers (their connections).
 
     One channel, opened at construction and shared by every handler thread; `close()` it with
     the server that owns it.
@@ -30,19 +31,34 @@ class RelationsClient:
         self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         self._stub = relations_pb2_grpc.RelationServiceStub(self._channel)
 
-    def offer_relations(self, offer_uuid: str) -> int:
-        """Return how many relations use the offer.
+    def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
+        """Return the connections of each offer: the offerer's halves of its relations.
 
         Raises:
             Unavailable: the relations service cannot be reached.
         """
         reply = self._call(
             lambda: self._stub.ListOfferRelations(
-                relations_pb2.ListOfferRelationsRequest(offer_uuid=offer_uuid),
+                relations_pb2.ListOfferRelationsRequest(offer_uuids=list(offer_uuids)),
                 timeout=self._deadline,
             )
         )
-        return len(reply.relations)
+        found: dict[str, list[OfferConnection]] = {}
+        for r in reply.relations:
+            found.setdefault(r.offer_uuid, []).append(
+                OfferConnection(
+                    offer_uuid=r.offer_uuid,
+                    relation_id=r.id,
+                    source_model_uuid=r.source_model_uuid,
+                    username=r.username,
+                    endpoint=r.endpoint,
+                    consumer_application=r.consumer_application,
+                    ingress_cidrs=tuple(r.subnets),
+                    status=r.status,
+                    message=r.message,
+                )
+            )
+        return {uuid: tuple(items) for uuid, items in found.items()}
 
     def remove_offer_relations(self, offer_uuid: str) -> int:
         """Remove every relation using the offer; return how many went.

@@ -57,6 +57,29 @@ def offer_pb(offer: domain.Offer) -> pb.Offer:
     )
 
 
+def saas_pb(saas: domain.RemoteApplication) -> pb.Saas:
+    """A SAAS on the wire."""
+    return pb.Saas(
+        model_uuid=saas.model_uuid,
+        name=saas.name,
+        offer_uuid=saas.offer_uuid,
+        offer_url=saas.offer_url,
+        source_model_uuid=saas.source_model_uuid,
+        source_controller=saas.source_controller,
+        endpoints=[
+            pb.OfferEndpoint(name=e.name, interface=e.interface, role=str(e.role))
+            for e in saas.endpoints
+        ],
+        status=saas.status,
+        status_message=saas.status_message,
+        created_at=saas.created_at,
+    )
+
+
+def _rule(rule: domain.FirewallRule) -> pb.FirewallRule:
+    return pb.FirewallRule(service=str(rule.service), allowlist=list(rule.cidrs))
+
+
 def _role(text: str) -> domain.Role:
     try:
         return domain.Role(text)
@@ -107,6 +130,7 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
                 created_by=request.created_by,
             ),
             now=now_rfc3339(),
+            relations=self._relations,
         )
         return pb.CreateOfferResponse(
             offer=offer_pb(result.offer),
@@ -121,6 +145,7 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         self, request: pb.GetOfferRequest, context: grpc.ServicerContext
     ) -> pb.GetOfferResponse:
         offer = domain.get_offer(self._store, request.offer_uuid, request.model_uuid, request.name)
+        [offer] = domain.with_connections(self._relations, [offer])
         return pb.GetOfferResponse(offer=offer_pb(offer))
 
     @override
@@ -139,8 +164,9 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
             request.page_size,
             request.page_token,
         )
+        found = domain.with_connections(self._relations, page.offers)
         return pb.ListOffersResponse(
-            offers=[offer_pb(o) for o in page.offers], next_page_token=page.next_page_token
+            offers=[offer_pb(o) for o in found], next_page_token=page.next_page_token
         )
 
     @override
@@ -160,8 +186,9 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
             request.page_size,
             request.page_token,
         )
+        found = domain.with_connections(self._relations, page.offers)
         return pb.FindOffersResponse(
-            offers=[offer_pb(o) for o in page.offers], next_page_token=page.next_page_token
+            offers=[offer_pb(o) for o in found], next_page_token=page.next_page_token
         )
 
     @override
@@ -175,6 +202,85 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         return pb.DeleteOfferResponse(
             removed_relations=deleted.removed_relations, sequence=deleted.sequence
         )
+
+    @override
+    @codes.unary
+    def Consume(
+        self, request: pb.ConsumeRequest, context: grpc.ServicerContext
+    ) -> pb.ConsumeResponse:
+        done = domain.consume(
+            self._store,
+            domain.RemoteApplication(
+                model_uuid=request.model_uuid,
+                name=request.name,
+                offer_uuid=request.offer_uuid,
+                offer_url=request.offer_url,
+                source_model_uuid=request.source_model_uuid,
+                source_controller=request.source_controller,
+                endpoints=tuple(
+                    domain.OfferEndpoint(name=e.name, interface=e.interface, role=_role(e.role))
+                    for e in request.endpoints
+                ),
+                created_at=now_rfc3339(),
+            ),
+            model_name=request.model_name,
+        )
+        return pb.ConsumeResponse(
+            saas=saas_pb(done.saas), created=done.created, sequence=done.sequence
+        )
+
+    @override
+    @codes.unary
+    def GetSaas(
+        self, request: pb.GetSaasRequest, context: grpc.ServicerContext
+    ) -> pb.GetSaasResponse:
+        found = domain.get_saas(self._store, request.model_uuid, request.name)
+        return pb.GetSaasResponse(saas=saas_pb(found))
+
+    @override
+    @codes.unary
+    def ListSaas(
+        self, request: pb.ListSaasRequest, context: grpc.ServicerContext
+    ) -> pb.ListSaasResponse:
+        if not request.model_uuid:
+            raise errors.Invalid("model_uuid is required")
+        return pb.ListSaasResponse(
+            saas=[saas_pb(s) for s in self._store.list_saas(request.model_uuid)]
+        )
+
+    @override
+    @codes.unary
+    def RemoveSaas(
+        self, request: pb.RemoveSaasRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveSaasResponse:
+        seq = domain.remove_saas(self._store, request.model_uuid, request.name)
+        return pb.RemoveSaasResponse(sequence=seq)
+
+    @override
+    @codes.unary
+    def SetFirewallRule(
+        self, request: pb.SetFirewallRuleRequest, context: grpc.ServicerContext
+    ) -> pb.SetFirewallRuleResponse:
+        rule = domain.set_firewall_rule(
+            self._store, request.model_uuid, request.service, list(request.allowlist)
+        )
+        return pb.SetFirewallRuleResponse(rule=_rule(rule))
+
+    @override
+    @codes.unary
+    def ListFirewallRules(
+        self, request: pb.ListFirewallRulesRequest, context: grpc.ServicerContext
+    ) -> pb.ListFirewallRulesResponse:
+        rules = domain.firewall_rules(self._store, request.model_uuid)
+        return pb.ListFirewallRulesResponse(rules=[_rule(r) for r in rules])
+
+    @override
+    @codes.unary
+    def CheckIngress(
+        self, request: pb.CheckIngressRequest, context: grpc.ServicerContext
+    ) -> pb.CheckIngressResponse:
+        refused = domain.check_ingress(self._store, request.model_uuid, list(request.subnets))
+        return pb.CheckIngressResponse(allowed=not refused, message=refused)
 
     @override
     @codes.streaming

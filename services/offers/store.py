@@ -18,6 +18,10 @@ Schema (version 001):
 Version 002 adds `offers.model_name`, `offers.charm`, `offers.created_by` and the
 `offer_connections.status` (default `joined`) and `message` that `cmr offers` shows.
 
+Version 003 drops `offer_connections`: a connection is the offering-side half of a cross-model
+relation, which the relations context owns; offers asks for them on each read, so a count can
+never outlive its relation (REFERENCE §11 #1).
+
 Child rows go with their parent (`ON DELETE CASCADE`), so a removal is one DELETE. Times are
 RFC 3339 UTC text.
 """
@@ -33,7 +37,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
-from services.offers.domain import Offer, OfferConnection, OfferEndpoint, OfferFilter, Role
+from services.offers.domain import Offer, OfferEndpoint, OfferFilter, RemoteApplication, Role
 
 migrations = Migrations("cmr.offers")
 
@@ -103,6 +107,11 @@ def _002(db: Database) -> None:
     db.execute("ALTER TABLE offer_connections ADD COLUMN message TEXT NOT NULL DEFAULT ''")
 
 
+@migrations(name="003_connections_belong_to_relations")
+def _003(db: Database) -> None:
+    db.execute("DROP TABLE IF EXISTS offer_connections")
+
+
 _URL: Final = "(o.owner || '/' || o.model_name || '.' || o.name)"
 """The SQL of `Offer.url`: find-offers orders by it."""
 
@@ -165,33 +174,11 @@ class SqliteOffers(SqliteStore):
             )
 
     def delete_offer(self, uuid: str) -> None:
-        """Delete an offer with its endpoints and connections."""
+        """Delete an offer with its endpoints."""
         with self.transaction():
             # ON DELETE CASCADE would do; explicit deletes keep it right without foreign keys.
-            self.db.execute("DELETE FROM offer_connections WHERE offer_uuid = ?", (uuid,))
             self.db.execute("DELETE FROM offer_endpoints WHERE offer_uuid = ?", (uuid,))
             self.db.execute("DELETE FROM offers WHERE uuid = ?", (uuid,))
-
-    def add_connection(self, connection: OfferConnection) -> None:
-        """Record a cross-model relation to an offer."""
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO offer_connections (offer_uuid, relation_id, source_model_uuid,"
-                " username, endpoint, consumer_application, ingress_cidrs, status, message,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    connection.offer_uuid,
-                    connection.relation_id,
-                    connection.source_model_uuid,
-                    connection.username,
-                    connection.endpoint,
-                    connection.consumer_application,
-                    json.dumps(list(connection.ingress_cidrs)),
-                    connection.status,
-                    connection.message,
-                    connection.created_at or now_rfc3339(),
-                ),
-            )
 
     def offer(self, uuid: str) -> Offer | None:
         """An offer by UUID, with its endpoints and connections."""
@@ -238,6 +225,120 @@ class SqliteOffers(SqliteStore):
         )
         return [str(r["name"]) for r in rows]
 
+    # -- SAAS ---------------------------------------------------------------------------------
+
+    def saas(self, model_uuid: str, name: str) -> RemoteApplication | None:
+        """A SAAS of a model by name, with its endpoints, or None."""
+        found = self._saas("model_uuid = ? AND name = ?", (model_uuid, name))
+        return found[0] if found else None
+
+    def list_saas(self, model_uuid: str) -> list[RemoteApplication]:
+        """A model's SAAS, by name."""
+        return self._saas("model_uuid = ?", (model_uuid,))
+
+    def saas_of_offer(self, offer_uuid: str) -> list[RemoteApplication]:
+        """Every SAAS of this controller that stands for the offer, by model and name."""
+        return self._saas("offer_uuid = ?", (offer_uuid,))
+
+    def put_saas(self, saas: RemoteApplication) -> None:
+        """Insert or replace a SAAS with its endpoints."""
+        with self.transaction():
+            self.delete_saas(saas.model_uuid, saas.name)
+            self.db.execute(
+                "INSERT INTO remote_applications (model_uuid, name, offer_uuid, offer_url,"
+                " source_model_uuid, source_controller, status, status_message, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    saas.model_uuid,
+                    saas.name,
+                    saas.offer_uuid,
+                    saas.offer_url,
+                    saas.source_model_uuid,
+                    saas.source_controller,
+                    saas.status,
+                    saas.status_message,
+                    saas.created_at or now_rfc3339(),
+                ),
+            )
+            for ep in saas.endpoints:
+                self.db.execute(
+                    "INSERT INTO remote_application_endpoints (model_uuid, application, name,"
+                    " interface, role) VALUES (?, ?, ?, ?, ?)",
+                    (saas.model_uuid, saas.name, ep.name, ep.interface, str(ep.role)),
+                )
+
+    def delete_saas(self, model_uuid: str, name: str) -> None:
+        """Delete a SAAS with its endpoints."""
+        with self.transaction():
+            for sql in (
+                "DELETE FROM remote_application_endpoints"
+                " WHERE model_uuid = ? AND application = ?",
+                "DELETE FROM remote_applications WHERE model_uuid = ? AND name = ?",
+            ):
+                self.db.execute(sql, (model_uuid, name))
+
+    def _saas(self, where: str, params: tuple[str, ...]) -> list[RemoteApplication]:
+        with self.read():
+            rows = self.query(
+                f"SELECT * FROM remote_applications WHERE {where} ORDER BY model_uuid, name",  # noqa: S608 - fixed clauses
+                params,
+            )
+            ends = self.query(
+                "SELECT * FROM remote_application_endpoints WHERE (model_uuid, application) IN"  # noqa: S608 - fixed clauses
+                f" (SELECT model_uuid, name FROM remote_applications WHERE {where})"
+                " ORDER BY name",
+                params,
+            )
+        by_saas: dict[tuple[str, str], list[OfferEndpoint]] = {}
+        for e in ends:
+            by_saas.setdefault((e["model_uuid"], e["application"]), []).append(
+                OfferEndpoint(name=e["name"], interface=e["interface"], role=Role(e["role"]))
+            )
+        return [
+            RemoteApplication(
+                model_uuid=r["model_uuid"],
+                name=r["name"],
+                offer_uuid=r["offer_uuid"],
+                offer_url=r["offer_url"],
+                source_model_uuid=r["source_model_uuid"],
+                source_controller=r["source_controller"],
+                endpoints=tuple(by_saas.get((r["model_uuid"], r["name"]), ())),
+                status=r["status"],
+                status_message=r["status_message"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    # -- firewall ---------------------------------------------------------------------------
+
+    def firewall_rules(self, model_uuid: str) -> dict[str, tuple[str, ...]]:
+        """The model's stored rules, by service; a service without a row allows all."""
+        rows = self.query(
+            "SELECT service, cidrs FROM firewall_rules WHERE model_uuid = ?", (model_uuid,)
+        )
+        return {r["service"]: tuple(json.loads(r["cidrs"])) for r in rows}
+
+    def set_firewall_rule(self, model_uuid: str, service: str, cidrs: Sequence[str]) -> None:
+        """Store a service's allow-list, replacing the one before."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO firewall_rules (model_uuid, service, cidrs, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (model_uuid, service)"
+                " DO UPDATE SET cidrs = excluded.cidrs, updated_at = excluded.updated_at",
+                (model_uuid, service, json.dumps(list(cidrs)), now_rfc3339()),
+            )
+
+    def delete_model_records(self, model_uuid: str) -> None:
+        """Forget a removed model's SAAS and firewall rules."""
+        with self.transaction():
+            for sql in (
+                "DELETE FROM remote_application_endpoints WHERE model_uuid = ?",
+                "DELETE FROM remote_applications WHERE model_uuid = ?",
+                "DELETE FROM firewall_rules WHERE model_uuid = ?",
+            ):
+                self.db.execute(sql, (model_uuid,))
+
     def _offers(self, where: str, params: Sequence[str], order: str, limit: int) -> list[Offer]:
         """Offers matching a WHERE clause: one query per table, whatever the number of offers."""
         sql = f"SELECT o.* FROM offers o WHERE {where or '1=1'}"  # noqa: S608 - fixed fragments
@@ -248,10 +349,7 @@ class SqliteOffers(SqliteStore):
             rows = self.query(sql, (*params, limit))
             uuids = [str(r["uuid"]) for r in rows]
             endpoints = _by_offer(self._children("offer_endpoints", uuids, "name"))
-            connections = _by_offer(self._children("offer_connections", uuids, "relation_id"))
-        return [
-            _offer(r, endpoints.get(r["uuid"], ()), connections.get(r["uuid"], ())) for r in rows
-        ]
+        return [_offer(r, endpoints.get(r["uuid"], ())) for r in rows]
 
     def _children(self, table: str, uuids: list[str], order: str) -> list[dict[str, Any]]:
         if not uuids:
@@ -295,11 +393,7 @@ def _by_offer(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return grouped
 
 
-def _offer(
-    row: dict[str, Any],
-    endpoints: Iterable[dict[str, Any]],
-    connections: Iterable[dict[str, Any]],
-) -> Offer:
+def _offer(row: dict[str, Any], endpoints: Iterable[dict[str, Any]]) -> Offer:
     return Offer(
         uuid=row["uuid"],
         model_uuid=row["model_uuid"],
@@ -314,20 +408,5 @@ def _offer(
         endpoints=tuple(
             OfferEndpoint(name=e["name"], interface=e["interface"], role=Role(e["role"]))
             for e in endpoints
-        ),
-        connections=tuple(
-            OfferConnection(
-                offer_uuid=c["offer_uuid"],
-                relation_id=int(c["relation_id"]),
-                source_model_uuid=c["source_model_uuid"],
-                username=c["username"],
-                endpoint=c["endpoint"],
-                consumer_application=c["consumer_application"],
-                ingress_cidrs=tuple(json.loads(c["ingress_cidrs"])),
-                status=c["status"],
-                message=c["message"],
-                created_at=c["created_at"],
-            )
-            for c in connections
         ),
     )

@@ -2,8 +2,16 @@
 
 The dataclasses the store maps, the relation key rule, endpoint inference for add-relation
 (REFERENCE §5.2, §7.1), the store protocol and the use cases: add-relation, remove-relation,
-list, and removing the relations of an application or an offer. Later issues add suspend,
-resume and the scope reactors.
+list, and removing the relations of an application or an offer; suspend and resume of
+cross-model relations, and the suspension a revoke of consume causes (REFERENCE §3.3).
+
+Cross-model relations (REFERENCE §4.2, §10): one relation per model, two halves sharing a
+`token`. The consumer's half relates a local application to a SAAS; the offerer's half relates
+the offered application to the consumer proxy `remote-<hex>` and carries the offer connection
+(user, consuming model, ingress subnets, `offer_uuid`). Only the offerer's half names the offer,
+so a connection is counted once. Removing, suspending or resuming one half does the same to
+every half this store holds with that token: within one controller both halves, in one
+transaction; across controllers the gateways carry the change to the other half.
 
 Status of a new relation: REFERENCE §5.4 makes a relation `joined` once a unit on this side is
 in scope, and leaves it `joining` while an application has no units. cmr runs no agents and the
@@ -98,9 +106,35 @@ class Relation:
     suspended_reason: str = ""
     """The suspend message, such as `maintenance`."""
     offer_uuid: str = ""
-    """The offer the relation goes through; empty for a relation inside one model."""
+    """The offer the relation goes through; set on the offerer's half only."""
+    via: tuple[str, ...] = ()
+    """`--via` subnets (the consumer's half)."""
+    token: str = ""
+    """Shared by both halves of a cross-model relation; empty within one model."""
+    side: str = ""
+    """`consumer` or `offerer` for a cross-model half; empty within one model."""
+    username: str = ""
+    """The consuming user (the offer connection's owner)."""
+    source_model_uuid: str = ""
+    """The consuming model."""
+    subnets: tuple[str, ...] = ()
+    """The consumer's egress, which is the offerer's ingress."""
     created_at: str = ""
     """RFC 3339 UTC."""
+
+    @property
+    def offered_endpoint(self) -> str:
+        """On the offerer's half, the offered application's endpoint; else empty."""
+        if self.side != OFFERER:
+            return ""
+        return next((e.name for e in self.endpoints if not e.remote), "")
+
+    @property
+    def consumer_application(self) -> str:
+        """On the offerer's half, the consumer proxy `remote-<hex>`; else empty."""
+        if self.side != OFFERER:
+            return ""
+        return next((e.application for e in self.endpoints if e.remote), "")
 
     @property
     def interface(self) -> str:
@@ -113,14 +147,32 @@ class Relation:
         return any(e.role is Role.PEER for e in self.endpoints)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RelationSummary:
-    """A relation as other contexts see it."""
+CONSUMER: Final = "consumer"
+"""The half of a cross-model relation in the consuming model (with the SAAS)."""
+OFFERER: Final = "offerer"
+"""The half in the offering model (with `remote-<hex>`); it carries the offer connection."""
+FROM_REMOTE: Final = "suspending after update from remote model"
+"""The consumer's status message when the offerer suspends without a reason."""
+REVOKED: Final = "offer permission revoked"
+"""The suspend reason when the consuming user loses consume access."""
 
-    model_uuid: str
-    id: int
-    key: str
-    status: RelationStatus
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CrossModel:
+    """What makes a new relation one half of a cross-model relation."""
+
+    token: str
+    """Shared by both halves."""
+    side: str
+    """`consumer` or `offerer`."""
+    offer_uuid: str = ""
+    username: str = ""
+    source_model_uuid: str = ""
+    subnets: tuple[str, ...] = ()
+    status: RelationStatus = RelationStatus.JOINED
+    """`joined`, or `error` when the offerer refused the ingress."""
+    message: str = ""
+    via: tuple[str, ...] = ()
 
 
 def relation_key(endpoints: Iterable[Endpoint]) -> str:
@@ -151,8 +203,41 @@ class Relations(EventStore, Protocol):
         """Return how many relations of the model have an endpoint on `application`."""
         ...
 
-    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
-        """Return the relations that go through an offer, by model then id."""
+    def relations_of_offer(self, offer_uuid: str) -> list[Relation]:
+        """Return the offering-side halves that go through an offer, by model then id."""
+        ...
+
+    def relations_of_offers(self, offer_uuids: Sequence[str]) -> list[Relation]:
+        """Return the offering-side halves of several offers, by model then id."""
+        ...
+
+    def user_relations_of_offer(self, offer_uuid: str, username: str) -> list[Relation]:
+        """Return the offering-side halves of an offer whose connection is `username`'s."""
+        ...
+
+    def halves(self, token: str) -> list[Relation]:
+        """Return every half of the cross-model relation `token` this store holds."""
+        ...
+
+    def set_state(
+        self,
+        model_uuid: str,
+        relation_id: int,
+        *,
+        status: RelationStatus,
+        message: str,
+        suspended: bool,
+        suspended_reason: str,
+    ) -> None:
+        """Set a relation's status, message and suspension."""
+        ...
+
+    def cursor(self, source: str) -> int:
+        """Return the last sequence of `source`'s feed this context applied (0 for none)."""
+        ...
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        """Record that `source`'s feed is applied up to `sequence`."""
         ...
 
     def remove_relation(self, model_uuid: str, relation_id: int) -> None:
@@ -176,15 +261,17 @@ class Relations(EventStore, Protocol):
         ...
 
 
-def offer_relations(relations: Relations, offer_uuid: str) -> list[RelationSummary]:
-    """The relations that use an offer, by id.
+def offer_relations(relations: Relations, offer_uuids: Sequence[str]) -> list[Relation]:
+    """The offering-side halves that use the offers (their connections), by model then id.
 
     Raises:
         Invalid: no offer UUID.
     """
-    if not offer_uuid:
+    if not offer_uuids or not all(offer_uuids):
         raise errors.Invalid("offer_uuid is required")
-    return relations.relations_of_offer(offer_uuid)
+    if len(offer_uuids) == 1:
+        return relations.relations_of_offer(offer_uuids[0])
+    return relations.relations_of_offers(offer_uuids)
 
 
 def remove_offer_relations(relations: Relations, offer_uuid: str) -> tuple[int, int]:
@@ -205,13 +292,7 @@ def remove_offer_relations(relations: Relations, offer_uuid: str) -> tuple[int, 
     with relations.transaction():
         found = relations.relations_of_offer(offer_uuid)
         for rel in found:
-            relations.remove_relation(rel.model_uuid, rel.id)
-            seq = relations.append_event(
-                "relation-removed",
-                model_uuid=rel.model_uuid,
-                entity=str(rel.id),
-                attributes={"offer-uuid": offer_uuid, "key": rel.key},
-            )
+            seq = _remove(relations, rel)
     return len(found), seq
 
 
@@ -442,7 +523,13 @@ def _limit(side: Side, endpoint: str) -> int:
 
 
 def add_relation(
-    relations: Relations, model_uuid: str, a: Side, b: Side, *, dry_run: bool = False
+    relations: Relations,
+    model_uuid: str,
+    a: Side,
+    b: Side,
+    *,
+    dry_run: bool = False,
+    cross: CrossModel | None = None,
 ) -> Added:
     """Relate two applications of a model (`add-relation A[:ea] B[:eb]`).
 
@@ -452,8 +539,12 @@ def add_relation(
     attributes `key`, `scope`, `interface`, `applications` comma-joined) in one transaction.
     A dry run checks the same and writes nothing.
 
+    With `cross`, the relation is one half of a cross-model relation: exactly one side must be
+    remote (the SAAS for the consumer's half, `remote-<hex>` for the offerer's), and the half
+    starts in `cross.status` (`error` when the offerer refused the ingress).
+
     Raises:
-        Invalid: no model, or a side without an application.
+        Invalid: no model, a side without an application, or a malformed cross-model half.
         NotFound: a named endpoint does not exist.
         AlreadyExists: the relation exists.
         Refused: no pair, several pairs, two SAAS, or a limit reached.
@@ -461,6 +552,8 @@ def add_relation(
     _require_model(model_uuid)
     _check_side(a)
     _check_side(b)
+    if cross is not None:
+        _check_cross(cross, a, b)
     ends, candidates = infer_endpoints(a, b)
     key = relation_key(ends)
     if a.remote and b.remote:
@@ -493,6 +586,19 @@ def add_relation(
             scope=scope,
             status=RelationStatus.JOINED,
         )
+        if cross is not None:
+            relation = replace(
+                relation,
+                status=cross.status,
+                message=cross.message,
+                offer_uuid=cross.offer_uuid if cross.side == OFFERER else "",
+                via=cross.via,
+                token=cross.token,
+                side=cross.side,
+                username=cross.username,
+                source_model_uuid=cross.source_model_uuid,
+                subnets=cross.subnets,
+            )
         if dry_run:
             return Added(relation=relation, candidates=candidates)
         relation = replace(relation, id=relations.next_relation_id(model_uuid))
@@ -506,22 +612,50 @@ def add_relation(
                 "scope": str(scope),
                 "interface": relation.interface,
                 "applications": ",".join(e.application for e in ordered),
+                **_cross_attributes(relation),
             },
         )
     return Added(relation=relation, candidates=candidates, sequence=seq)
+
+
+def _check_cross(cross: CrossModel, a: Side, b: Side) -> None:
+    if not cross.token:
+        raise errors.Invalid("a cross-model relation needs a token")
+    if cross.side not in (CONSUMER, OFFERER):
+        raise errors.Invalid(f'cross-model side "{cross.side}" not valid')
+    if cross.side == OFFERER and not cross.offer_uuid:
+        raise errors.Invalid("the offerer's half of a cross-model relation needs an offer")
+    if cross.status not in (RelationStatus.JOINED, RelationStatus.ERROR):
+        raise errors.Invalid(f'a new relation cannot start "{cross.status}"')
+    if cross.status is RelationStatus.ERROR and not cross.message:
+        raise errors.Invalid('cannot set status "error" without info')
+    if a.remote == b.remote:
+        raise errors.Invalid("one side of a cross-model relation must be remote")
+
+
+def _cross_attributes(relation: Relation) -> dict[str, str]:
+    out = {"offer-uuid": relation.offer_uuid} if relation.offer_uuid else {}
+    if relation.token:
+        out.update(token=relation.token, side=relation.side)
+    return out
 
 
 # -- remove-relation, list ------------------------------------------------------------------
 
 
 def _remove(relations: Relations, relation: Relation) -> int:
-    relations.remove_relation(relation.model_uuid, relation.id)
-    return relations.append_event(
-        "relation-removed",
-        model_uuid=relation.model_uuid,
-        entity=str(relation.id),
-        attributes={"key": relation.key},
-    )
+    """Remove a relation and every other half of it this store holds; the last sequence."""
+    seq = 0
+    others = [h for h in relations.halves(relation.token) if h.model_uuid != relation.model_uuid]
+    for half in (relation, *others):
+        relations.remove_relation(half.model_uuid, half.id)
+        seq = relations.append_event(
+            "relation-removed",
+            model_uuid=half.model_uuid,
+            entity=str(half.id),
+            attributes={"key": half.key, **_cross_attributes(half)},
+        )
+    return seq
 
 
 def _parse_end(text: str) -> tuple[str, str]:
@@ -630,5 +764,180 @@ def remove_application_relations(
     with relations.transaction():
         found = relations.list_relations(model_uuid, application)
         for relation in found:
-            seq = _remove(relations, relation)
+            # a half may already have gone as the other half of an earlier one
+            if relations.get_relation(relation.model_uuid, relation.id) is not None:
+                seq = _remove(relations, relation)
     return len(found), seq
+
+
+# -- suspend, resume, revoke ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Changed:
+    """Relations after suspend or resume, with the feed sequence of the last event."""
+
+    relations: list[Relation]
+    sequence: int = 0
+    """0 when nothing changed (every relation was already in the asked state)."""
+
+
+def _offered(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list[Relation]:
+    """The offering-side halves with these ids, all checked before any change."""
+    _require_model(model_uuid)
+    if not ids:
+        raise errors.Invalid("no relation ids specified")
+    found: list[Relation] = []
+    for relation_id in ids:
+        if relation_id < 0:
+            raise errors.Invalid(f'relation ID "{relation_id}" not valid')
+        relation = relations.get_relation(model_uuid, relation_id)
+        if relation is None:
+            raise errors.NotFound(f"relation {relation_id} not found")
+        if relation.side != OFFERER:
+            raise errors.Refused(
+                f'cannot set suspend status for "{relation.key}" which is not associated with '
+                "an offer"
+            )
+        found.append(relation)
+    return found
+
+
+def _transition(
+    relations: Relations,
+    half: Relation,
+    steps: Sequence[tuple[str, RelationStatus]],
+    *,
+    message: str,
+    suspended: bool,
+) -> int:
+    """Move one half through `steps` (event name, status), one event each; the last sequence."""
+    seq = 0
+    for event, status in steps:
+        relations.set_state(
+            half.model_uuid,
+            half.id,
+            status=status,
+            message=message,
+            suspended=suspended,
+            suspended_reason=message if suspended else "",
+        )
+        seq = relations.append_event(
+            event,
+            model_uuid=half.model_uuid,
+            entity=str(half.id),
+            attributes={"key": half.key, "status": str(status), **_cross_attributes(half)},
+        )
+    return seq
+
+
+_SUSPEND: Final = (
+    ("relation-suspending", RelationStatus.SUSPENDING),
+    ("relation-suspended", RelationStatus.SUSPENDED),
+)
+_RESUME: Final = (
+    ("relation-resuming", RelationStatus.JOINING),
+    ("relation-resumed", RelationStatus.JOINED),
+)
+
+
+def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> int:
+    """Suspend the offerer's half and its consumer half (`suspending`, then `suspended`).
+
+    cmr runs no agents, so the departed and broken hooks that end `suspending` in Juju are
+    done at once; the feed still shows both steps. The consumer's half shows the reason, or
+    Juju's `suspending after update from remote model` when there is none.
+    """
+    seq = 0
+    for half in relations.halves(offered.token) or [offered]:
+        text = reason if half.side == OFFERER else (reason or FROM_REMOTE)
+        seq = _transition(relations, half, _SUSPEND, message=text, suspended=True)
+    return seq
+
+
+def suspend_relations(
+    relations: Relations, model_uuid: str, ids: Sequence[int], message: str = ""
+) -> Changed:
+    """Suspend cross-model relations of the offering model (`suspend-relation`, §5.3).
+
+    Every id is checked first; one already suspended is left as it is.
+
+    Raises:
+        Invalid: no ids or a negative one.
+        NotFound: no such relation in the model.
+        Refused: a relation that is not the offerer's half of a cross-model relation.
+    """
+    seq = 0
+    with relations.transaction():
+        for relation in _offered(relations, model_uuid, ids):
+            if not relation.suspended:
+                seq = _suspend_halves(relations, relation, message)
+        after = [relations.get_relation(model_uuid, i) for i in ids]
+    return Changed(relations=[r for r in after if r is not None], sequence=seq)
+
+
+def resumable(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list[Relation]:
+    """The offerer's halves `resume-relation` would resume, checked as it checks them.
+
+    The gateway asks this first, to check that each connection's user still has consume.
+
+    Raises:
+        Invalid, NotFound, Refused: as `suspend_relations`.
+    """
+    return _offered(relations, model_uuid, ids)
+
+
+def resume_relations(relations: Relations, model_uuid: str, ids: Sequence[int]) -> Changed:
+    """Resume suspended cross-model relations, both halves (`joining`, then `joined`).
+
+    A relation that is not suspended is left as it is. Whether the connection's user may still
+    consume is the gateway's check (access owns it), made before this is called.
+
+    Raises:
+        Invalid, NotFound, Refused: as `suspend_relations`.
+    """
+    seq = 0
+    with relations.transaction():
+        for relation in _offered(relations, model_uuid, ids):
+            if relation.suspended:
+                for half in relations.halves(relation.token) or [relation]:
+                    seq = _transition(relations, half, _RESUME, message="", suspended=False)
+        after = [relations.get_relation(model_uuid, i) for i in ids]
+    return Changed(relations=[r for r in after if r is not None], sequence=seq)
+
+
+CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})
+"""Offer levels that keep a user's cross-model relations going."""
+
+
+def apply_access_event(
+    relations: Relations, source: str, sequence: int, kind: str, attributes: dict[str, str]
+) -> int:
+    """Apply one event of the access feed, idempotently, and advance the cursor with it.
+
+    An `access-revoked` event on an offer whose `effective` level (implicit admins included)
+    is below consume suspends every relation to that offer whose connection is that user's,
+    with the reason `offer permission revoked` (REFERENCE §3.3). Relations already suspended
+    stay as they are, and a later grant resumes nothing. Other events only move the cursor.
+
+    Returns:
+        The number of relations suspended.
+    """
+    count = 0
+    with relations.transaction():
+        if sequence <= relations.cursor(source):
+            return 0
+        if (
+            kind == "access-revoked"
+            and attributes.get("target-kind") == "offer"
+            and attributes.get("offer-uuid")
+            and attributes.get("effective", "") not in CONSUME_OR_MORE
+        ):
+            for relation in relations.user_relations_of_offer(
+                attributes["offer-uuid"], attributes.get("user", "")
+            ):
+                if not relation.suspended:
+                    _suspend_halves(relations, relation, REVOKED)
+                    count += 1
+        relations.set_cursor(source, sequence)
+    return count

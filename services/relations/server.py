@@ -8,10 +8,11 @@ import grpc
 from typing_extensions import override
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from services.common import feed, status
+from services.common import errors, feed, status
 from services.common.config import Config
 from services.common.server import Built, new_server_owning
-from services.relations import domain
+from services.relations import domain, reactor
+from services.relations.reactor import AccessReactor
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
@@ -20,8 +21,9 @@ SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full
 class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     """Serves `cmr.relations.v1.RelationService` from one store."""
 
-    def __init__(self, store: SqliteRelations) -> None:
+    def __init__(self, store: SqliteRelations, reactor: AccessReactor | None = None) -> None:
         self._store = store
+        self._reactor = reactor
 
     @override
     @status.unary
@@ -34,6 +36,7 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
             _side(request.a),
             _side(request.b),
             dry_run=request.dry_run,
+            cross=_cross(request.cross_model) if request.HasField("cross_model") else None,
         )
         return relations_pb2.AddRelationResponse(
             relation=_relation(added.relation),
@@ -84,10 +87,23 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     def ListOfferRelations(
         self, request: relations_pb2.ListOfferRelationsRequest, context: grpc.ServicerContext
     ) -> relations_pb2.ListOfferRelationsResponse:
-        found = domain.offer_relations(self._store, request.offer_uuid)
+        uuids = [u for u in (request.offer_uuid, *request.offer_uuids) if u]
+        found = domain.offer_relations(self._store, uuids or [""])
         return relations_pb2.ListOfferRelationsResponse(
             relations=[
-                relations_pb2.RelationSummary(id=r.id, key=r.key, status=str(r.status))
+                relations_pb2.RelationSummary(
+                    id=r.id,
+                    key=r.key,
+                    status=str(r.status),
+                    model_uuid=r.model_uuid,
+                    message=r.message,
+                    offer_uuid=r.offer_uuid,
+                    username=r.username,
+                    source_model_uuid=r.source_model_uuid,
+                    endpoint=r.offered_endpoint,
+                    consumer_application=r.consumer_application,
+                    subnets=list(r.subnets),
+                )
                 for r in found
             ]
         )
@@ -99,6 +115,44 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     ) -> relations_pb2.RemoveOfferRelationsResponse:
         removed, seq = domain.remove_offer_relations(self._store, request.offer_uuid)
         return relations_pb2.RemoveOfferRelationsResponse(removed=removed, sequence=seq)
+
+    @override
+    @status.unary
+    def SuspendRelation(
+        self, request: relations_pb2.SuspendRelationRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.SuspendRelationResponse:
+        changed = domain.suspend_relations(
+            self._store, request.model_uuid, list(request.ids), request.message
+        )
+        return relations_pb2.SuspendRelationResponse(
+            relations=[_relation(r) for r in changed.relations], sequence=changed.sequence
+        )
+
+    @override
+    @status.unary
+    def ResumeRelation(
+        self, request: relations_pb2.ResumeRelationRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.ResumeRelationResponse:
+        changed = domain.resume_relations(self._store, request.model_uuid, list(request.ids))
+        return relations_pb2.ResumeRelationResponse(
+            relations=[_relation(r) for r in changed.relations], sequence=changed.sequence
+        )
+
+    @override
+    @status.unary
+    def Sync(
+        self, request: relations_pb2.SyncRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.SyncResponse:
+        """Wait, within the call's deadline (at most 30 s), for the reactor to pass `sequence`."""
+        if request.source != reactor.SOURCE or self._reactor is None:
+            raise errors.Invalid(f'no reactor follows "{request.source}"')
+        remaining = context.time_remaining()
+        wait = min(30.0, remaining if remaining is not None else 30.0)
+        if not self._reactor.wait_for(request.sequence, max(wait - 0.1, 0.0)):
+            raise errors.Unavailable(
+                f"relations has not yet applied {request.source} event {request.sequence}"
+            )
+        return relations_pb2.SyncResponse(sequence=self._reactor.applied())
 
     @override
     @status.streaming
@@ -129,8 +183,42 @@ def _side(side: relations_pb2.RelationSide) -> domain.Side:
     )
 
 
+def _cross(cross: relations_pb2.CrossModel) -> domain.CrossModel:
+    try:
+        state = domain.RelationStatus(cross.status or domain.RelationStatus.JOINED)
+    except ValueError:
+        raise errors.Invalid(f'relation status "{cross.status}" not valid') from None
+    return domain.CrossModel(
+        token=cross.token,
+        side=cross.side,
+        offer_uuid=cross.offer_uuid,
+        username=cross.username,
+        source_model_uuid=cross.source_model_uuid,
+        subnets=tuple(cross.subnets),
+        status=state,
+        message=cross.message,
+        via=tuple(cross.via),
+    )
+
+
 def _relation(relation: domain.Relation) -> relations_pb2.Relation:
+    cross = (
+        relations_pb2.CrossModel(
+            token=relation.token,
+            side=relation.side,
+            offer_uuid=relation.offer_uuid,
+            username=relation.username,
+            source_model_uuid=relation.source_model_uuid,
+            subnets=list(relation.subnets),
+            via=list(relation.via),
+        )
+        if relation.token
+        else None
+    )
     return relations_pb2.Relation(
+        cross_model=cross,
+        suspended=relation.suspended,
+        suspended_reason=relation.suspended_reason,
         id=relation.id,
         key=relation.key,
         scope=str(relation.scope),
@@ -144,6 +232,7 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
                 role=str(e.role),
                 interface=e.interface,
                 scope=str(e.scope),
+                remote=e.remote,
             )
             for e in relation.endpoints
         ],
@@ -153,15 +242,26 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
 def build_server(config: Config) -> Built:
     """Build the relations server on `config.bind_address("relations")` with its store open.
 
+    Its access-feed reactor (`reactor.AccessReactor`) starts at once and follows access at
+    `config.address_of("access")`, retrying until access answers.
+
     Raises:
         RuntimeError: the address cannot be bound.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteRelations(config.db_path("relations"))
-    servicer = RelationServicer(store)
-    return new_server_owning(
+    follower = reactor.AccessReactor(store, config.address_of("access"))
+
+    def close() -> None:
+        follower.stop()
+        store.close()
+
+    servicer = RelationServicer(store, follower)
+    built = new_server_owning(
         SERVICE_NAME,
         lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
         config.bind_address("relations"),
-        store.close,
+        close,
     )
+    follower.start()
+    return built

@@ -15,11 +15,18 @@ Schema (version 001):
 - `feed_cursors`: source (`placement`, `access`, `offers`, a peer controller) -> the last
   sequence this context's reactors applied, so a restart resumes without loss or repeats.
 
+Version 002 makes a relation one half of a cross-model relation: `token` (shared by both
+halves, '' for a relation within a model), `side` (`consumer` or `offerer`), and, for the
+offer connection the offerer's half carries, `username`, `source_model_uuid` and `subnets`
+(JSON list: the consumer's egress, the offerer's ingress). Indexed by token and by offer.
+
 Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC text.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +38,6 @@ from services.relations.domain import (
     Endpoint,
     Relation,
     RelationStatus,
-    RelationSummary,
     Role,
     Scope,
     in_key_order,
@@ -89,6 +95,15 @@ def _001(db: Database) -> None:
     db.execute("CREATE TABLE feed_cursors (source TEXT PRIMARY KEY, sequence INTEGER NOT NULL)")
 
 
+@migrations(name="002_cross_model_halves")
+def _002(db: Database) -> None:
+    for column in ("token", "side", "username", "source_model_uuid"):
+        db.execute(f"ALTER TABLE relations ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE relations ADD COLUMN subnets TEXT NOT NULL DEFAULT '[]'")
+    db.execute("CREATE INDEX relations_token ON relations(token) WHERE token != ''")
+    db.execute("CREATE INDEX relations_offer ON relations(offer_uuid, username)")
+
+
 class SqliteRelations(SqliteStore):
     """The relations store; implements `domain.Relations`."""
 
@@ -115,8 +130,9 @@ class SqliteRelations(SqliteStore):
         with self.transaction():
             self.db.execute(
                 "INSERT INTO relations (model_uuid, id, key, scope, status, message, suspended,"
-                " suspended_reason, offer_uuid, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " suspended_reason, offer_uuid, via_cidrs, token, side, username,"
+                " source_model_uuid, subnets, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     relation.model_uuid,
                     relation.id,
@@ -127,6 +143,12 @@ class SqliteRelations(SqliteStore):
                     int(relation.suspended),
                     relation.suspended_reason,
                     relation.offer_uuid,
+                    json.dumps(list(relation.via)),
+                    relation.token,
+                    relation.side,
+                    relation.username,
+                    relation.source_model_uuid,
+                    json.dumps(list(relation.subnets)),
                     now,
                     now,
                 ),
@@ -156,22 +178,61 @@ class SqliteRelations(SqliteStore):
         )
         return int(rows[0]["n"])
 
-    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
-        """Return the relations that go through an offer, by model then id."""
-        rows = self.query(
-            "SELECT model_uuid, id, key, status FROM relations WHERE offer_uuid = ?"
-            " ORDER BY model_uuid, id",
-            (offer_uuid,),
+    def relations_of_offer(self, offer_uuid: str) -> list[Relation]:
+        """Return the offering-side halves that go through an offer, by model then id."""
+        return self._relations("r.offer_uuid = ?", (offer_uuid,))
+
+    def relations_of_offers(self, offer_uuids: Sequence[str]) -> list[Relation]:
+        """Return the offering-side halves of several offers, by model then id."""
+        return self._relations(
+            "r.offer_uuid IN (SELECT value FROM json_each(?))", (json.dumps(list(offer_uuids)),)
         )
-        return [
-            RelationSummary(
-                model_uuid=r["model_uuid"],
-                id=int(r["id"]),
-                key=r["key"],
-                status=RelationStatus(r["status"]),
-            )
-            for r in rows
-        ]
+
+    def user_relations_of_offer(self, offer_uuid: str, username: str) -> list[Relation]:
+        """Return the offering-side halves of an offer whose connection is `username`'s."""
+        return self._relations("r.offer_uuid = ? AND r.username = ?", (offer_uuid, username))
+
+    def halves(self, token: str) -> list[Relation]:
+        """Return every half of the cross-model relation `token` this store holds."""
+        return self._relations("r.token = ?", (token,)) if token else []
+
+    def set_state(
+        self,
+        model_uuid: str,
+        relation_id: int,
+        *,
+        status: RelationStatus,
+        message: str,
+        suspended: bool,
+        suspended_reason: str,
+    ) -> None:
+        """Set a relation's status, message and suspension."""
+        self.db.execute(
+            "UPDATE relations SET status = ?, message = ?, suspended = ?, suspended_reason = ?,"
+            " updated_at = ? WHERE model_uuid = ? AND id = ?",
+            (
+                str(status),
+                message,
+                int(suspended),
+                suspended_reason,
+                now_rfc3339(),
+                model_uuid,
+                relation_id,
+            ),
+        )
+
+    def cursor(self, source: str) -> int:
+        """Return the last sequence of `source`'s feed this context applied (0 for none)."""
+        rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
+        return int(rows[0]["sequence"]) if rows else 0
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        """Record that `source`'s feed is applied up to `sequence`."""
+        self.db.execute(
+            "INSERT INTO feed_cursors (source, sequence) VALUES (?, ?)"
+            " ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
+            (source, sequence),
+        )
 
     def remove_relation(self, model_uuid: str, relation_id: int) -> None:
         """Delete a relation with its endpoints and the units in its scope."""
@@ -251,6 +312,12 @@ class SqliteRelations(SqliteStore):
                 suspended=bool(r["suspended"]),
                 suspended_reason=r["suspended_reason"],
                 offer_uuid=r["offer_uuid"],
+                via=tuple(json.loads(r["via_cidrs"])),
+                token=r["token"],
+                side=r["side"],
+                username=r["username"],
+                source_model_uuid=r["source_model_uuid"],
+                subnets=tuple(json.loads(r["subnets"])),
                 created_at=r["created_at"],
             )
             for r in rows

@@ -13,11 +13,10 @@ from cmr.offers.v1 import offers_pb2 as pb
 from cmr.offers.v1 import offers_pb2_grpc
 from services.common import config
 from services.common.server import Built
-from services.offers.domain import OfferConnection
 from services.offers.server import build_server
 from services.offers.store import SqliteOffers
 from services.relations import server as relations_server
-from services.relations.domain import Endpoint, Relation, Role, relation_key
+from services.relations.domain import Endpoint, Relation, RelationStatus, Role, relation_key
 from services.relations.store import SqliteRelations
 
 TIMEOUT = 10
@@ -112,9 +111,14 @@ def _create(
     )
 
 
-def _relate(store: SqliteRelations, offer_uuid: str, consumer: str) -> Relation:
+def _relate(
+    store: SqliteRelations, offer_uuid: str, consumer: str, subnets: tuple[str, ...] = ()
+) -> Relation:
+    """An offerer's half: `consumer` stands for the consumer proxy."""
     endpoints = (
-        Endpoint(application=consumer, name="db", role=Role.REQUIRER, interface="mysql"),
+        Endpoint(
+            application=consumer, name="db", role=Role.REQUIRER, interface="mysql", remote=True
+        ),
         Endpoint(application="mysql", name="server", role=Role.PROVIDER, interface="mysql"),
     )
     with store.transaction():
@@ -123,7 +127,13 @@ def _relate(store: SqliteRelations, offer_uuid: str, consumer: str) -> Relation:
             id=store.next_relation_id("m1"),
             key=relation_key(endpoints),
             endpoints=endpoints,
+            status=RelationStatus.JOINED,
             offer_uuid=offer_uuid,
+            token=f"token-{consumer}",
+            side="offerer",
+            username="bob",
+            source_model_uuid="m2",
+            subnets=subnets,
         )
         store.add_relation(relation)
         store.append_event("relation-added", model_uuid="m1", entity=str(relation.id))
@@ -220,20 +230,11 @@ def test_create_offer_rejects_an_unknown_role(controller: Controller) -> None:
 
 
 def test_update_refuses_to_drop_an_endpoint_in_use(
-    controller: Controller, offers_store: SqliteOffers
+    controller: Controller, relations_store: SqliteRelations
 ) -> None:
     offer = _create(controller.offers, "server", "server-admin").offer
-    offers_store.add_connection(
-        OfferConnection(
-            offer_uuid=offer.uuid,
-            relation_id=3,
-            source_model_uuid="m2",
-            username="bob",
-            endpoint="server",
-            consumer_application="remote-" + "a" * 32,
-            ingress_cidrs=("192.168.0.1/32",),
-        )
-    )
+    for consumer in ("remote-a", "remote-b", "remote-c", "remote-" + "a" * 32):
+        _relate(relations_store, offer.uuid, consumer, ("192.168.0.1/32",))
     with pytest.raises(grpc.RpcError) as raised:
         _create(controller.offers, "server-admin")
     assert _code(raised.value) == (
@@ -243,7 +244,7 @@ def test_update_refuses_to_drop_an_endpoint_in_use(
     )
     got = controller.offers.GetOffer(pb.GetOfferRequest(offer_uuid=offer.uuid), timeout=TIMEOUT)
     assert [e.name for e in got.offer.endpoints] == ["server", "server-admin"]
-    [conn] = got.offer.connections
+    conn = got.offer.connections[-1]
     assert (conn.relation_id, conn.username, conn.endpoint, conn.status) == (
         3,
         "bob",
@@ -251,7 +252,7 @@ def test_update_refuses_to_drop_an_endpoint_in_use(
         "joined",
     )
     assert list(conn.ingress_subnets) == ["192.168.0.1/32"]
-    assert (got.offer.total_connected_count, got.offer.active_connected_count) == (1, 1)
+    assert (got.offer.total_connected_count, got.offer.active_connected_count) == (4, 4)
 
 
 def test_get_offer_by_uuid_or_by_model_and_name(controller: Controller) -> None:
@@ -429,7 +430,9 @@ def test_delete_unknown_offer(controller: Controller) -> None:
     assert _code(raised.value) == (grpc.StatusCode.NOT_FOUND, 'application offer "u-1" not found')
 
 
-def test_delete_offer_with_relations_down_is_unavailable(controller: Controller) -> None:
+def test_delete_offer_with_relations_down_is_unavailable(
+    controller: Controller, offers_store: SqliteOffers
+) -> None:
     offer = _create(controller.offers, "server").offer
     controller.relations.stop(None)
     with pytest.raises(grpc.RpcError) as raised:
@@ -440,5 +443,4 @@ def test_delete_offer_with_relations_down_is_unavailable(controller: Controller)
         grpc.StatusCode.UNAVAILABLE,
         f"relations service at {controller.relations_address} is unavailable",
     )
-    still = controller.offers.GetOffer(pb.GetOfferRequest(offer_uuid=offer.uuid), timeout=TIMEOUT)
-    assert still.offer.uuid == offer.uuid
+    assert offers_store.offer(offer.uuid) is not None

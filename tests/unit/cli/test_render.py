@@ -219,3 +219,108 @@ def test_integration_rows_name_provider_requirer_type_and_message() -> None:
     extension = render.status_dict(status, relations=True)["relations"]
     assert extension[2]["status"] == {"current": "suspended", "message": "maintenance"}
     assert "relations" not in render.status_dict(status)
+
+
+def _with_saas() -> pb.GetStatusResponse:
+    status = _status()
+    status.saas.extend(
+        [
+            pb.SaasStatus(
+                name="mysql",
+                url="admin/prod.mysql",
+                store="local",
+                endpoints=[
+                    offers_pb2.OfferEndpoint(name="db", interface="mysql", role="provider")
+                ],
+                application_status=pb.StatusValue(current="active", message="ready"),
+                relations=[
+                    pb.EndpointRelation(endpoint="db", related_application="wordpress"),
+                    pb.EndpointRelation(endpoint="db", related_application="blog"),
+                ],
+            ),
+            pb.SaasStatus(
+                name="cache",
+                url="other:admin/cache.redis",
+                store="other",
+                application_status=pb.StatusValue(current="terminated"),
+            ),
+        ]
+    )
+    status.offers.append(
+        pb.OfferStatus(
+            name="hosted-mysql",
+            application="mysql",
+            endpoints=[offers_pb2.OfferEndpoint(name="db", interface="mysql", role="provider")],
+        )
+    )
+    return status
+
+
+def test_saas_are_application_endpoints_between_applications_and_offers() -> None:
+    data = render.status_dict(_with_saas())
+    assert list(data) == [
+        "model",
+        "machines",
+        "applications",
+        "application-endpoints",
+        "offers",
+        "storage",
+        "controller",
+    ]
+    saas = data["application-endpoints"]
+    assert list(saas) == ["cache", "mysql"]
+    assert saas["mysql"] == {
+        "url": "admin/prod.mysql",
+        "endpoints": {"db": {"interface": "mysql", "role": "provider"}},
+        "application-status": {"current": "active", "message": "ready"},
+        "relations": {"db": ["blog", "wordpress"]},
+    }
+    assert list(saas["mysql"]) == ["url", "endpoints", "application-status", "relations"]
+    assert saas["cache"] == {
+        "url": "other:admin/cache.redis",
+        "application-status": {"current": "terminated"},
+    }
+    text = render.to_yaml(data)
+    assert [line for line in text.splitlines() if not line.startswith(" ")] == [
+        "model:",
+        "machines:",
+        "applications:",
+        "application-endpoints:",
+        "offers:",
+        "storage: {}",
+        "controller:",
+    ]
+    assert "      - blog\n      - wordpress\n" in text
+    assert '"application-endpoints":{"cache":' in render.to_json(data)
+
+
+def test_no_saas_leaves_out_application_endpoints_and_the_saas_table() -> None:
+    assert "application-endpoints" not in render.status_dict(_status())
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(_status()))
+    assert not any(line.startswith("SAAS") for line in buffer.getvalue().splitlines())
+
+
+def test_tabular_saas_section_follows_the_model() -> None:
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(_with_saas()))
+    lines = buffer.getvalue().splitlines()
+    assert lines[2:7] == [
+        "",
+        "SAAS   Status      Store  URL",
+        "cache  terminated  other  other:admin/cache.redis",
+        "mysql  active      local  admin/prod.mysql",
+        "",
+    ]
+    assert lines[7].startswith("App ")
+
+
+def test_suspended_relation_falls_back_to_the_suspend_reason() -> None:
+    status = _status()
+    status.relations.append(_relation(3, "global", "suspended", ("riak", "ring", "peer")))
+    status.relations[0].suspended = True
+    status.relations[0].suspended_reason = "maintenance"
+    buffer = io.StringIO()
+    render.print_tables(render.console(buffer), render.status_tables(status, relations=True))
+    row = next(line for line in buffer.getvalue().splitlines() if line.startswith("riak:ring"))
+    assert row.split()[-2:] == ["suspended", "maintenance"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,22 +18,22 @@ from services.offers.store import SqliteOffers
 
 @dataclass
 class FakeRelations:
-    """The relations context in memory: offer uuid -> relation count."""
+    """The relations context in memory: offer uuid -> its connections."""
 
-    counts: dict[str, int] = field(default_factory=dict)
+    links: dict[str, list[OfferConnection]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     down: bool = False
 
-    def offer_relations(self, offer_uuid: str) -> int:
+    def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
         if self.down:
             raise errors.Unavailable("relations service at fake is unavailable")
-        return self.counts.get(offer_uuid, 0)
+        return {u: tuple(self.links[u]) for u in offer_uuids if self.links.get(u)}
 
     def remove_offer_relations(self, offer_uuid: str) -> int:
         if self.down:
             raise errors.Unavailable("relations service at fake is unavailable")
         self.removed.append(offer_uuid)
-        return self.counts.pop(offer_uuid, 0)
+        return len(self.links.pop(offer_uuid, []))
 
 
 @pytest.fixture
@@ -73,12 +73,22 @@ def _request(*endpoints: str, name: str = "hosted-mysql", **changes: Any) -> dom
     return dataclasses.replace(req, **changes)
 
 
-def _offer(store: SqliteOffers, *endpoints: str, **changes: Any) -> domain.OfferResult:
-    return domain.create_offer(store, _request(*endpoints, **changes), now="2024-01-01T00:00:00Z")
+def _offer(
+    store: SqliteOffers,
+    *endpoints: str,
+    relations: FakeRelations | None = None,
+    **changes: Any,
+) -> domain.OfferResult:
+    return domain.create_offer(
+        store,
+        _request(*endpoints, **changes),
+        now="2024-01-01T00:00:00Z",
+        relations=relations,
+    )
 
 
-def _connect(store: SqliteOffers, offer_uuid: str, relation_id: int, endpoint: str) -> None:
-    store.add_connection(
+def _connect(relations: FakeRelations, offer_uuid: str, relation_id: int, endpoint: str) -> None:
+    relations.links.setdefault(offer_uuid, []).append(
         OfferConnection(
             offer_uuid=offer_uuid,
             relation_id=relation_id,
@@ -200,9 +210,10 @@ def test_an_update_naming_an_unknown_endpoint_uses_the_update_message(
 
 def test_an_update_refuses_to_drop_an_endpoint_in_use(store: SqliteOffers) -> None:
     offer = _offer(store, "server", "server-admin").offer
-    _connect(store, offer.uuid, 0, "server")
+    relations = FakeRelations()
+    _connect(relations, offer.uuid, 0, "server")
     with pytest.raises(errors.Refused) as raised:
-        _offer(store, "server-admin")
+        _offer(store, "server-admin", relations=relations)
     assert str(raised.value) == (
         'cannot update application offer "hosted-mysql": updating offer mysql:server-admin'
         ' would remove endpoint "server" which has active consumers'
@@ -215,10 +226,11 @@ def test_an_update_refuses_to_drop_an_endpoint_in_use(store: SqliteOffers) -> No
 
 def test_an_update_dropping_several_endpoints_in_use_names_them_all(store: SqliteOffers) -> None:
     offer = _offer(store, "server", "db-router", "server-admin").offer
-    _connect(store, offer.uuid, 0, "server")
-    _connect(store, offer.uuid, 1, "db-router")
+    relations = FakeRelations()
+    _connect(relations, offer.uuid, 0, "server")
+    _connect(relations, offer.uuid, 1, "db-router")
     with pytest.raises(errors.Refused) as raised:
-        _offer(store, "server-admin")
+        _offer(store, "server-admin", relations=relations)
     assert str(raised.value).endswith(
         'would remove endpoints "db-router, server" which have active consumers'
     )
@@ -226,16 +238,18 @@ def test_an_update_dropping_several_endpoints_in_use_names_them_all(store: Sqlit
 
 def test_an_update_keeping_endpoints_in_use_keeps_the_connections(store: SqliteOffers) -> None:
     offer = _offer(store, "server").offer
-    _connect(store, offer.uuid, 0, "server")
-    updated = _offer(store, "server", "server-admin").offer
+    relations = FakeRelations()
+    _connect(relations, offer.uuid, 0, "server")
+    updated = _offer(store, "server", "server-admin", relations=relations).offer
     assert [c.relation_id for c in updated.connections] == [0]
 
 
 def test_offers_carry_connections_and_counts(store: SqliteOffers) -> None:
     offer = _offer(store, "server").offer
+    relations = FakeRelations()
     for rid in (0, 1, 2):
-        _connect(store, offer.uuid, rid, "server")
-    got = domain.get_offer(store, "", "m1", "hosted-mysql")
+        _connect(relations, offer.uuid, rid, "server")
+    [got] = domain.with_connections(relations, [domain.get_offer(store, "", "m1", "hosted-mysql")])
     assert [c.relation_id for c in got.connections] == [0, 1, 2]
     assert (got.total_connected_count, got.active_connected_count) == (3, 2)
 
@@ -317,13 +331,14 @@ def test_find_offers_searches_every_model_by_url(store: SqliteOffers) -> None:
 
 def test_delete_offer_refuses_while_relations_exist(store: SqliteOffers) -> None:
     offer = _offer(store, "server").offer
-    relations = FakeRelations(counts={offer.uuid: 1})
+    relations = FakeRelations()
+    _connect(relations, offer.uuid, 0, "server")
     with pytest.raises(errors.Refused) as raised:
         domain.delete_offer(store, relations, offer.uuid, force=False)
     assert (
         str(raised.value) == 'cannot delete application offer "hosted-mysql": offer has 1 relation'
     )
-    relations.counts[offer.uuid] = 2
+    _connect(relations, offer.uuid, 1, "server")
     with pytest.raises(errors.Refused, match=r"offer has 2 relations$"):
         domain.delete_offer(store, relations, offer.uuid, force=False)
     assert store.offer(offer.uuid) is not None
@@ -333,13 +348,14 @@ def test_delete_offer_refuses_while_relations_exist(store: SqliteOffers) -> None
 
 def test_delete_offer_with_force_removes_relations_then_the_offer(store: SqliteOffers) -> None:
     offer = _offer(store, "server").offer
-    _connect(store, offer.uuid, 0, "server")
-    relations = FakeRelations(counts={offer.uuid: 2})
+    relations = FakeRelations()
+    _connect(relations, offer.uuid, 0, "server")
+    _connect(relations, offer.uuid, 1, "server")
     deleted = domain.delete_offer(store, relations, offer.uuid, force=True)
     assert deleted.removed_relations == 2
     assert relations.removed == [offer.uuid]
     assert store.offer(offer.uuid) is None
-    for table in ("offers", "offer_endpoints", "offer_connections"):
+    for table in ("offers", "offer_endpoints"):
         assert store.query(f"SELECT * FROM {table}") == []  # noqa: S608
     event = store.events_after(0)[-1]
     assert (event.sequence, event.kind, event.entity) == (

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from services.relations.domain import Relation, RelationSummary
+from services.relations.domain import Relation, RelationStatus
 
 
 @dataclass
 class _State:
     relations: dict[tuple[str, int], Relation] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, int] = field(default_factory=dict)
     events: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
 
 
@@ -63,12 +64,46 @@ class InMemoryRelations:
     def count_relations(self, model_uuid: str, application: str) -> int:
         return len(self.list_relations(model_uuid, application))
 
-    def relations_of_offer(self, offer_uuid: str) -> list[RelationSummary]:
-        return [
-            RelationSummary(model_uuid=r.model_uuid, id=r.id, key=r.key, status=r.status)
-            for _, r in sorted(self.state.relations.items())
-            if r.offer_uuid == offer_uuid
-        ]
+    def relations_of_offer(self, offer_uuid: str) -> list[Relation]:
+        return self.relations_of_offers([offer_uuid])
+
+    def relations_of_offers(self, offer_uuids: Sequence[str]) -> list[Relation]:
+        return [r for _, r in sorted(self.state.relations.items()) if r.offer_uuid in offer_uuids]
+
+    def user_relations_of_offer(self, offer_uuid: str, username: str) -> list[Relation]:
+        return [r for r in self.relations_of_offer(offer_uuid) if r.username == username]
+
+    def halves(self, token: str) -> list[Relation]:
+        if not token:
+            return []
+        return [r for _, r in sorted(self.state.relations.items()) if r.token == token]
+
+    def set_state(
+        self,
+        model_uuid: str,
+        relation_id: int,
+        *,
+        status: RelationStatus,
+        message: str,
+        suspended: bool,
+        suspended_reason: str,
+    ) -> None:
+        assert self._depth > 0
+        key = (model_uuid, relation_id)
+        self.state.relations[key] = replace(
+            self.state.relations[key],
+            status=status,
+            message=message,
+            suspended=suspended,
+            suspended_reason=suspended_reason,
+        )
+
+    def cursor(self, source: str) -> int:
+        return self.state.cursors.get(source, 0)
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        assert self._depth > 0
+        self.state.cursors[source] = sequence
 
     def remove_relation(self, model_uuid: str, relation_id: int) -> None:
         assert self._depth > 0

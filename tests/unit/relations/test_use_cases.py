@@ -57,8 +57,8 @@ def side(ref: str, *, remote: bool = False) -> Side:
     )
 
 
-def add(store: InMemoryRelations, a: str, b: str, **kw: bool) -> domain.Added:
-    return domain.add_relation(store, M, side(a), side(b), **kw)
+def add(store: InMemoryRelations, a: str, b: str, *, dry_run: bool = False) -> domain.Added:
+    return domain.add_relation(store, M, side(a), side(b), dry_run=dry_run)
 
 
 @pytest.fixture
