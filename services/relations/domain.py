@@ -147,6 +147,23 @@ class Relation:
         return any(e.role is Role.PEER for e in self.endpoints)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KnownUnit:
+    """A unit as the placement feed reported it; scope membership is decided from these."""
+
+    model_uuid: str
+    name: str
+    application: str
+    machine: str = ""
+    principal: str = ""
+    """The principal unit whose container a subordinate unit shares; empty for a principal."""
+
+    @property
+    def container(self) -> str:
+        """The container the unit runs in, named by its principal unit."""
+        return self.principal or self.name
+
+
 CONSUMER: Final = "consumer"
 """The half of a cross-model relation in the consuming model (with the SAAS)."""
 OFFERER: Final = "offerer"
@@ -230,6 +247,34 @@ class Relations(EventStore, Protocol):
         suspended_reason: str,
     ) -> None:
         """Set a relation's status, message and suspension."""
+        ...
+
+    def put_unit(self, unit: KnownUnit) -> None:
+        """Record a unit placement reported (idempotent)."""
+        ...
+
+    def drop_unit(self, model_uuid: str, unit: str) -> None:
+        """Forget a unit."""
+        ...
+
+    def drop_model_units(self, model_uuid: str) -> None:
+        """Forget every unit of a removed model."""
+        ...
+
+    def units_of(self, model_uuid: str, applications: Sequence[str]) -> list[KnownUnit]:
+        """The known units of some applications of a model, by name."""
+        ...
+
+    def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
+        """The units in a relation's scope, by name."""
+        ...
+
+    def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
+        """Put a unit in a relation's scope; False when it already was."""
+        ...
+
+    def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
+        """Take a unit out of a relation's scope."""
         ...
 
     def cursor(self, source: str) -> int:
@@ -615,6 +660,7 @@ def add_relation(
                 **_cross_attributes(relation),
             },
         )
+        seq = sync_scope(relations, relation) or seq
     return Added(relation=relation, candidates=candidates, sequence=seq)
 
 
@@ -648,6 +694,7 @@ def _remove(relations: Relations, relation: Relation) -> int:
     seq = 0
     others = [h for h in relations.halves(relation.token) if h.model_uuid != relation.model_uuid]
     for half in (relation, *others):
+        _leave_all(relations, half)
         relations.remove_relation(half.model_uuid, half.id)
         seq = relations.append_event(
             "relation-removed",
@@ -851,7 +898,9 @@ def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> int
     seq = 0
     for half in relations.halves(offered.token) or [offered]:
         text = reason if half.side == OFFERER else (reason or FROM_REMOTE)
-        seq = _transition(relations, half, _SUSPEND, message=text, suspended=True)
+        seq = _transition(relations, half, _SUSPEND[:1], message=text, suspended=True)
+        seq = _leave_all(relations, half) or seq
+        seq = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
     return seq
 
 
@@ -902,6 +951,7 @@ def resume_relations(relations: Relations, model_uuid: str, ids: Sequence[int]) 
             if relation.suspended:
                 for half in relations.halves(relation.token) or [relation]:
                     seq = _transition(relations, half, _RESUME, message="", suspended=False)
+                    seq = sync_scope(relations, replace(half, suspended=False)) or seq
         after = [relations.get_relation(model_uuid, i) for i in ids]
     return Changed(relations=[r for r in after if r is not None], sequence=seq)
 
@@ -941,3 +991,110 @@ def apply_access_event(
                     count += 1
         relations.set_cursor(source, sequence)
     return count
+
+
+# -- scope ----------------------------------------------------------------------------------
+
+
+def scope_members(relation: Relation, units: Sequence[KnownUnit]) -> list[KnownUnit]:
+    """The local units that belong in a relation's scope (REFERENCE §5.6, §7.2).
+
+    None while the relation is suspended. In a global relation, every unit of a local end. In
+    a container-scoped one, a unit only with a counterpart of the other application in its own
+    container (a principal and its subordinate, or two subordinates of one principal).
+    """
+    if relation.suspended:
+        return []
+    local = {e.application for e in relation.endpoints if not e.remote}
+    mine = [u for u in units if u.application in local]
+    if relation.scope is Scope.GLOBAL or relation.is_peer:
+        return mine
+    return [
+        u
+        for u in mine
+        if any(v.container == u.container and v.application != u.application for v in mine)
+    ]
+
+
+def _scope_event(relations: Relations, kind: str, relation: Relation, unit: str) -> int:
+    return relations.append_event(
+        kind,
+        model_uuid=relation.model_uuid,
+        entity=unit,
+        attributes={"relation-id": str(relation.id), "key": relation.key},
+    )
+
+
+def _leave_all(relations: Relations, relation: Relation) -> int:
+    seq = 0
+    for unit in relations.in_scope(relation.model_uuid, relation.id):
+        relations.leave_scope(relation.model_uuid, relation.id, unit)
+        seq = _scope_event(relations, "unit-left-scope", relation, unit)
+    return seq
+
+
+def sync_scope(relations: Relations, relation: Relation) -> int:
+    """Make a relation's scope match `scope_members`; one event per unit entering or leaving.
+
+    Returns:
+        The sequence of the last event, or 0 when nothing changed.
+    """
+    local = [e for e in relation.endpoints if not e.remote]
+    roles = {e.application: e.role for e in local}
+    units = relations.units_of(relation.model_uuid, sorted(roles))
+    wanted = {u.name: u for u in scope_members(relation, units)}
+    seq = 0
+    for name in relations.in_scope(relation.model_uuid, relation.id):
+        if name not in wanted:
+            relations.leave_scope(relation.model_uuid, relation.id, name)
+            seq = _scope_event(relations, "unit-left-scope", relation, name)
+    for unit in wanted.values():
+        if relations.enter_scope(relation.model_uuid, relation.id, unit, roles[unit.application]):
+            seq = _scope_event(relations, "unit-entered-scope", relation, unit.name)
+    return seq
+
+
+def apply_placement_event(
+    relations: Relations,
+    source: str,
+    sequence: int,
+    kind: str,
+    model_uuid: str,
+    entity: str,
+    attributes: dict[str, str],
+) -> int:
+    """Apply one event of the placement feed, idempotently, and advance the cursor with it.
+
+    `unit-added` records the unit and brings it (and, in container scope, its counterpart)
+    into the scope of its application's relations; `unit-removed` takes it out of every scope
+    and forgets it; `model-removed` forgets the model's units. Other events only move the
+    cursor.
+
+    Returns:
+        The number of relations whose scope changed.
+    """
+    changed = 0
+    with relations.transaction():
+        if sequence <= relations.cursor(source):
+            return 0
+        application = attributes.get("application", "")
+        if kind in ("unit-added", "unit-removed") and application:
+            if kind == "unit-added":
+                relations.put_unit(
+                    KnownUnit(
+                        model_uuid=model_uuid,
+                        name=entity,
+                        application=application,
+                        machine=attributes.get("machine", ""),
+                        principal=attributes.get("principal", ""),
+                    )
+                )
+            else:
+                relations.drop_unit(model_uuid, entity)
+            for relation in relations.list_relations(model_uuid, application):
+                if sync_scope(relations, relation):
+                    changed += 1
+        elif kind == "model-removed":
+            relations.drop_model_units(model_uuid)
+        relations.set_cursor(source, sequence)
+    return changed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import grpc
 from typing_extensions import override
@@ -12,7 +12,7 @@ from services.common import errors, feed, status
 from services.common.config import Config
 from services.common.server import Built, new_server_owning
 from services.relations import domain, reactor
-from services.relations.reactor import AccessReactor
+from services.relations.reactor import FeedReactor
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
@@ -21,9 +21,11 @@ SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full
 class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     """Serves `cmr.relations.v1.RelationService` from one store."""
 
-    def __init__(self, store: SqliteRelations, reactor: AccessReactor | None = None) -> None:
+    def __init__(
+        self, store: SqliteRelations, reactors: Mapping[str, FeedReactor] | None = None
+    ) -> None:
         self._store = store
-        self._reactor = reactor
+        self._reactors = dict(reactors or {})
 
     @override
     @status.unary
@@ -144,15 +146,16 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
         self, request: relations_pb2.SyncRequest, context: grpc.ServicerContext
     ) -> relations_pb2.SyncResponse:
         """Wait, within the call's deadline (at most 30 s), for the reactor to pass `sequence`."""
-        if request.source != reactor.SOURCE or self._reactor is None:
+        follower = self._reactors.get(request.source)
+        if follower is None:
             raise errors.Invalid(f'no reactor follows "{request.source}"')
         remaining = context.time_remaining()
         wait = min(30.0, remaining if remaining is not None else 30.0)
-        if not self._reactor.wait_for(request.sequence, max(wait - 0.1, 0.0)):
+        if not follower.wait_for(request.sequence, max(wait - 0.1, 0.0)):
             raise errors.Unavailable(
                 f"relations has not yet applied {request.source} event {request.sequence}"
             )
-        return relations_pb2.SyncResponse(sequence=self._reactor.applied())
+        return relations_pb2.SyncResponse(sequence=follower.applied())
 
     @override
     @status.streaming
@@ -242,26 +245,28 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
 def build_server(config: Config) -> Built:
     """Build the relations server on `config.bind_address("relations")` with its store open.
 
-    Its access-feed reactor (`reactor.AccessReactor`) starts at once and follows access at
-    `config.address_of("access")`, retrying until access answers.
+    Its reactors (`reactor.FeedReactor`) start at once and follow access and placement at
+    `config.address_of(...)`, retrying until they answer.
 
     Raises:
         RuntimeError: the address cannot be bound.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteRelations(config.db_path("relations"))
-    follower = reactor.AccessReactor(store, config.address_of("access"))
+    followers = {s: FeedReactor(store, s, config.address_of(s)) for s in reactor.SOURCES}
 
     def close() -> None:
-        follower.stop()
+        for follower in followers.values():
+            follower.stop()
         store.close()
 
-    servicer = RelationServicer(store, follower)
+    servicer = RelationServicer(store, followers)
     built = new_server_owning(
         SERVICE_NAME,
         lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
         config.bind_address("relations"),
         close,
     )
-    follower.start()
+    for follower in followers.values():
+        follower.start()
     return built

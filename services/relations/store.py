@@ -20,6 +20,9 @@ halves, '' for a relation within a model), `side` (`consumer` or `offerer`), and
 offer connection the offerer's half carries, `username`, `source_model_uuid` and `subnets`
 (JSON list: the consumer's egress, the offerer's ingress). Indexed by token and by offer.
 
+Version 003 adds `known_units`: (model_uuid, unit) -> application, machine, principal, as the
+placement feed reports them; scope membership is decided from it (REFERENCE §5.6, §7.2).
+
 Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC text.
 """
 
@@ -36,6 +39,7 @@ from sqlite_utils.migrations import Migrations
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
 from services.relations.domain import (
     Endpoint,
+    KnownUnit,
     Relation,
     RelationStatus,
     Role,
@@ -102,6 +106,17 @@ def _002(db: Database) -> None:
     db.execute("ALTER TABLE relations ADD COLUMN subnets TEXT NOT NULL DEFAULT '[]'")
     db.execute("CREATE INDEX relations_token ON relations(token) WHERE token != ''")
     db.execute("CREATE INDEX relations_offer ON relations(offer_uuid, username)")
+
+
+@migrations(name="003_known_units")
+def _003(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE known_units ("
+        " model_uuid TEXT NOT NULL, unit TEXT NOT NULL, application TEXT NOT NULL,"
+        " machine TEXT NOT NULL DEFAULT '', principal TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (model_uuid, unit))"
+    )
+    db.execute("CREATE INDEX known_units_application ON known_units(model_uuid, application)")
 
 
 class SqliteRelations(SqliteStore):
@@ -221,6 +236,84 @@ class SqliteRelations(SqliteStore):
             ),
         )
 
+    def put_unit(self, unit: KnownUnit) -> None:
+        """Record a unit placement reported (idempotent)."""
+        self.db.execute(
+            "INSERT INTO known_units (model_uuid, unit, application, machine, principal)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_uuid, unit) DO UPDATE SET"
+            " application = excluded.application, machine = excluded.machine,"
+            " principal = excluded.principal",
+            (unit.model_uuid, unit.name, unit.application, unit.machine, unit.principal),
+        )
+
+    def drop_unit(self, model_uuid: str, unit: str) -> None:
+        """Forget a unit."""
+        self.db.execute(
+            "DELETE FROM known_units WHERE model_uuid = ? AND unit = ?", (model_uuid, unit)
+        )
+
+    def drop_model_units(self, model_uuid: str) -> None:
+        """Forget every unit of a removed model."""
+        self.db.execute("DELETE FROM known_units WHERE model_uuid = ?", (model_uuid,))
+
+    def units_of(self, model_uuid: str, applications: Sequence[str]) -> list[KnownUnit]:
+        """The known units of some applications of a model, by name."""
+        rows = self.query(
+            "SELECT * FROM known_units WHERE model_uuid = ?"
+            " AND application IN (SELECT value FROM json_each(?)) ORDER BY unit",
+            (model_uuid, json.dumps(list(applications))),
+        )
+        return [_known(r) for r in rows]
+
+    def known_unit(self, model_uuid: str, unit: str) -> KnownUnit | None:
+        """A known unit, or None."""
+        rows = self.query(
+            "SELECT * FROM known_units WHERE model_uuid = ? AND unit = ?", (model_uuid, unit)
+        )
+        return _known(rows[0]) if rows else None
+
+    def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
+        """The units in a relation's scope, by name."""
+        rows = self.query(
+            "SELECT unit FROM relation_units WHERE model_uuid = ? AND relation_id = ?"
+            " ORDER BY unit",
+            (model_uuid, relation_id),
+        )
+        return [str(r["unit"]) for r in rows]
+
+    def scopes_of_unit(self, model_uuid: str, unit: str) -> list[int]:
+        """The ids of the relations a unit is in scope of."""
+        rows = self.query(
+            "SELECT relation_id FROM relation_units WHERE model_uuid = ? AND unit = ?"
+            " ORDER BY relation_id",
+            (model_uuid, unit),
+        )
+        return [int(r["relation_id"]) for r in rows]
+
+    def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
+        """Put a unit in a relation's scope; False when it already was."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO relation_units (model_uuid, relation_id, unit, application,"
+            " role, principal, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                model_uuid,
+                relation_id,
+                unit.name,
+                unit.application,
+                str(role),
+                unit.principal or unit.name,
+                now_rfc3339(),
+            ),
+        )
+        return cursor.rowcount > 0
+
+    def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
+        """Take a unit out of a relation's scope."""
+        self.db.execute(
+            "DELETE FROM relation_units WHERE model_uuid = ? AND relation_id = ? AND unit = ?",
+            (model_uuid, relation_id, unit),
+        )
+
     def cursor(self, source: str) -> int:
         """Return the last sequence of `source`'s feed this context applied (0 for none)."""
         rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
@@ -322,3 +415,13 @@ class SqliteRelations(SqliteStore):
             )
             for r in rows
         ]
+
+
+def _known(row: dict[str, Any]) -> KnownUnit:
+    return KnownUnit(
+        model_uuid=row["model_uuid"],
+        name=row["unit"],
+        application=row["application"],
+        machine=row["machine"],
+        principal=row["principal"],
+    )

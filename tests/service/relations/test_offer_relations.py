@@ -120,10 +120,17 @@ def test_remove_offer_relations_removes_only_that_offers_relations(
         rows = store.query(f"SELECT DISTINCT relation_id FROM {table}")  # noqa: S608
         assert [r["relation_id"] for r in rows] == [kept.id]
     events = store.events_after(before)
-    assert [(e.kind, e.model_uuid, e.entity, dict(e.attributes)) for e in events] == [
+    assert [
+        (e.kind, e.model_uuid, e.entity, dict(e.attributes))
+        for e in events
+        if e.kind == "relation-removed"
+    ] == [
         ("relation-removed", "m1", str(first.id), {"offer-uuid": "offer-1", "key": first.key}),
         ("relation-removed", "m1", str(second.id), {"offer-uuid": "offer-1", "key": second.key}),
     ]
+    # each unit in scope leaves it, with an event, before its relation goes
+    left = [(e.entity, e.attributes["relation-id"]) for e in events if e.kind == "unit-left-scope"]
+    assert {rid for _, rid in left} == {str(first.id), str(second.id)}
     # The id counter is untouched: ids are never reused.
     assert _relate(store, "m1", "again", "offer-1").id == 3
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from services.relations.domain import Relation, RelationStatus
+from services.relations.domain import KnownUnit, Relation, RelationStatus, Role
 
 
 @dataclass
@@ -15,6 +15,8 @@ class _State:
     relations: dict[tuple[str, int], Relation] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, int] = field(default_factory=dict)
+    units: dict[tuple[str, str], KnownUnit] = field(default_factory=dict)
+    scopes: dict[tuple[str, int], dict[str, Role]] = field(default_factory=dict)
     events: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
 
 
@@ -98,6 +100,38 @@ class InMemoryRelations:
             suspended_reason=suspended_reason,
         )
 
+    def put_unit(self, unit: KnownUnit) -> None:
+        self.state.units[(unit.model_uuid, unit.name)] = unit
+
+    def drop_unit(self, model_uuid: str, unit: str) -> None:
+        self.state.units.pop((model_uuid, unit), None)
+
+    def drop_model_units(self, model_uuid: str) -> None:
+        for key in [k for k in self.state.units if k[0] == model_uuid]:
+            del self.state.units[key]
+
+    def units_of(self, model_uuid: str, applications: Sequence[str]) -> list[KnownUnit]:
+        return [
+            u
+            for (m, _), u in sorted(self.state.units.items())
+            if m == model_uuid and u.application in applications
+        ]
+
+    def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
+        return sorted(self.state.scopes.get((model_uuid, relation_id), {}))
+
+    def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
+        assert self._depth > 0
+        scope = self.state.scopes.setdefault((model_uuid, relation_id), {})
+        if unit.name in scope:
+            return False
+        scope[unit.name] = role
+        return True
+
+    def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
+        assert self._depth > 0
+        self.state.scopes.get((model_uuid, relation_id), {}).pop(unit, None)
+
     def cursor(self, source: str) -> int:
         return self.state.cursors.get(source, 0)
 
@@ -108,6 +142,7 @@ class InMemoryRelations:
     def remove_relation(self, model_uuid: str, relation_id: int) -> None:
         assert self._depth > 0
         self.state.relations.pop((model_uuid, relation_id), None)
+        self.state.scopes.pop((model_uuid, relation_id), None)
 
     def get_relation(self, model_uuid: str, relation_id: int) -> Relation | None:
         return self.state.relations.get((model_uuid, relation_id))
