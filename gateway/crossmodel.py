@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import grpc
@@ -125,6 +126,18 @@ def terminated_message(name: str) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class End:
+    """One resolved end of add-relation."""
+
+    side: relations_pb2.RelationSide
+    """What the relations context matches."""
+    saas: offers_pb2.Saas | None = None
+    """The SAAS, when the end is remote."""
+    consumed: bool = False
+    """True when this call consumed the offer (a URL end): undone if the relation fails."""
+
+
 class CrossModel:
     """The gateway's cross-model use cases, on top of the four services."""
 
@@ -218,7 +231,7 @@ class CrossModel:
         if alias and not is_application_name(alias):
             raise errors.Invalid(f'invalid application name "{alias}"')
         held = self._resolve.offer(caller, url, "consume", context)
-        return self._consume(model, held.offer, alias or held.offer.name, context), str(url)
+        return self._consume(model, held.offer, alias or held.offer.name, context).saas, str(url)
 
     def _consume(
         self,
@@ -226,7 +239,7 @@ class CrossModel:
         offer: offers_pb2.Offer,
         name: str,
         context: grpc.ServicerContext,
-    ) -> offers_pb2.Saas:
+    ) -> offers_pb2.ConsumeResponse:
         if self.find_application(model.uuid, name, context) is not None:
             raise errors.AlreadyExists(
                 f'cannot add saas application "{name}": local application with same name '
@@ -246,7 +259,7 @@ class CrossModel:
                 endpoints=offer.endpoints,
             ),
             context,
-        ).saas
+        )
 
     # -- relate ----------------------------------------------------------------------------
 
@@ -258,7 +271,7 @@ class CrossModel:
         context: grpc.ServicerContext,
         *,
         consume: bool,
-    ) -> tuple[relations_pb2.RelationSide, offers_pb2.Saas | None]:
+    ) -> End:
         """One end of add-relation: an application, a SAAS, or an offer URL.
 
         A URL is consumed under the offer's name first (unless `consume` is False, for a dry
@@ -272,8 +285,10 @@ class CrossModel:
         if looks_like_url(ref):
             url = self._resolve.offer_url(caller, ref, context)
             held = self._resolve.offer(caller, url, "consume", context)
+            created = False
             if consume:
-                saas = self._consume(model, held.offer, held.offer.name, context)
+                consumed = self._consume(model, held.offer, held.offer.name, context)
+                saas, created = consumed.saas, consumed.created
             else:
                 saas = offers_pb2.Saas(
                     model_uuid=model.uuid,
@@ -282,27 +297,26 @@ class CrossModel:
                     source_model_uuid=held.offer.model_uuid,
                     endpoints=held.offer.endpoints,
                 )
-            return saas_side(saas, url.endpoint), saas
+            return End(side=saas_side(saas, url.endpoint), saas=saas, consumed=created)
         application, _, endpoint = ref.partition(":")
         if not application or (":" in ref and not endpoint):
             raise errors.Invalid(f'invalid endpoint "{ref}"')
         app = self.find_application(model.uuid, application, context)
         if app is not None:
-            return (
-                relations_pb2.RelationSide(
+            return End(
+                side=relations_pb2.RelationSide(
                     application=application,
                     endpoint=endpoint,
                     subordinate=app.subordinate,
                     endpoints=[candidate(e) for e in app.charm.endpoints],
-                ),
-                None,
+                )
             )
         found = self.find_saas(model.uuid, application, context)
         if found is None:
             raise errors.NotFound(f'application "{application}" not found')
         if found.status == "terminated":
             raise errors.Refused(terminated_message(found.name))
-        return saas_side(found, endpoint), found
+        return End(side=saas_side(found, endpoint), saas=found)
 
     def egress(
         self,

@@ -186,14 +186,19 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             context,
         ).relations
         for relation in relations:
-            self._peers.ask(
-                "relations",
-                self._peers.relations.RemoveRelation,
-                relations_pb2.RemoveRelationRequest(
-                    model_uuid=model.uuid, id=relation.id, by_id=True
-                ),
-                context,
-            )
+            try:
+                self._peers.ask(
+                    "relations",
+                    self._peers.relations.RemoveRelation,
+                    relations_pb2.RemoveRelationRequest(
+                        model_uuid=model.uuid, id=relation.id, by_id=True
+                    ),
+                    context,
+                )
+            except grpc.RpcError as err:
+                # a model that consumes its own offer holds both halves: one took the other
+                if not (isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND):
+                    raise
         self._peers.ask(
             "placement",
             self._peers.placement.DestroyModel,
@@ -875,25 +880,32 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             raise errors.Invalid("providing more than one remote endpoints not supported")
         via = parse_via(request.via)
         consume = not request.dry_run
-        a, saas_a = self._cmr.side(caller, model, request.a, context, consume=consume)
-        b, saas_b = self._cmr.side(caller, model, request.b, context, consume=consume)
-        saas = saas_a or saas_b
+        a = self._cmr.side(caller, model, request.a, context, consume=consume)
+        b = self._cmr.side(caller, model, request.b, context, consume=consume)
+        saas = a.saas or b.saas
         if via and saas is None:
             raise errors.Invalid(
                 "integration via subnets for non cross model relations not supported"
             )
-        if saas is None or request.dry_run or (saas_a is not None and saas_b is not None):
+        if saas is None or request.dry_run or (a.saas is not None and b.saas is not None):
             # two SAAS: the relations context gives Juju's refusal
             reply = self._peers.ask(
                 "relations",
                 self._peers.relations.AddRelation,
                 relations_pb2.AddRelationRequest(
-                    model_uuid=model.uuid, a=a, b=b, dry_run=request.dry_run
+                    model_uuid=model.uuid, a=a.side, b=b.side, dry_run=request.dry_run
                 ),
                 context,
             )
             return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
-        relation = self._cmr.relate(caller, model, a, b, saas, via, context)
+        try:
+            relation = self._cmr.relate(caller, model, a.side, b.side, saas, via, context)
+        except BaseException:
+            # a SAAS this call consumed goes again: a refused relation changes nothing
+            for end in (a, b):
+                if end.saas is not None and end.consumed:
+                    self._remove_saas(model.uuid, end.saas.name, context)
+            raise
         return pb.AddRelationResponse(relation=relation)
 
     @override

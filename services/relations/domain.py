@@ -692,7 +692,11 @@ def _cross_attributes(relation: Relation) -> dict[str, str]:
 def _remove(relations: Relations, relation: Relation) -> int:
     """Remove a relation and every other half of it this store holds; the last sequence."""
     seq = 0
-    others = [h for h in relations.halves(relation.token) if h.model_uuid != relation.model_uuid]
+    others = [
+        h
+        for h in relations.halves(relation.token)
+        if (h.model_uuid, h.id) != (relation.model_uuid, relation.id)
+    ]
     for half in (relation, *others):
         _leave_all(relations, half)
         relations.remove_relation(half.model_uuid, half.id)

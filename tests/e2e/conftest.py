@@ -24,6 +24,7 @@ class Controller:
     address: str
     password: str
     built: list[Built]
+    data_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,10 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]
         one.start()
     try:
         yield Controller(
-            address=f"127.0.0.1:{built[-1].port}", password="sekrit-admin-pass", built=built
+            address=f"127.0.0.1:{built[-1].port}",
+            password="sekrit-admin-pass",
+            built=built,
+            data_dir=data,
         )
     finally:
         for one in reversed(built):

@@ -118,3 +118,34 @@ def test_two_consumers_of_one_offer(cmr: Cmr) -> None:
     refused = cmr("add-relation", "mediawiki", "mysql", "-m", "wiki-1")
     assert refused.exit_code == 1
     assert 'Offer "mysql" has been removed from the remote model.' in refused.stderr
+
+
+def test_consume_under_an_alias_into_the_offering_model_itself(cmr: Cmr) -> None:
+    """The seed's alias workflow, and a model that consumes its own offer (REFERENCE §11 #7)."""
+    cmr.ok("add-model", "shop")
+    cmr.ok("deploy", "mysql", "-m", "shop")
+    cmr.ok("deploy", "wordpress", "-m", "shop")
+    cmr.ok("offer", "shop.mysql:db", "-m", "shop")
+    clash = cmr.fails("consume", "admin/shop.mysql", "-m", "shop")
+    assert clash == (
+        'ERROR cannot add saas application "mysql": local application with same name already '
+        "exists"
+    )
+    added = cmr("consume", "admin/shop.mysql", "db2", "-m", "shop")
+    assert added.exit_code == 0, added.stderr
+    assert added.stderr.strip() == "Added ctrl:admin/shop.mysql as db2"
+    cmr.ok("add-relation", "wordpress", "db2", "-m", "shop")
+    status = cmr.json("status", "-m", "shop", "--relations")
+    assert status["application-endpoints"]["db2"]["relations"] == {"db": ["wordpress"]}
+    assert status["offers"]["mysql"]["total-connected-count"] == 1
+    # the offerer's half (wordpress's proxy) stays hidden; the consumer's half shows
+    assert [r["key"] for r in status["relations"]] == ["wordpress:db db2:db"]
+    [connection] = cmr.json("offers", "-m", "shop")["mysql"]["connections"]
+    # removing from the offering side, by the id `cmr offers` shows, removes both halves
+    cmr.ok("remove-relation", str(connection["relation-id"]), "-m", "shop")
+    status = cmr.json("status", "-m", "shop", "--relations")
+    assert status.get("relations", []) == []
+    assert "total-connected-count" not in status["offers"]["mysql"]
+    cmr.ok("add-relation", "wordpress", "db2", "-m", "shop")
+    cmr.ok("destroy-model", "shop", "-y")
+    assert "shop" not in cmr.ok("models")
