@@ -473,11 +473,14 @@ class CrossModel:
 
     def check_resumable(
         self, model: placement_pb2.Model, ids: Sequence[int], context: grpc.ServicerContext
-    ) -> None:
-        """Refuse to resume a relation whose consuming user no longer has consume.
+    ) -> dict[int, str]:
+        """Check what resume-relation would resume: consume access, then the allow-list.
+
+        Returns:
+            The ids whose ingress the offering model's allow-list now refuses, with the message.
 
         Raises:
-            Forbidden: `permission denied`.
+            Forbidden: `permission denied`: a connection's user no longer has consume.
         """
         relations = self._peers.ask(
             "relations",
@@ -486,6 +489,7 @@ class CrossModel:
             context,
         ).relations
         by_id = {r.id: r for r in relations}
+        refused: dict[int, str] = {}
         for relation_id in ids:
             relation = by_id.get(relation_id)
             if relation is None or not relation.suspended:
@@ -500,3 +504,12 @@ class CrossModel:
                 "consume",
             ):
                 raise errors.Forbidden(PERMISSION_DENIED)
+            check = self._peers.ask(
+                "offers",
+                self._peers.offers.CheckIngress,
+                offers_pb2.CheckIngressRequest(model_uuid=model.uuid, subnets=cross.subnets),
+                context,
+            )
+            if not check.allowed:
+                refused[relation_id] = check.message
+        return refused

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 import grpc
+import yaml
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
@@ -38,6 +39,16 @@ ROLE_NAMES: Final = {
     placement_pb2.ROLE_REQUIRER: "requirer",
     placement_pb2.ROLE_PEER: "peer",
 }
+
+
+def charm_name(metadata_yaml: str) -> str:
+    """The `name` of a charm's metadata, or empty when it has none (placement judges the rest)."""
+    try:
+        meta = yaml.safe_load(metadata_yaml)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return ""
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
@@ -258,10 +269,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", context)
-        if request.application and self._cmr.find_saas(model.uuid, request.application, context):
+        name = request.application or charm_name(request.metadata_yaml)
+        if name and self._cmr.find_saas(model.uuid, name, context):
             raise errors.AlreadyExists(
-                f'cannot add application "{request.application}": saas application with same '
-                "name already exists"
+                f'cannot add application "{name}": saas application with same name already exists'
             )
         reply = self._peers.ask(
             "placement",
@@ -948,14 +959,20 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def ResumeRelation(
         self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
     ) -> pb.ResumeRelationResponse:
-        """Each connection's user must still have consume on the offer (REFERENCE §3.3)."""
+        """Each connection's user must still have consume on the offer (REFERENCE §3.3).
+
+        The firewall check runs again: a relation whose ingress the allow-list now refuses
+        resumes into `error` with Juju's message rather than `joined`.
+        """
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", context)
-        self._cmr.check_resumable(model, request.ids, context)
+        refused = self._cmr.check_resumable(model, request.ids, context)
         reply = self._peers.ask(
             "relations",
             self._peers.relations.ResumeRelation,
-            relations_pb2.ResumeRelationRequest(model_uuid=model.uuid, ids=request.ids),
+            relations_pb2.ResumeRelationRequest(
+                model_uuid=model.uuid, ids=request.ids, refused=refused
+            ),
             context,
         )
         return pb.ResumeRelationResponse(relations=reply.relations)

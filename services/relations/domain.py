@@ -21,7 +21,7 @@ AddRelation request carries no unit counts, so a new relation starts `joined`; s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, Protocol
@@ -940,21 +940,33 @@ def resumable(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list
     return _offered(relations, model_uuid, ids)
 
 
-def resume_relations(relations: Relations, model_uuid: str, ids: Sequence[int]) -> Changed:
+def resume_relations(
+    relations: Relations,
+    model_uuid: str,
+    ids: Sequence[int],
+    refused: Mapping[int, str] | None = None,
+) -> Changed:
     """Resume suspended cross-model relations, both halves (`joining`, then `joined`).
 
     A relation that is not suspended is left as it is. Whether the connection's user may still
-    consume is the gateway's check (access owns it), made before this is called.
+    consume, and whether the offerer's allow-list still admits its ingress, are the gateway's
+    checks (access and offers own them), made before this is called: an id in `refused`
+    resumes into `error` with its message, and its units stay out of scope.
 
     Raises:
         Invalid, NotFound, Refused: as `suspend_relations`.
     """
     seq = 0
+    refused = refused or {}
     with relations.transaction():
         for relation in _offered(relations, model_uuid, ids):
-            if relation.suspended:
-                for half in relations.halves(relation.token) or [relation]:
-                    seq = _transition(relations, half, _RESUME, message="", suspended=False)
+            if not relation.suspended:
+                continue
+            why = refused.get(relation.id, "")
+            steps = ((_RESUME[0]), ("relation-error", RelationStatus.ERROR)) if why else _RESUME
+            for half in relations.halves(relation.token) or [relation]:
+                seq = _transition(relations, half, steps, message=why, suspended=False)
+                if not why:
                     seq = sync_scope(relations, replace(half, suspended=False)) or seq
         after = [relations.get_relation(model_uuid, i) for i in ids]
     return Changed(relations=[r for r in after if r is not None], sequence=seq)
@@ -1003,11 +1015,12 @@ def apply_access_event(
 def scope_members(relation: Relation, units: Sequence[KnownUnit]) -> list[KnownUnit]:
     """The local units that belong in a relation's scope (REFERENCE §5.6, §7.2).
 
-    None while the relation is suspended. In a global relation, every unit of a local end. In
-    a container-scoped one, a unit only with a counterpart of the other application in its own
-    container (a principal and its subordinate, or two subordinates of one principal).
+    None while the relation is suspended or in error. In a global relation, every unit of a
+    local end. In a container-scoped one, a unit only with a counterpart of the other
+    application in its own container (a principal and its subordinate, or two subordinates of
+    one principal).
     """
-    if relation.suspended:
+    if relation.suspended or relation.status is RelationStatus.ERROR:
         return []
     local = {e.application for e in relation.endpoints if not e.remote}
     mine = [u for u in units if u.application in local]

@@ -135,7 +135,9 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     def ResumeRelation(
         self, request: relations_pb2.ResumeRelationRequest, context: grpc.ServicerContext
     ) -> relations_pb2.ResumeRelationResponse:
-        changed = domain.resume_relations(self._store, request.model_uuid, list(request.ids))
+        changed = domain.resume_relations(
+            self._store, request.model_uuid, list(request.ids), dict(request.refused)
+        )
         return relations_pb2.ResumeRelationResponse(
             relations=[_relation(r) for r in changed.relations], sequence=changed.sequence
         )

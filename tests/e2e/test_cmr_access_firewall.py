@@ -371,14 +371,6 @@ def test_firewall_rule_refuses_consumers_outside_the_allowlist(cmr: Cmr) -> None
     assert _counts(cmr, "fw") == (1, 3)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "resume-relation does not re-run the ingress check: a relation the allow-list refused "
-        "(status error) becomes joined after suspend-relation + resume-relation, although its "
-        "subnets are still outside the allow-list"
-    ),
-    strict=True,
-)
 def test_suspend_and_resume_do_not_let_a_refused_relation_through(cmr: Cmr) -> None:
     url = _offering(cmr, "fw-resume")
     cmr.ok(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import Cmr
 
 
@@ -99,13 +97,6 @@ def test_consume_is_idempotent_and_shares_the_application_name_space(cmr: Cmr) -
     ]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "gateway Deploy only checks the SAAS name space when an application name is given: "
-        "`cmr deploy mysql` (name taken from the charm) deploys over a SAAS called mysql"
-    ),
-    strict=True,
-)
 def test_deploy_over_a_saas_name_taken_from_the_charm_is_refused(cmr: Cmr) -> None:
     url = _offering(cmr, "clash")
     cmr.ok("add-model", "clash-shop")
