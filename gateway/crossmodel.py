@@ -469,6 +469,52 @@ class CrossModel:
             context,
         )
 
+    def republish_egress(self, model: placement_pb2.Model, context: grpc.ServicerContext) -> None:
+        """After egress may have changed (model config, units), publish it again (§6.3).
+
+        Each consumer's half without `--via` whose egress differs from what it published is
+        checked again by the offerer: refused, it goes to `error`; admitted, out of `error`.
+        """
+        relations = self._peers.ask(
+            "relations",
+            self._peers.relations.ListRelations,
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
+            context,
+        ).relations
+        egress: dict[str, list[str]] = {}
+        for relation in relations:
+            cross = relation.cross_model
+            if cross.side != CONSUMER or cross.via:
+                continue
+            local = next(e for e in relation.endpoints if not e.remote)
+            remote = next(e for e in relation.endpoints if e.remote)
+            if local.application not in egress:
+                egress[local.application] = self.egress(model, local.application, (), context)
+            subnets = egress[local.application]
+            if list(cross.subnets) == subnets:
+                continue
+            saas = self.find_saas(model.uuid, remote.application, context)
+            offer = self._offer(saas.offer_uuid, context) if saas is not None else None
+            if offer is None:
+                continue
+            check = self._peers.ask(
+                "offers",
+                self._peers.offers.CheckIngress,
+                offers_pb2.CheckIngressRequest(model_uuid=offer.model_uuid, subnets=subnets),
+                context,
+            )
+            self._peers.ask(
+                "relations",
+                self._peers.relations.UpdateEgress,
+                relations_pb2.UpdateEgressRequest(
+                    model_uuid=model.uuid,
+                    id=relation.id,
+                    subnets=subnets,
+                    refused="" if check.allowed else check.message,
+                ),
+                context,
+            )
+
     # -- suspend, resume -------------------------------------------------------------------
 
     def check_resumable(

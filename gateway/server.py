@@ -258,6 +258,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             placement_pb2.SetModelConfigRequest(model_uuid=model.uuid, config=request.config),
             context,
         )
+        if "egress-subnets" in request.config:
+            self._cmr.republish_egress(model, context)
         return pb.SetModelConfigResponse(config=reply.config)
 
     # -- applications, units, machines -----------------------------------------------------
@@ -306,6 +308,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ),
             context,
         )
+        self._cmr.republish_egress(model, context)
         return pb.AddUnitResponse(units=reply.units)
 
     @override
@@ -321,6 +324,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
             context,
         )
+        self._cmr.republish_egress(model, context)
         return pb.RemoveUnitResponse()
 
     @override

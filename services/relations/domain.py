@@ -277,6 +277,10 @@ class Relations(EventStore, Protocol):
         """Take a unit out of a relation's scope."""
         ...
 
+    def set_subnets(self, model_uuid: str, relation_id: int, subnets: Sequence[str]) -> None:
+        """Replace a relation's egress (consumer) or ingress (offerer) subnets."""
+        ...
+
     def cursor(self, source: str) -> int:
         """Return the last sequence of `source`'s feed this context applied (0 for none)."""
         ...
@@ -970,6 +974,62 @@ def resume_relations(
                     seq = sync_scope(relations, replace(half, suspended=False)) or seq
         after = [relations.get_relation(model_uuid, i) for i in ids]
     return Changed(relations=[r for r in after if r is not None], sequence=seq)
+
+
+def update_egress(
+    relations: Relations,
+    model_uuid: str,
+    relation_id: int,
+    subnets: Sequence[str],
+    refused: str = "",
+) -> Changed:
+    """Record the consumer's new egress on both halves, with the offerer's verdict (§6.3).
+
+    Refused, a live relation goes to `error` with the message (units leave scope); admitted, a
+    relation in `error` goes back to `joined` (units enter scope). A suspended relation only
+    records the subnets: resume checks them again.
+
+    Raises:
+        Invalid: no model or a negative id.
+        NotFound: no such relation.
+        Refused: not the consumer's half of a cross-model relation.
+    """
+    _require_model(model_uuid)
+    if relation_id < 0:
+        raise errors.Invalid(f'relation ID "{relation_id}" not valid')
+    seq = 0
+    with relations.transaction():
+        relation = relations.get_relation(model_uuid, relation_id)
+        if relation is None:
+            raise errors.NotFound(f"relation {relation_id} not found")
+        if relation.side != CONSUMER:
+            raise errors.Refused(
+                f'relation "{relation.key}" does not consume an offer: it has no egress'
+            )
+        for half in relations.halves(relation.token) or [relation]:
+            relations.set_subnets(half.model_uuid, half.id, subnets)
+            if half.suspended:
+                continue
+            if refused and (half.status, half.message) != (RelationStatus.ERROR, refused):
+                seq = _transition(
+                    relations,
+                    half,
+                    (("relation-error", RelationStatus.ERROR),),
+                    message=refused,
+                    suspended=False,
+                )
+                seq = _leave_all(relations, half) or seq
+            elif not refused and half.status is RelationStatus.ERROR:
+                seq = _transition(
+                    relations,
+                    half,
+                    (("relation-joined", RelationStatus.JOINED),),
+                    message="",
+                    suspended=False,
+                )
+                seq = sync_scope(relations, replace(half, status=RelationStatus.JOINED)) or seq
+        after = relations.get_relation(model_uuid, relation_id) or relation
+    return Changed(relations=[after], sequence=seq)
 
 
 CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})

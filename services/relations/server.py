@@ -144,6 +144,18 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def UpdateEgress(
+        self, request: relations_pb2.UpdateEgressRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.UpdateEgressResponse:
+        changed = domain.update_egress(
+            self._store, request.model_uuid, request.id, list(request.subnets), request.refused
+        )
+        return relations_pb2.UpdateEgressResponse(
+            relation=_relation(changed.relations[0]), sequence=changed.sequence
+        )
+
+    @override
+    @status.unary
     def Sync(
         self, request: relations_pb2.SyncRequest, context: grpc.ServicerContext
     ) -> relations_pb2.SyncResponse:

@@ -314,6 +314,13 @@ class SqliteRelations(SqliteStore):
             (model_uuid, relation_id, unit),
         )
 
+    def set_subnets(self, model_uuid: str, relation_id: int, subnets: Sequence[str]) -> None:
+        """Replace a relation's egress (consumer) or ingress (offerer) subnets."""
+        self.db.execute(
+            "UPDATE relations SET subnets = ?, updated_at = ? WHERE model_uuid = ? AND id = ?",
+            (json.dumps(list(subnets)), now_rfc3339(), model_uuid, relation_id),
+        )
+
     def cursor(self, source: str) -> int:
         """Return the last sequence of `source`'s feed this context applied (0 for none)."""
         rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))

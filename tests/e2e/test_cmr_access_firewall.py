@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.e2e.conftest import Cmr
@@ -477,14 +476,6 @@ def test_egress_precedence_via_then_model_config_then_unit_addresses(cmr: Cmr) -
     assert {"10.20.0.0/16", "10.30.0.0/24", ",".join(addresses)} <= last
 
 
-@pytest.mark.xfail(
-    reason=(
-        "egress is computed once, when the relation is set up: changing the consuming model's "
-        "egress-subnets afterwards leaves the offerer's ingress-subnets (and the allow-list "
-        "check) as they were, unlike REFERENCE §6.1/§6.3"
-    ),
-    strict=True,
-)
 def test_changing_egress_subnets_republishes_ingress(cmr: Cmr) -> None:
     url = _offering(cmr, "eg-later")
     _consumer(cmr, "eg-later-wiki")
@@ -492,3 +483,30 @@ def test_changing_egress_subnets_republishes_ingress(cmr: Cmr) -> None:
     assert _connections(cmr, "eg-later")[0]["ingress-subnets"] != ["10.20.0.0/16"]
     cmr.ok("model-config", "egress-subnets=10.20.0.0/16", "-m", "eg-later-wiki")
     assert _connections(cmr, "eg-later")[0]["ingress-subnets"] == ["10.20.0.0/16"]
+    # egress moved outside the allow-list: the relation goes to error; back inside: joined
+    cmr.ok(
+        "set-firewall-rule",
+        "juju-application-offer",
+        "--allowlist",
+        "10.20.0.0/16",
+        "-m",
+        "eg-later",
+    )
+    cmr.ok("model-config", "egress-subnets=69.32.56.0/24", "-m", "eg-later-wiki")
+    assert _relation(cmr, "eg-later-wiki")["status"] == {
+        "current": "error",
+        "message": "subnet 69.32.56.0/24 not in firewall whitelist",
+    }
+    assert _connections(cmr, "eg-later")[0]["status"]["current"] == "error"
+    cmr.ok("model-config", "egress-subnets=10.20.1.0/24", "-m", "eg-later-wiki")
+    assert _relation(cmr, "eg-later-wiki")["status"] == {"current": "joined"}
+    # with no egress-subnets, adding a unit publishes its address too
+    cmr.ok("model-config", "egress-subnets=", "-m", "eg-later-wiki")
+    cmr.ok(
+        "set-firewall-rule", "juju-application-offer", "--allowlist", "0.0.0.0/0", "-m", "eg-later"
+    )
+    before = _connections(cmr, "eg-later")[0]["ingress-subnets"]
+    cmr.ok("add-unit", "mediawiki", "-m", "eg-later-wiki")
+    after = _connections(cmr, "eg-later")[0]["ingress-subnets"]
+    assert len(after) == len(before) + 1
+    assert all(s.endswith("/32") for s in after)

@@ -132,6 +132,11 @@ class InMemoryRelations:
         assert self._depth > 0
         self.state.scopes.get((model_uuid, relation_id), {}).pop(unit, None)
 
+    def set_subnets(self, model_uuid: str, relation_id: int, subnets: Sequence[str]) -> None:
+        assert self._depth > 0
+        key = (model_uuid, relation_id)
+        self.state.relations[key] = replace(self.state.relations[key], subnets=tuple(subnets))
+
     def cursor(self, source: str) -> int:
         return self.state.cursors.get(source, 0)
 
