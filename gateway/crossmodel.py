@@ -151,46 +151,34 @@ class CrossModel:
         self, model_uuid: str, name: str, context: grpc.ServicerContext
     ) -> offers_pb2.Saas | None:
         """The model's SAAS of that name, or None."""
-        try:
-            return self._peers.ask(
-                "offers",
-                self._peers.offers.GetSaas,
-                offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name),
-                context,
-            ).saas
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
+        reply = self._peers.ask_or_none(
+            "offers",
+            self._peers.offers.GetSaas,
+            offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name),
+            context,
+        )
+        return reply.saas if reply is not None else None
 
     def find_application(
         self, model_uuid: str, name: str, context: grpc.ServicerContext
     ) -> placement_pb2.Application | None:
         """The model's application of that name, or None."""
-        try:
-            return self._peers.ask(
-                "placement",
-                self._peers.placement.GetApplication,
-                placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
-                context,
-            ).application
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
+        reply = self._peers.ask_or_none(
+            "placement",
+            self._peers.placement.GetApplication,
+            placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
+            context,
+        )
+        return reply.application if reply is not None else None
 
     def _offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
-        try:
-            return self._peers.ask(
-                "offers",
-                self._peers.offers.GetOffer,
-                offers_pb2.GetOfferRequest(offer_uuid=offer_uuid),
-                context,
-            ).offer
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
+        reply = self._peers.ask_or_none(
+            "offers",
+            self._peers.offers.GetOffer,
+            offers_pb2.GetOfferRequest(offer_uuid=offer_uuid),
+            context,
+        )
+        return reply.offer if reply is not None else None
 
     def user_level(self, user: str, offer: offers_pb2.Offer, context: grpc.ServicerContext) -> str:
         """A user's effective level on an offer (implicit admins included)."""

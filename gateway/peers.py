@@ -86,6 +86,21 @@ class Peers:
         """Call `method` of `service` with `request`, under the incoming call's deadline."""
         return self.call(service, lambda: method(request, timeout=timeout(context)))
 
+    def ask_or_none(
+        self,
+        service: str,
+        method: Callable[..., T],
+        request: object,
+        context: grpc.ServicerContext,
+    ) -> T | None:
+        """As `ask`, but None when the service answers NOT_FOUND."""
+        try:
+            return self.ask(service, method, request, context)
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
     def close(self) -> None:
         """Close every channel."""
         for channel in self._channels.values():

@@ -136,17 +136,15 @@ class Resolver:
         """
         owner, name = split_model_ref(ref, caller.user)
         missing = errors.NotFound(f'model "{owner}/{name}" not found')
-        try:
-            model = self._peers.ask(
-                "placement",
-                self._peers.placement.GetModel,
-                placement_pb2.GetModelRequest(owner=owner, name=name),
-                context,
-            ).model
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                raise missing from None
-            raise
+        found = self._peers.ask_or_none(
+            "placement",
+            self._peers.placement.GetModel,
+            placement_pb2.GetModelRequest(owner=owner, name=name),
+            context,
+        )
+        if found is None:
+            raise missing
+        model = found.model
         if not needed:
             return model  # existence only: the caller decides what to reveal
         (level,) = self.levels(caller, [model_target(model)], context)
@@ -179,23 +177,25 @@ class Resolver:
         """Resolve an offer URL to an offer on which the caller holds `needed` or more."""
         label = f"{url.user}/{url.model}.{url.offer}"
         missing = errors.NotFound(f'application offer "{label}" not found')
-        try:
-            model = self._peers.ask(
-                "placement",
-                self._peers.placement.GetModel,
-                placement_pb2.GetModelRequest(owner=url.user, name=url.model),
-                context,
-            ).model
-            offer = self._peers.ask(
+        in_model = self._peers.ask_or_none(
+            "placement",
+            self._peers.placement.GetModel,
+            placement_pb2.GetModelRequest(owner=url.user, name=url.model),
+            context,
+        )
+        found = (
+            self._peers.ask_or_none(
                 "offers",
                 self._peers.offers.GetOffer,
-                offers_pb2.GetOfferRequest(model_uuid=model.uuid, name=url.offer),
+                offers_pb2.GetOfferRequest(model_uuid=in_model.model.uuid, name=url.offer),
                 context,
-            ).offer
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                raise missing from None
-            raise
+            )
+            if in_model is not None
+            else None
+        )
+        if found is None:
+            raise missing
+        offer = found.offer
         (level,) = self.levels(caller, [offer_target(offer)], context)
         if not level:
             raise missing

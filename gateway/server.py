@@ -17,7 +17,7 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
-from gateway.crossmodel import CrossModel, looks_like_url, parse_via
+from gateway.crossmodel import ROLE_NAMES, CrossModel, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
 from gateway.resolve import (
     CONTROLLER_TARGET,
@@ -34,11 +34,6 @@ from services.common.server import Built, new_server
 from services.offers.url import OfferURL
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
-ROLE_NAMES: Final = {
-    placement_pb2.ROLE_PROVIDER: "provider",
-    placement_pb2.ROLE_REQUIRER: "requirer",
-    placement_pb2.ROLE_PEER: "peer",
-}
 
 
 def charm_name(metadata_yaml: str) -> str:
@@ -197,19 +192,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             context,
         ).relations
         for relation in relations:
-            try:
-                self._peers.ask(
-                    "relations",
-                    self._peers.relations.RemoveRelation,
-                    relations_pb2.RemoveRelationRequest(
-                        model_uuid=model.uuid, id=relation.id, by_id=True
-                    ),
-                    context,
-                )
-            except grpc.RpcError as err:
-                # a model that consumes its own offer holds both halves: one took the other
-                if not (isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND):
-                    raise
+            # a model that consumes its own offer holds both halves: one takes the other
+            self._peers.ask_or_none(
+                "relations",
+                self._peers.relations.RemoveRelation,
+                relations_pb2.RemoveRelationRequest(
+                    model_uuid=model.uuid, id=relation.id, by_id=True
+                ),
+                context,
+            )
         self._peers.ask(
             "placement",
             self._peers.placement.DestroyModel,
@@ -718,21 +709,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         model = self._resolve.model(caller, request.model, "admin", context)
         endpoints: list[offers_pb2.ApplicationEndpoint] = []
         charm, summary = "", ""
-        try:
-            app = self._peers.ask(
-                "placement",
-                self._peers.placement.GetApplication,
-                placement_pb2.GetApplicationRequest(
-                    model_uuid=model.uuid, application=request.application
-                ),
-                context,
-            ).application
-        except grpc.RpcError as err:
-            # an unknown application reaches the offers service as no endpoints at all, so
-            # that its message names the offer (REFERENCE §2.1)
-            if not (isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND):
-                raise
-        else:
+        # an unknown application reaches the offers service as no endpoints at all, so that
+        # its message names the offer (REFERENCE §2.1)
+        app = self._cmr.find_application(model.uuid, request.application, context)
+        if app is not None:
             endpoints = [
                 offers_pb2.ApplicationEndpoint(
                     name=e.name,
