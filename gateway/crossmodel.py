@@ -180,6 +180,17 @@ class CrossModel:
         )
         return reply.offer if reply is not None else None
 
+    def ingress(
+        self, model_uuid: str, subnets: Sequence[str], context: grpc.ServicerContext
+    ) -> offers_pb2.CheckIngressResponse:
+        """The offering model's verdict on a consumer's ingress subnets (REFERENCE §6.3)."""
+        return self._peers.ask(
+            "offers",
+            self._peers.offers.CheckIngress,
+            offers_pb2.CheckIngressRequest(model_uuid=model_uuid, subnets=subnets),
+            context,
+        )
+
     def user_level(self, user: str, offer: offers_pb2.Offer, context: grpc.ServicerContext) -> str:
         """A user's effective level on an offer (implicit admins included)."""
         reply = self._peers.ask(
@@ -363,12 +374,7 @@ class CrossModel:
         ):
             raise errors.Forbidden(PERMISSION_DENIED)
         subnets = self.egress(model, local.application, via, context)
-        check = self._peers.ask(
-            "offers",
-            self._peers.offers.CheckIngress,
-            offers_pb2.CheckIngressRequest(model_uuid=offer.model_uuid, subnets=subnets),
-            context,
-        )
+        check = self.ingress(offer.model_uuid, subnets, context)
         token = str(uuid.uuid4())
         state = "joined" if check.allowed else "error"
         consumer = self._peers.ask(
@@ -485,12 +491,7 @@ class CrossModel:
             offer = self._offer(saas.offer_uuid, context) if saas is not None else None
             if offer is None:
                 continue
-            check = self._peers.ask(
-                "offers",
-                self._peers.offers.CheckIngress,
-                offers_pb2.CheckIngressRequest(model_uuid=offer.model_uuid, subnets=subnets),
-                context,
-            )
+            check = self.ingress(offer.model_uuid, subnets, context)
             self._peers.ask(
                 "relations",
                 self._peers.relations.UpdateEgress,
@@ -538,12 +539,7 @@ class CrossModel:
                 "consume",
             ):
                 raise errors.Forbidden(PERMISSION_DENIED)
-            check = self._peers.ask(
-                "offers",
-                self._peers.offers.CheckIngress,
-                offers_pb2.CheckIngressRequest(model_uuid=model.uuid, subnets=cross.subnets),
-                context,
-            )
+            check = self.ingress(model.uuid, cross.subnets, context)
             if not check.allowed:
                 refused[relation_id] = check.message
         return refused

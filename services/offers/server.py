@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import grpc
@@ -33,10 +33,7 @@ def offer_pb(offer: domain.Offer) -> pb.Offer:
         application=offer.application,
         charm=offer.charm,
         description=offer.description,
-        endpoints=[
-            pb.OfferEndpoint(name=e.name, interface=e.interface, role=str(e.role))
-            for e in offer.endpoints
-        ],
+        endpoints=_endpoints(offer.endpoints),
         url=offer.url,
         created_by=offer.created_by,
         created_at=offer.created_at,
@@ -66,14 +63,17 @@ def saas_pb(saas: domain.RemoteApplication) -> pb.Saas:
         offer_url=saas.offer_url,
         source_model_uuid=saas.source_model_uuid,
         source_controller=saas.source_controller,
-        endpoints=[
-            pb.OfferEndpoint(name=e.name, interface=e.interface, role=str(e.role))
-            for e in saas.endpoints
-        ],
+        endpoints=_endpoints(saas.endpoints),
         status=saas.status,
         status_message=saas.status_message,
         created_at=saas.created_at,
     )
+
+
+def _endpoints(endpoints: Iterable[domain.OfferEndpoint]) -> list[pb.OfferEndpoint]:
+    return [
+        pb.OfferEndpoint(name=e.name, interface=e.interface, role=str(e.role)) for e in endpoints
+    ]
 
 
 def _rule(rule: domain.FirewallRule) -> pb.FirewallRule:
