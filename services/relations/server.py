@@ -10,9 +10,9 @@ from typing_extensions import override
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import errors, feed, status
 from services.common.config import Config
+from services.common.reactor import FeedReactor, wait_within
 from services.common.server import Built, new_server_owning
 from services.relations import domain, reactor
-from services.relations.reactor import FeedReactor
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
@@ -163,9 +163,7 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
         follower = self._reactors.get(request.source)
         if follower is None:
             raise errors.Invalid(f'no reactor follows "{request.source}"')
-        remaining = context.time_remaining()
-        wait = min(30.0, remaining if remaining is not None else 30.0)
-        if not follower.wait_for(request.sequence, max(wait - 0.1, 0.0)):
+        if not wait_within(follower, request.sequence, context.time_remaining()):
             raise errors.Unavailable(
                 f"relations has not yet applied {request.source} event {request.sequence}"
             )
@@ -267,7 +265,7 @@ def build_server(config: Config) -> Built:
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteRelations(config.db_path("relations"))
-    followers = {s: FeedReactor(store, s, config.address_of(s)) for s in reactor.SOURCES}
+    followers = reactor.reactors(store, config.address_of)
 
     def close() -> None:
         for follower in followers.values():

@@ -1,0 +1,131 @@
+"""A reactor: one thread that follows another service's change feed and applies each event.
+
+DESIGN.md's cooperation rule 3: a context that must react to another consumes the owner's feed,
+persists its cursor in its own store and applies each event idempotently. `FeedReactor` is that
+loop, whatever the source:
+
+- it opens `Watch(after_sequence=<stored cursor>)` on the source and hands each event to
+  `apply`, which must move the cursor in the same transaction as its change, so a restart
+  resumes where it stopped and nothing is applied twice;
+- when the source is down or not started yet, it retries with a capped backoff, so services
+  may start in any order; the source's address is asked for again on every attempt, because an
+  embedded controller learns its peers' ports only once they are all bound;
+- `wait_for(sequence)` lets a `Sync` RPC hold a caller (the gateway, for read-your-writes)
+  until an event has been applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Final, Protocol
+
+import grpc
+
+from cmr.common.v1 import common_pb2
+from services.common.server import CHANNEL_OPTIONS
+
+BACKOFF_S: Final = (0.05, 0.2, 0.5, 1.0, 2.0)
+"""Waits between reconnection attempts; the last repeats."""
+SYNC_LIMIT_S: Final = 30.0
+"""The longest a `Sync` call waits, whatever its deadline."""
+
+log = logging.getLogger(__name__)
+
+
+class _Item(Protocol):
+    @property
+    def event(self) -> common_pb2.Event: ...
+
+
+class _Cancellable(Protocol):
+    def cancel(self) -> bool: ...
+
+
+class FeedReactor:
+    """Follows one source's feed and applies it to this context's store."""
+
+    def __init__(
+        self,
+        source: str,
+        address: Callable[[], str],
+        watch: Callable[[grpc.Channel, int], Iterable[_Item]],
+        apply: Callable[[common_pb2.Event], None],
+        cursor: Callable[[], int],
+        *,
+        owner: str,
+    ) -> None:
+        """Prepare the reactor; `start()` starts its thread.
+
+        Args:
+            source: the feed's name, as stored with the cursor (`access`, `relations`, ...).
+            address: where the source is now (`host:port`), asked on every (re)connection.
+            watch: opens the stream after a sequence on a channel to the source.
+            apply: applies one event and moves the cursor with it, in one transaction.
+            cursor: the last sequence applied, from the store.
+            owner: the context that reacts, for the thread's name and the log.
+        """
+        self.source = source
+        self._address = address
+        self._watch = watch
+        self._apply = apply
+        self._cursor = cursor
+        self._stop = threading.Event()
+        self._applied = threading.Condition()
+        self._call: _Cancellable | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{owner}-{source}-reactor")
+        self._thread.daemon = True
+
+    def start(self) -> None:
+        """Start following the feed."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following; waits for the thread."""
+        self._stop.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def applied(self) -> int:
+        """The last sequence of the source applied."""
+        return self._cursor()
+
+    def wait_for(self, sequence: int, timeout: float) -> bool:
+        """Wait until the feed is applied up to `sequence`; False when `timeout` passed first."""
+        with self._applied:
+            return self._applied.wait_for(lambda: self.applied() >= sequence, timeout=timeout)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            address = self._address()
+            try:
+                with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+                    stream = self._watch(channel, self.applied())
+                    self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
+                    for item in stream:
+                        attempt = 0
+                        self._apply(item.event)
+                        with self._applied:
+                            self._applied.notify_all()
+            except grpc.RpcError as err:
+                if self._stop.is_set():
+                    return
+                log.debug("%s feed at %s: %s", self.source, address, err)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("applying the %s feed failed; retrying", self.source)
+            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+            attempt += 1
+            self._stop.wait(delay)
+
+
+def wait_within(reactor: FeedReactor, sequence: int, remaining: float | None) -> bool:
+    """Wait for `reactor` to pass `sequence` within a call's remaining time (at most 30 s)."""
+    limit = min(SYNC_LIMIT_S, remaining if remaining is not None else SYNC_LIMIT_S)
+    return reactor.wait_for(sequence, max(limit - 0.1, 0.0))
