@@ -87,6 +87,9 @@ def build_embedded(cfg: Config) -> list[Built]:
             addresses={s: f"127.0.0.1:{ports[s]}" for s in SERVICES},
         )
         built.append(_builder("gateway")(gateway_cfg))
+        for one in built:
+            if one.on_peers is not None:
+                one.on_peers(gateway_cfg.addresses)
     except BaseException:
         for one in built:
             one.stop(None)

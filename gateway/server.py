@@ -892,6 +892,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 ),
                 context,
             )
+            self._await_subordinates(reply.relation, reply.sequence, context)
             return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
         try:
             relation = self._cmr.relate(caller, model, a.side, b.side, saas, via, context)
@@ -918,7 +919,25 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ),
             context,
         )
+        self._await_subordinates(reply.relation, reply.sequence, context)
         return pb.RemoveRelationResponse(relation=reply.relation)
+
+    def _await_subordinates(
+        self, relation: relations_pb2.Relation, sequence: int, context: grpc.ServicerContext
+    ) -> None:
+        """Wait until placement has made or removed a container relation's subordinate units.
+
+        DESIGN's read-your-writes: the command returns after the units exist, under the call's
+        deadline.
+        """
+        if relation.scope != "container" or sequence <= 0:
+            return
+        self._peers.ask(
+            "placement",
+            self._peers.placement.Sync,
+            placement_pb2.SyncRequest(source="relations", sequence=sequence),
+            context,
+        )
 
     @override
     @codes.unary

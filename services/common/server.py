@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Final
@@ -51,6 +51,9 @@ class Built:
     """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
     closers: tuple[Callable[[], None], ...] = ()
     """Called in order by `stop()` after the server has stopped (stores, channels)."""
+    on_peers: Callable[[Mapping[str, str]], None] | None = None
+    """Told the `host:port` of every peer once an embedded controller has bound them all, for
+    a server whose reactors follow a peer built after it."""
 
     def mark_serving(self) -> None:
         """Report SERVING for the whole server and its service."""

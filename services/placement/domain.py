@@ -19,6 +19,12 @@ Rules kept here:
   unit itself is removed only with its relation or its application, never by `remove-unit`;
 - a subordinate application has no units of its own: deploying it with units or placement, or
   adding units to it, is refused (REFERENCE §7.2);
+- a container-scoped relation (learned from the relations feed) between a principal and a
+  subordinate gives each principal unit exactly one unit of the subordinate, on its machine, with
+  its address, numbered from the subordinate's counter; a new principal unit gets one at once;
+  when the last container relation between the two applications goes, the subordinate units
+  under that principal application go (units under other principals stay). A container
+  relation between two subordinates makes no units (REFERENCE §7.2);
 - the leader of an application is its lowest-numbered live unit;
 - a request that names several things (units, machines) checks them all before it changes any,
   and names given twice count once.
@@ -240,6 +246,21 @@ class Placement(EventStore, Protocol):
 
     def status(self, uuid: str) -> tuple[list[Machine], list[Application], list[Unit]]:
         """Every machine, application and unit of a model, one query each."""
+
+    def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
+        """Record a container-scoped relation between two applications (idempotent)."""
+
+    def remove_container_relation(self, uuid: str, relation_id: int) -> tuple[str, str] | None:
+        """Forget a container-scoped relation; its two applications, or None if unknown."""
+
+    def container_partners(self, uuid: str, application: str) -> set[str]:
+        """The applications in a container-scoped relation with `application`."""
+
+    def cursor(self, source: str) -> int:
+        """The last sequence of `source`'s feed applied (0 for none)."""
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        """Record that `source`'s feed is applied up to `sequence`."""
 
 
 # -- names and values ------------------------------------------------------------------------
@@ -541,6 +562,8 @@ def add_unit(
                 f'cannot add unit to application "{application}": application is a subordinate'
             )
         units, machines, seq = _place_units(store, model, app, num_units or 1, directives)
+        for partner in sorted(store.container_partners(uuid, application)):
+            seq = reconcile_subordinates(store, uuid, partner) or seq
         after = store.application(uuid, application)
         assert after is not None  # noqa: S101 - checked above in this transaction
         return Placed(
@@ -703,3 +726,99 @@ def mark_leaders(units: Sequence[Unit]) -> list[Unit]:
         )
         for u in units
     ]
+
+
+# -- subordinate units ------------------------------------------------------------------------
+
+
+def reconcile_subordinates(store: Placement, uuid: str, application: str) -> int:
+    """Give a subordinate application exactly the units its container relations call for.
+
+    One unit under each unit of every principal application it has a container relation with
+    (created in unit-number order of the principals, by application name); its units under
+    principals it no longer has such a relation with go. A principal application, or one that
+    is gone, is left alone.
+
+    Returns:
+        The sequence of the last event, or 0 when nothing changed.
+    """
+    sub = store.application(uuid, application)
+    if sub is None or not sub.subordinate:
+        return 0
+    principals: list[Application] = []
+    for name in sorted(store.container_partners(uuid, application)):
+        other = store.application(uuid, name)
+        if other is not None and not other.subordinate:
+            principals.append(other)
+    wanted = {p.name for p in principals}
+    have: dict[str, Unit] = {u.principal: u for u in store.units_of(uuid, application)}
+    seq = 0
+    for unit in list(have.values()):
+        host = store.unit(uuid, unit.principal)
+        if host is None or host.application not in wanted:
+            seq = _drop_unit(store, uuid, unit)
+            del have[unit.principal]
+    for principal in principals:
+        for host in store.units_of(uuid, principal.name):
+            if host.name in have:
+                continue
+            number = store.next_unit_number(uuid, application)
+            unit = Unit(
+                name=f"{application}/{number}",
+                application=application,
+                number=number,
+                machine=host.machine,
+                address=host.address,
+                principal=host.name,
+            )
+            store.add_unit(uuid, unit)
+            have[host.name] = unit
+            seq = store.append_event(
+                "unit-added",
+                model_uuid=uuid,
+                entity=unit.name,
+                attributes={
+                    "application": application,
+                    "machine": host.machine,
+                    "principal": host.name,
+                },
+            )
+    return seq
+
+
+def apply_relations_event(
+    store: Placement,
+    source: str,
+    sequence: int,
+    kind: str,
+    model_uuid: str,
+    entity: str,
+    attributes: Mapping[str, str],
+) -> int:
+    """Apply one event of the relations feed, idempotently, moving the cursor with it.
+
+    A container-scoped `relation-added` is recorded and its subordinate side gets its units; a
+    `relation-removed` of one is forgotten and the subordinate units it alone called for go.
+    Everything happens in one transaction with the cursor, so a crash between the event and
+    the units leaves neither, and a restart makes them exactly once.
+
+    Returns:
+        The sequence of the last event written, or 0.
+    """
+    seq = 0
+    with store.transaction():
+        if sequence <= store.cursor(source):
+            return 0
+        if attributes.get("scope") == "container" and store.model(model_uuid) is not None:
+            apps: tuple[str, ...] = ()
+            if kind == "relation-added":
+                named = [a for a in attributes.get("applications", "").split(",") if a]
+                if len(named) == 2:
+                    store.add_container_relation(model_uuid, int(entity), named[0], named[1])
+                    apps = (named[0], named[1])
+            elif kind == "relation-removed":
+                apps = store.remove_container_relation(model_uuid, int(entity)) or ()
+            for app in sorted(set(apps)):
+                seq = reconcile_subordinates(store, model_uuid, app) or seq
+        store.set_cursor(source, sequence)
+    return seq

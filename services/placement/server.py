@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 import grpc
 from typing_extensions import override
 
+from cmr.common.v1 import common_pb2
 from cmr.placement.v1 import placement_pb2 as pb
 from cmr.placement.v1 import placement_pb2_grpc
-from services.common import feed
+from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from services.common import errors, feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
+from services.common.reactor import FeedReactor, wait_within
 from services.common.server import Built, new_server_owning
 from services.placement import domain
 from services.placement.charm import CharmMeta, Role, Scope
@@ -104,8 +108,11 @@ def unit_pb(unit: domain.Unit) -> pb.Unit:
 class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     """Serves `PlacementService` from one store."""
 
-    def __init__(self, store: SqlitePlacement) -> None:
+    def __init__(
+        self, store: SqlitePlacement, reactors: Mapping[str, FeedReactor] | None = None
+    ) -> None:
         self._store = store
+        self._reactors = dict(reactors or {})
 
     @override
     @codes.unary
@@ -254,6 +261,19 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
         )
 
     @override
+    @codes.unary
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncResponse:
+        """Wait, within the call's deadline (at most 30 s), for the reactor to pass `sequence`."""
+        follower = self._reactors.get(request.source)
+        if follower is None:
+            raise errors.Invalid(f'no reactor follows "{request.source}"')
+        if not wait_within(follower, request.sequence, context.time_remaining()):
+            raise errors.Unavailable(
+                f"placement has not yet applied {request.source} event {request.sequence}"
+            )
+        return pb.SyncResponse(sequence=follower.applied())
+
+    @override
     @codes.streaming
     def Watch(
         self, request: pb.WatchRequest, context: grpc.ServicerContext
@@ -262,13 +282,51 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             yield pb.WatchResponse(event=event)
 
 
+def _watch_relations(channel: grpc.Channel, after: int) -> Iterable[relations_pb2.WatchResponse]:
+    stub = relations_pb2_grpc.RelationServiceStub(channel)
+    return stub.Watch(relations_pb2.WatchRequest(after_sequence=after))
+
+
 def build_server(config: Config) -> Built:
-    """Build the placement server on `config.bind_address("placement")` with its own store."""
+    """Build the placement server on `config.bind_address("placement")` with its own store.
+
+    Its reactor on the relations feed (subordinate units) starts at once and looks for
+    relations at `config.address_of("relations")`, or where `Built.on_peers` says once an
+    embedded controller has bound every port; it retries until relations answers.
+    """
     store = SqlitePlacement(config.db_path("placement"))
-    servicer = PlacementServicer(store)
-    return new_server_owning(
+    peers = {"relations": config.address_of("relations")}
+
+    def apply(ev: common_pb2.Event) -> None:
+        domain.apply_relations_event(
+            store,
+            "relations",
+            ev.sequence,
+            ev.kind,
+            ev.model_uuid,
+            ev.entity,
+            dict(ev.attributes),
+        )
+
+    follower = FeedReactor(
+        "relations",
+        lambda: peers["relations"],
+        _watch_relations,
+        apply,
+        lambda: store.cursor("relations"),
+        owner="placement",
+    )
+    servicer = PlacementServicer(store, {"relations": follower})
+
+    def close() -> None:
+        follower.stop()
+        store.close()
+
+    built = new_server_owning(
         SERVICE_NAME,
         lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
         config.bind_address("placement"),
-        store.close,
+        close,
     )
+    follower.start()
+    return dataclasses.replace(built, on_peers=peers.update)

@@ -1,4 +1,9 @@
-"""The placement store: one SQLite file with models, charms, applications, machines and units."""
+"""The placement store: one SQLite file with models, charms, applications, machines and units.
+
+Version 003 adds what placement learns from the relations feed: `container_relations`
+(model_uuid, relation_id) -> the two applications of a container-scoped relation, which decide
+where subordinate units go; and `feed_cursors` (source -> last sequence applied).
+"""
 
 from __future__ import annotations
 
@@ -197,6 +202,19 @@ def _application(row: Mapping[str, Any]) -> Application:
     )
 
 
+@migrations(name="003_container_relations_cursors")
+def _container_relations(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE container_relations ("
+        " model_uuid TEXT NOT NULL, relation_id INTEGER NOT NULL,"
+        " app_a TEXT NOT NULL, app_b TEXT NOT NULL,"
+        " PRIMARY KEY (model_uuid, relation_id))"
+    )
+    db.execute("CREATE INDEX container_relations_a ON container_relations(model_uuid, app_a)")
+    db.execute("CREATE INDEX container_relations_b ON container_relations(model_uuid, app_b)")
+    db.execute("CREATE TABLE feed_cursors (source TEXT PRIMARY KEY, sequence INTEGER NOT NULL)")
+
+
 class SqlitePlacement(SqliteStore):
     """Placement's SQLite store; implements `domain.Placement`."""
 
@@ -249,9 +267,50 @@ class SqlitePlacement(SqliteStore):
                 "charms",
                 "model_config",
                 "unit_sequences",
+                "container_relations",
             ):
                 self.db.execute(f"DELETE FROM {table} WHERE model_uuid = ?", (uuid,))  # noqa: S608 - fixed names
             self.db.execute("DELETE FROM models WHERE uuid = ?", (uuid,))
+
+    def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO container_relations (model_uuid, relation_id, app_a, app_b)"
+            " VALUES (?, ?, ?, ?)",
+            (uuid, relation_id, app_a, app_b),
+        )
+
+    def remove_container_relation(self, uuid: str, relation_id: int) -> tuple[str, str] | None:
+        rows = self.query(
+            "SELECT app_a, app_b FROM container_relations"
+            " WHERE model_uuid = ? AND relation_id = ?",
+            (uuid, relation_id),
+        )
+        if not rows:
+            return None
+        self.db.execute(
+            "DELETE FROM container_relations WHERE model_uuid = ? AND relation_id = ?",
+            (uuid, relation_id),
+        )
+        return str(rows[0]["app_a"]), str(rows[0]["app_b"])
+
+    def container_partners(self, uuid: str, application: str) -> set[str]:
+        rows = self.query(
+            "SELECT app_b AS other FROM container_relations WHERE model_uuid = ? AND app_a = ?"
+            " UNION SELECT app_a FROM container_relations WHERE model_uuid = ? AND app_b = ?",
+            (uuid, application, uuid, application),
+        )
+        return {str(r["other"]) for r in rows}
+
+    def cursor(self, source: str) -> int:
+        rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
+        return int(rows[0]["sequence"]) if rows else 0
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        self.db.execute(
+            "INSERT INTO feed_cursors (source, sequence) VALUES (?, ?)"
+            " ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
+            (source, sequence),
+        )
 
     def config(self, uuid: str) -> dict[str, str]:
         rows = self.query("SELECT key, value FROM model_config WHERE model_uuid = ?", (uuid,))

@@ -708,7 +708,12 @@ def _remove(relations: Relations, relation: Relation) -> int:
             "relation-removed",
             model_uuid=half.model_uuid,
             entity=str(half.id),
-            attributes={"key": half.key, **_cross_attributes(half)},
+            attributes={
+                "key": half.key,
+                "scope": str(half.scope),
+                "applications": ",".join(e.application for e in half.endpoints),
+                **_cross_attributes(half),
+            },
         )
     return seq
 

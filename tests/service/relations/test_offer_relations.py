@@ -121,12 +121,12 @@ def test_remove_offer_relations_removes_only_that_offers_relations(
         assert [r["relation_id"] for r in rows] == [kept.id]
     events = store.events_after(before)
     assert [
-        (e.kind, e.model_uuid, e.entity, dict(e.attributes))
+        (e.kind, e.model_uuid, e.entity, e.attributes["offer-uuid"], e.attributes["key"])
         for e in events
         if e.kind == "relation-removed"
     ] == [
-        ("relation-removed", "m1", str(first.id), {"offer-uuid": "offer-1", "key": first.key}),
-        ("relation-removed", "m1", str(second.id), {"offer-uuid": "offer-1", "key": second.key}),
+        ("relation-removed", "m1", str(first.id), "offer-1", first.key),
+        ("relation-removed", "m1", str(second.id), "offer-1", second.key),
     ]
     # each unit in scope leaves it, with an event, before its relation goes
     left = [(e.entity, e.attributes["relation-id"]) for e in events if e.kind == "unit-left-scope"]

@@ -390,4 +390,8 @@ def test_watch_shows_relations_added_and_removed(
         "interface": "juju-info",
         "applications": "logging,mysql",
     }
-    assert dict(events[3].attributes) == {"key": "logging:info mysql:juju-info"}
+    assert dict(events[3].attributes) == {
+        "key": "logging:info mysql:juju-info",
+        "scope": "container",
+        "applications": "logging,mysql",
+    }

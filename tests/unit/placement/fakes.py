@@ -27,6 +27,8 @@ class _State:
     machines: dict[tuple[str, int], Machine] = field(default_factory=dict)
     units: dict[tuple[str, str], Unit] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    container_relations: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    cursors: dict[str, int] = field(default_factory=dict)
 
 
 class InMemoryPlacement:
@@ -114,6 +116,7 @@ class InMemoryPlacement:
         s.unit_sequences = {k: v for k, v in s.unit_sequences.items() if k[0] != uuid}
         s.machines = {k: v for k, v in s.machines.items() if k[0] != uuid}
         s.units = {k: v for k, v in s.units.items() if k[0] != uuid}
+        s.container_relations = {k: v for k, v in s.container_relations.items() if k[0] != uuid}
 
     def config(self, uuid: str) -> dict[str, str]:
         return dict(self._s.config.get(uuid, {}))
@@ -195,3 +198,22 @@ class InMemoryPlacement:
             if u == uuid and (a := self.application(uuid, name)) is not None
         ]
         return machines, apps, self._units(uuid)
+
+    def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
+        self._s.container_relations.setdefault((uuid, relation_id), (app_a, app_b))
+
+    def remove_container_relation(self, uuid: str, relation_id: int) -> tuple[str, str] | None:
+        return self._s.container_relations.pop((uuid, relation_id), None)
+
+    def container_partners(self, uuid: str, application: str) -> set[str]:
+        out: set[str] = set()
+        for (model, _), (a, b) in self._s.container_relations.items():
+            if model == uuid and application in (a, b):
+                out.add(b if a == application else a)
+        return out
+
+    def cursor(self, source: str) -> int:
+        return self._s.cursors.get(source, 0)
+
+    def set_cursor(self, source: str, sequence: int) -> None:
+        self._s.cursors[source] = sequence

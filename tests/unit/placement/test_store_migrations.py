@@ -42,6 +42,7 @@ def test_unit_counters_survive_the_move_to_unit_sequences(tmp_path: Path) -> Non
         assert [m.name for m in migrations.applied(store.db)] == [
             "001_initial",
             "002_unit_sequences",
+            "003_container_relations_cursors",
         ]
     finally:
         store.close()

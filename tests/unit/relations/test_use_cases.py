@@ -212,7 +212,7 @@ def test_remove_relation_by_id(store: InMemoryRelations) -> None:
         "relation-removed",
         M,
         "0",
-        {"key": "wordpress:db mysql:server"},
+        {"key": "wordpress:db mysql:server", "scope": "global", "applications": "wordpress,mysql"},
     )
     assert store.list_relations(M) == []
     with pytest.raises(errors.NotFound) as raised:
