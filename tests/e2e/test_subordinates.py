@@ -1,0 +1,115 @@
+"""The subordinate seed's walk-through (seeds/004) through the CLI, with REFERENCE §7's rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Cmr
+
+
+def _units(status: dict[str, Any], app: str) -> dict[str, Any]:
+    units: dict[str, Any] = status["applications"][app].get("units", {})
+    return units
+
+
+def _subordinates(status: dict[str, Any], app: str) -> dict[str, list[str]]:
+    return {
+        name: sorted(unit.get("subordinates", {})) for name, unit in _units(status, app).items()
+    }
+
+
+def test_the_seed_walkthrough(cmr: Cmr) -> None:
+    cmr.ok("add-model", "subs")
+    cmr.ok("deploy", "mysql")
+    cmr.ok("deploy", "wordpress")
+    cmr.ok("add-relation", "mysql", "wordpress")
+    # a subordinate deploys with no units
+    cmr.ok("deploy", "logging")
+    status = cmr.json("status")
+    assert "units" not in status["applications"]["logging"]
+    # relating it to a principal puts one unit in each principal unit's container
+    cmr.ok("add-relation", "logging", "wordpress")
+    status = cmr.json("status")
+    assert _subordinates(status, "wordpress") == {"wordpress/0": ["logging/0"]}
+    cmr.ok("add-relation", "logging", "mysql")
+    status = cmr.json("status", "--relations")
+    assert _subordinates(status, "mysql") == {"mysql/0": ["logging/1"]}
+    logging = status["applications"]["logging"]
+    assert logging["subordinate-to"] == ["mysql", "wordpress"]
+    assert "units" not in logging
+    assert logging["relations"] == {
+        "info": [{"related-application": "mysql", "interface": "juju-info", "scope": "container"}],
+        "logging-directory": [
+            {"related-application": "wordpress", "interface": "logging", "scope": "container"}
+        ],
+    }
+    # subordinate units inherit their principal's address, and show no machine
+    mysql0 = _units(status, "mysql")["mysql/0"]
+    nested = mysql0["subordinates"]["logging/1"]
+    assert nested["public-address"] == mysql0["public-address"]
+    assert "machine" not in nested
+    # the tabular view nests them, indented, without a machine
+    table = cmr.ok("status")
+    lines = table.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("wordpress/0"))
+    assert lines[at + 1].startswith("  logging/0")
+    # scaling the principal gives the new unit its own subordinate
+    cmr.ok("add-unit", "wordpress")
+    status = cmr.json("status")
+    assert _subordinates(status, "wordpress") == {
+        "wordpress/0": ["logging/0"],
+        "wordpress/1": ["logging/2"],
+    }
+    # subordinate units go with their relation or their principal, never by remove-unit
+    refused = cmr.fails("remove-unit", "logging/0")
+    assert refused == (
+        'ERROR removing unit logging/0 failed: unit "logging/0" is a subordinate, to remove use '
+        'remove-relation. Note: this will remove all units of "logging"'
+    )
+    assert cmr.fails("add-unit", "logging") == (
+        'ERROR cannot add unit to application "logging": application is a subordinate'
+    )
+    cmr.ok("remove-unit", "wordpress/1")
+    status = cmr.json("status")
+    assert _subordinates(status, "wordpress") == {"wordpress/0": ["logging/0"]}
+    # removing the relation to wordpress removes only the units under wordpress
+    cmr.ok("remove-relation", "logging", "wordpress")
+    status = cmr.json("status")
+    assert _subordinates(status, "wordpress") == {"wordpress/0": []}
+    assert _subordinates(status, "mysql") == {"mysql/0": ["logging/1"]}
+    assert status["applications"]["logging"]["subordinate-to"] == ["mysql"]
+    # relating again uses new numbers
+    cmr.ok("add-relation", "logging", "wordpress")
+    status = cmr.json("status")
+    assert _subordinates(status, "wordpress") == {"wordpress/0": ["logging/3"]}
+    # removing the subordinate application removes all its units
+    cmr.ok("remove-application", "logging")
+    status = cmr.json("status")
+    assert "logging" not in status["applications"]
+    assert _subordinates(status, "mysql") == {"mysql/0": []}
+
+
+def test_bad_subordinate_requests_change_nothing(cmr: Cmr) -> None:
+    cmr.ok("add-model", "subs-bad")
+    cmr.ok("deploy", "mysql", "-n", "2")
+    cmr.ok("deploy", "wordpress")
+    before = cmr.json("status")
+    assert cmr.fails("deploy", "logging", "-n", "2") == (
+        "ERROR cannot use --num-units or --to with subordinate application"
+    )
+    assert cmr.fails("deploy", "logging", "--to", "0") == (
+        "ERROR cannot use --num-units or --to with subordinate application"
+    )
+    # two principals on a container endpoint
+    assert cmr.fails("add-relation", "wordpress:logging-dir", "mysql:juju-info") in (
+        'ERROR cannot add relation "wordpress:logging-dir mysql:juju-info": container scoped '
+        "relation requires at least one subordinate application",
+        "ERROR no relations found",
+    )
+    after = cmr.json("status")
+    assert after["applications"] == before["applications"]
+    assert after["machines"] == before["machines"]
+    cmr.ok("deploy", "logging")
+    assert cmr.fails("add-relation", "logging", "logging").startswith("ERROR ")
+    status = cmr.json("status")
+    assert "relations" not in status["applications"]["logging"]
