@@ -575,16 +575,19 @@ def remove_machine(machines: tuple[str, ...], force: bool, model: str | None) ->
 
 
 @cli.command()
+@click.argument("patterns", nargs=-1)
 @model_option
 @click.option("--format", "fmt", type=FORMATS, default="tabular")
 @click.option("--relations", "--integrations", "relations", is_flag=True, help="Show relations.")
-def status(model: str | None, fmt: str, relations: bool) -> None:
-    """Show the status of a model."""
+def status(patterns: tuple[str, ...], model: str | None, fmt: str, relations: bool) -> None:
+    """Show the status of a model, or of some applications and units: [APP|UNIT ...]."""
     target = resolve(model, None)
     ref = require_model(target)
     with gateway(target.controller) as stub:
         reply = stub.GetStatus(
-            pb.GetStatusRequest(model=ref), metadata=credentials(target.controller), timeout=60
+            pb.GetStatusRequest(model=ref, patterns=patterns),
+            metadata=credentials(target.controller),
+            timeout=60,
         )
     if fmt == "tabular":
         render.print_tables(render.console(), render.status_tables(reply, relations=relations))

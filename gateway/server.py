@@ -414,7 +414,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         offers = self._peers.call("offers", offers_call.result)
         relations = self._peers.call("relations", relations_call.result)
         saas = self._peers.call("offers", saas_call.result).saas
-        return status_view.compose(
+        composed = status_view.compose(
             placement,
             offers.offers,
             relations.relations,
@@ -422,6 +422,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             saas=saas,
             saas_status={s.name: self._saas_status(s, context) for s in saas},
         )
+        return status_view.filtered(composed, request.patterns)
 
     def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
         """A SAAS mirrors the offered application's status once it is known (REFERENCE §4.3)."""

@@ -196,3 +196,61 @@ def endpoint_relations(
         app: sorted(items, key=lambda r: (r.endpoint, r.related_application))
         for app, items in out.items()
     }
+
+
+def filtered(status: pb.GetStatusResponse, patterns: Sequence[str]) -> pb.GetStatusResponse:
+    """The part of a model's status that `cmr status PATTERN...` shows (REFERENCE §7.3).
+
+    A pattern names an application, a SAAS or a unit (`app/3`). A principal unit shows with
+    its subordinate units; a subordinate unit or application brings the principal units it
+    runs beside (and nothing else of theirs). Machines are those of the units shown; offers
+    those of the applications shown; relations those with an end among them.
+    """
+    if not patterns:
+        return status
+    wanted = set(patterns)
+
+    def picked(name: str, application: str) -> bool:
+        return name in wanted or application in wanted
+
+    apps: list[pb.ApplicationStatus] = []
+    shown: set[str] = set()
+    for app in status.applications:
+        units = []
+        for unit in app.units:
+            subs = [s for s in unit.subordinates if picked(s.name, s.name.split("/")[0])]
+            if picked(unit.name, app.name) or subs:
+                copy = pb.UnitStatus()
+                copy.CopyFrom(unit)
+                if not picked(unit.name, app.name):
+                    del copy.subordinates[:]
+                    copy.subordinates.extend(subs)
+                units.append(copy)
+                shown.update(s.name.split("/")[0] for s in copy.subordinates)
+        if units or app.name in wanted:
+            one = pb.ApplicationStatus()
+            one.CopyFrom(app)
+            del one.units[:]
+            one.units.extend(units)
+            apps.append(one)
+            shown.add(app.name)
+    listed = {a.name for a in apps}
+    apps.extend(a for a in status.applications if a.name in shown and a.name not in listed)
+    apps.sort(key=lambda a: a.name)
+    machines = {u.machine for a in apps for u in a.units if u.machine}
+    out = pb.GetStatusResponse()
+    out.CopyFrom(status)
+    del out.applications[:]
+    out.applications.extend(apps)
+    del out.machines[:]
+    out.machines.extend(m for m in status.machines if m.id in machines)
+    del out.saas[:]
+    out.saas.extend(s for s in status.saas if s.name in wanted)
+    names = shown | {s.name for s in out.saas}
+    del out.offers[:]
+    out.offers.extend(o for o in status.offers if o.application in names)
+    del out.relations[:]
+    out.relations.extend(
+        r for r in status.relations if any(e.application in names for e in r.endpoints)
+    )
+    return out

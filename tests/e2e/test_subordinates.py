@@ -113,3 +113,19 @@ def test_bad_subordinate_requests_change_nothing(cmr: Cmr) -> None:
     assert cmr.fails("add-relation", "logging", "logging").startswith("ERROR ")
     status = cmr.json("status")
     assert "relations" not in status["applications"]["logging"]
+
+
+def test_status_of_a_subordinate_shows_its_principals(cmr: Cmr) -> None:
+    cmr.ok("add-model", "subs-filter")
+    cmr.ok("deploy", "mysql")
+    cmr.ok("deploy", "wordpress", "-n", "2")
+    cmr.ok("deploy", "logging")
+    cmr.ok("add-relation", "logging", "mysql")
+    status = cmr.json("status", "logging")
+    assert sorted(status["applications"]) == ["logging", "mysql"]
+    assert _subordinates(status, "mysql") == {"mysql/0": ["logging/0"]}
+    assert list(status["machines"]) == [_units(status, "mysql")["mysql/0"]["machine"]]
+    only = cmr.json("status", "wordpress/1")
+    assert list(only["applications"]) == ["wordpress"]
+    assert list(_units(only, "wordpress")) == ["wordpress/1"]
+    assert cmr.json("status", "nothing-here")["applications"] == {}
