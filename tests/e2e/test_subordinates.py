@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Cmr
+from tests.e2e.conftest import Cmr, Controller
 
 
 def _units(status: dict[str, Any], app: str) -> dict[str, Any]:
@@ -129,3 +134,51 @@ def test_status_of_a_subordinate_shows_its_principals(cmr: Cmr) -> None:
     assert list(only["applications"]) == ["wordpress"]
     assert list(_units(only, "wordpress")) == ["wordpress/1"]
     assert cmr.json("status", "nothing-here")["applications"] == {}
+
+
+def _scopes(data_dir: Path, model_uuid: str, key: str) -> list[str]:
+    """The units in scope of the model's relation with this key, from the relations store."""
+    with closing(sqlite3.connect(f"file:{data_dir / 'relations.db'}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT u.unit FROM relation_units u JOIN relations r"
+            " ON r.model_uuid = u.model_uuid AND r.id = u.relation_id"
+            " WHERE r.model_uuid = ? AND r.key = ? ORDER BY u.unit",
+            (model_uuid, key),
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _eventually(probe: Callable[[], list[str]], expected: list[str]) -> None:
+    """Scope follows placement's feed asynchronously: poll a bounded number of times."""
+    got = probe()
+    for _ in range(100):
+        if got == expected:
+            return
+        time.sleep(0.05)
+        got = probe()
+    assert got == expected
+
+
+def test_container_scope_pairs_units_within_one_machine(cmr: Cmr, controller: Controller) -> None:
+    cmr.ok("add-model", "subs-scope")
+    cmr.ok("deploy", "mysql", "-n", "2")
+    cmr.ok("deploy", "wordpress")
+    cmr.ok("deploy", "logging")
+    cmr.ok("add-relation", "logging:info", "mysql:juju-info")
+    cmr.ok("add-relation", "wordpress", "mysql")
+    key = "logging:info mysql:juju-info"
+    [uuid] = [
+        m["model-uuid"] for m in cmr.json("models")["models"] if m["short-name"] == "subs-scope"
+    ]
+    expected = ["logging/0", "logging/1", "mysql/0", "mysql/1"]
+    _eventually(lambda: _scopes(controller.data_dir, uuid, key), expected)
+    # each pair shares one container: logging/0 with mysql/0, logging/1 with mysql/1
+    status = cmr.json("status")
+    assert _subordinates(status, "mysql") == {"mysql/0": ["logging/0"], "mysql/1": ["logging/1"]}
+    # a global relation has every unit of both sides in scope
+    _eventually(
+        lambda: _scopes(controller.data_dir, uuid, "wordpress:db mysql:db"),
+        ["mysql/0", "mysql/1", "wordpress/0"],
+    )
+    cmr.ok("remove-unit", "mysql/1")
+    _eventually(lambda: _scopes(controller.data_dir, uuid, key), ["logging/0", "mysql/0"])
