@@ -17,7 +17,7 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
-from gateway.crossmodel import ROLE_NAMES, CrossModel, looks_like_url, parse_via
+from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
 from gateway.resolve import (
     CONTROLLER_TARGET,
@@ -191,13 +191,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
             context,
         ).relations
-        for relation in relations:
-            # a model that consumes its own offer holds both halves: one takes the other
-            self._peers.ask_or_none(
+        # by application: that takes peer relations too, and both halves of cross-model ones
+        for application in sorted(
+            {e.application for r in relations for e in r.endpoints if not e.remote}
+        ):
+            self._peers.ask(
                 "relations",
-                self._peers.relations.RemoveRelation,
-                relations_pb2.RemoveRelationRequest(
-                    model_uuid=model.uuid, id=relation.id, by_id=True
+                self._peers.relations.RemoveApplicationRelations,
+                relations_pb2.RemoveApplicationRelationsRequest(
+                    model_uuid=model.uuid, application=application
                 ),
                 context,
             )
@@ -279,6 +281,20 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ),
             context,
         )
+        # each `peers:` endpoint gets its relation at deploy (REFERENCE §5.1)
+        if any(e.role == placement_pb2.ROLE_PEER for e in reply.application.charm.endpoints):
+            self._peers.ask(
+                "relations",
+                self._peers.relations.AddPeerRelations,
+                relations_pb2.AddPeerRelationsRequest(
+                    model_uuid=model.uuid,
+                    application=relations_pb2.RelationSide(
+                        application=reply.application.name,
+                        endpoints=[candidate(e) for e in reply.application.charm.endpoints],
+                    ),
+                ),
+                context,
+            )
         return pb.DeployResponse(application=reply.application, units=reply.units)
 
     @override

@@ -690,6 +690,58 @@ def _cross_attributes(relation: Relation) -> dict[str, str]:
     return out
 
 
+def add_peer_relations(
+    relations: Relations, model_uuid: str, side: Side
+) -> tuple[list[Relation], int]:
+    """Give each `peers:` endpoint of an application its relation (REFERENCE §5.1).
+
+    Made at deploy, keyed `app:endpoint`, with the endpoint's scope; users never add or remove
+    them (remove-relation refuses peers), and they go with the application. One that exists is
+    left alone, so a repeated call changes nothing.
+
+    Returns:
+        The relations made, and the sequence of the last event (0 when none was made).
+
+    Raises:
+        Invalid: no model or no application.
+    """
+    _require_model(model_uuid)
+    _check_side(side)
+    made: list[Relation] = []
+    seq = 0
+    with relations.transaction():
+        for candidate in side.endpoints:
+            if candidate.role is not Role.PEER:
+                continue
+            end = side.end(candidate)
+            key = relation_key([end])
+            if relations.relation_with_key(model_uuid, key) is not None:
+                continue
+            relation = Relation(
+                model_uuid=model_uuid,
+                id=relations.next_relation_id(model_uuid),
+                key=key,
+                endpoints=(end,),
+                scope=candidate.scope,
+                status=RelationStatus.JOINED,
+            )
+            relations.add_relation(relation)
+            seq = relations.append_event(
+                "relation-added",
+                model_uuid=model_uuid,
+                entity=str(relation.id),
+                attributes={
+                    "key": key,
+                    "scope": str(relation.scope),
+                    "interface": relation.interface,
+                    "applications": side.application,
+                },
+            )
+            seq = sync_scope(relations, relation) or seq
+            made.append(relation)
+    return made, seq
+
+
 # -- remove-relation, list ------------------------------------------------------------------
 
 

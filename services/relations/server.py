@@ -51,6 +51,18 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def AddPeerRelations(
+        self, request: relations_pb2.AddPeerRelationsRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.AddPeerRelationsResponse:
+        made, seq = domain.add_peer_relations(
+            self._store, request.model_uuid, _side(request.application)
+        )
+        return relations_pb2.AddPeerRelationsResponse(
+            relations=[_relation(r) for r in made], sequence=seq
+        )
+
+    @override
+    @status.unary
     def RemoveRelation(
         self, request: relations_pb2.RemoveRelationRequest, context: grpc.ServicerContext
     ) -> relations_pb2.RemoveRelationResponse:

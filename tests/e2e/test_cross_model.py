@@ -51,8 +51,9 @@ def test_two_consumers_of_one_offer(cmr: Cmr) -> None:
     shared = cmr.json("status", "-m", "shared", "--relations")
     assert shared["offers"]["mysql"]["total-connected-count"] == 2
     assert shared["offers"]["mysql"]["active-connected-count"] == 2
-    assert "relations" not in shared["applications"]["mysql"]
-    assert shared.get("relations", []) == []
+    # only mysql's own peer relation shows: the offerer's halves are hidden
+    assert set(shared["applications"]["mysql"]["relations"]) == {"cluster"}
+    assert [r["key"] for r in shared["relations"]] == ["mysql:cluster"]
     offers = cmr.json("offers", "-m", "shared")
     connections = offers["mysql"]["connections"]
     assert len(connections) == 2
@@ -139,12 +140,12 @@ def test_consume_under_an_alias_into_the_offering_model_itself(cmr: Cmr) -> None
     assert status["application-endpoints"]["db2"]["relations"] == {"db": ["wordpress"]}
     assert status["offers"]["mysql"]["total-connected-count"] == 1
     # the offerer's half (wordpress's proxy) stays hidden; the consumer's half shows
-    assert [r["key"] for r in status["relations"]] == ["wordpress:db db2:db"]
+    assert [r["key"] for r in status["relations"]] == ["mysql:cluster", "wordpress:db db2:db"]
     [connection] = cmr.json("offers", "-m", "shop")["mysql"]["connections"]
     # removing from the offering side, by the id `cmr offers` shows, removes both halves
     cmr.ok("remove-relation", str(connection["relation-id"]), "-m", "shop")
     status = cmr.json("status", "-m", "shop", "--relations")
-    assert status.get("relations", []) == []
+    assert [r["key"] for r in status["relations"]] == ["mysql:cluster"]
     assert "total-connected-count" not in status["offers"]["mysql"]
     cmr.ok("add-relation", "wordpress", "db2", "-m", "shop")
     cmr.ok("destroy-model", "shop", "-y")

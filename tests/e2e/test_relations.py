@@ -44,11 +44,15 @@ def test_relate_show_and_remove(cmr: Cmr) -> None:
     }
     keys = {r["key"]: r for r in status["relations"]}
     assert set(keys) == {
+        "mysql:cluster",
+        "db2:cluster",
         "wordpress:db mysql:db",
         "logging:logging-directory wordpress:logging-dir",
         "logging:info mysql:juju-info",
     }
-    assert [r["id"] for r in status["relations"]] == [0, 1, 2]
+    # peer relations come first, at deploy; ids count up and are never reused
+    assert [r["id"] for r in status["relations"]] == [0, 1, 2, 3, 4]
+    assert keys["mysql:cluster"]["id"] == 0
     table = cmr.ok("status", "--relations")
     rows = [line.split() for line in table.splitlines()]
     assert ["mysql:db", "wordpress:db", "mysql", "regular"] in rows
@@ -58,7 +62,7 @@ def test_relate_show_and_remove(cmr: Cmr) -> None:
     assert explained.exit_code == 0, explained.stderr
     assert "mediawiki:db mysql:db" in explained.stdout
     assert "would add relation mediawiki:db mysql:db" in explained.stderr
-    assert len(cmr.json("status", "--relations")["relations"]) == 3
+    assert len(cmr.json("status", "--relations")["relations"]) == 5
 
     assert "no relations found" in cmr.fails("add-relation", "mediawiki", "wordpress")
     assert cmr.fails("add-relation", "wooble", "mysql") == 'ERROR application "wooble" not found'
@@ -68,14 +72,21 @@ def test_relate_show_and_remove(cmr: Cmr) -> None:
     assert 'has no "nope" relation' in cmr.fails("add-relation", "mysql:nope", "wordpress")
 
     cmr.ok("remove-relation", "wordpress", "mysql")
-    cmr.ok("remove-relation", "2")
-    assert "not found" in cmr.fails("remove-relation", "2")
+    cmr.ok("remove-relation", "4")
+    assert "not found" in cmr.fails("remove-relation", "4")
     assert cmr.fails("remove-relation", "x") == 'ERROR relation ID "x" not valid'
+    # peer relations are never removed by hand
+    assert cmr.fails("remove-relation", "0") == "ERROR cannot remove a peer relation"
     remaining = cmr.json("status", "--relations")["relations"]
-    assert [r["key"] for r in remaining] == ["logging:logging-directory wordpress:logging-dir"]
+    assert [r["key"] for r in remaining] == [
+        "mysql:cluster",
+        "db2:cluster",
+        "logging:logging-directory wordpress:logging-dir",
+    ]
     # ids are never reused
     cmr.ok("add-relation", "wordpress", "mysql")
-    assert max(r["id"] for r in cmr.json("status", "--relations")["relations"]) == 3
+    assert max(r["id"] for r in cmr.json("status", "--relations")["relations"]) == 5
     # removing an application removes its relations
     cmr.ok("remove-application", "wordpress")
-    assert "relations" not in cmr.json("status", "--relations")
+    remaining = cmr.json("status", "--relations")["relations"]
+    assert [r["key"] for r in remaining] == ["mysql:cluster", "db2:cluster"]

@@ -348,3 +348,17 @@ def test_unknown_roles_and_scopes_are_invalid(parse: object, text: str, message:
         parse(text)
     assert str(raised.value) == message
     assert domain.parse_scope("") is Scope.GLOBAL
+
+
+def test_peer_endpoints_get_their_relation_once(store: InMemoryRelations) -> None:
+    made, seq = domain.add_peer_relations(store, M, side("mysql"))
+    assert [(r.key, r.id, r.scope) for r in made] == [("mysql:cluster", 0, Scope.GLOBAL)]
+    assert seq == len(store.state.events)
+    again, seq = domain.add_peer_relations(store, M, side("mysql"))
+    assert (again, seq) == ([], 0)
+    # never removed by hand, but with the application
+    with pytest.raises(errors.Refused, match="cannot remove a peer relation"):
+        domain.remove_relation(store, M, relation_id=0)
+    assert domain.remove_application_relations(store, M, "mysql")[0] == 1
+    # an application without peers gets none
+    assert domain.add_peer_relations(store, M, side("wordpress")) == ([], 0)
