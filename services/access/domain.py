@@ -30,11 +30,12 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, Protocol
 
+from services.access import tokens
 from services.common import errors
 from services.common.events import EventStore
 from services.common.paging import page_size
@@ -281,6 +282,10 @@ class Access(EventStore, Protocol):
 
     def controller_info(self) -> ControllerInfo | None:
         """Return the controller's identity, or None before the first start."""
+        ...
+
+    def secret(self, name: str) -> bytes:
+        """Return the named signing key, creating a random one on first use."""
         ...
 
     def set_controller_info(self, info: ControllerInfo) -> None:
@@ -1256,3 +1261,89 @@ def list_audit(
     more = len(found) > limit
     found = found[:limit]
     return found, _encode_cursor(found[-1].id) if more else ""
+
+
+# -- offer tokens -----------------------------------------------------------------------------
+
+TOKEN_KEY: Final = "offer-tokens"  # noqa: S105 - the name of a key, not a key
+"""Name of the signing key of offer tokens."""
+
+
+def _offer_level(access: Access, user: str, model_uuid: str, offer_uuid: str) -> str:
+    return effective_level(
+        access, user, Target(kind=TargetKind.OFFER, model_uuid=model_uuid, offer_uuid=offer_uuid)
+    )
+
+
+def issue_offer_token(
+    access: Access,
+    *,
+    user: str,
+    offer_model_uuid: str,
+    claims: tokens.Claims,
+    now: float,
+) -> tuple[str, int]:
+    """Sign a consume or relation token for `user`, who must have consume on the offer now.
+
+    Issuing again is how a token is renewed, so a revoke stops renewals at once.
+
+    Returns:
+        The token and its expiry (Unix seconds).
+
+    Raises:
+        Invalid: missing offer, model or user, or a bad kind.
+        NotFound: the user cannot see the offer.
+        Forbidden: `permission denied`: the user can only read it.
+    """
+    if not user or not claims.offer_uuid or not offer_model_uuid or not claims.source_model_uuid:
+        raise errors.Invalid("user, offer, offering model and consuming model are required")
+    with access.transaction():
+        info = access.controller_info()
+        if info is None:
+            raise errors.Unavailable("the controller identity is not set up yet")
+        level = _offer_level(access, user, offer_model_uuid, claims.offer_uuid)
+        if not level:
+            raise errors.NotFound(f'application offer "{claims.offer_uuid}" not found')
+        if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
+            raise errors.Forbidden("permission denied")
+        expires = int(now) + tokens.LIFETIME_S
+        signed = tokens.mint(
+            access.secret(TOKEN_KEY),
+            replace(claims, issuer=info.uuid, user=user, expires=expires),
+        )
+    return signed, expires
+
+
+def verify_offer_token(
+    access: Access,
+    token: str,
+    *,
+    kind: str,
+    offer_model_uuid: str,
+    offer_uuid: str,
+    relation: str = "",
+    source_model_uuid: str = "",
+    now: float,
+) -> tokens.Claims:
+    """Accept a token only if this controller signed it for this use, and its user may consume.
+
+    Raises:
+        Unauthenticated: malformed, forged, from another controller, or expired.
+        Forbidden: used for another offer, relation or model, or the user lost consume.
+    """
+    with access.transaction():
+        info = access.controller_info()
+        if info is None:
+            raise errors.Unavailable("the controller identity is not set up yet")
+        claims = tokens.read(access.secret(TOKEN_KEY), token, issuer=info.uuid, now=now)
+        tokens.check(
+            claims,
+            kind=kind,
+            offer_uuid=offer_uuid,
+            relation=relation,
+            source_model_uuid=source_model_uuid,
+        )
+        level = _offer_level(access, claims.user, offer_model_uuid, offer_uuid)
+        if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
+            raise errors.Forbidden("permission denied")
+    return claims

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 import grpc
 
 from cmr.access.v1 import access_pb2, access_pb2_grpc
-from services.access import domain
+from services.access import domain, tokens
 from services.access.store import SqliteAccess
 from services.common import errors, feed, status
 from services.common.config import Config
@@ -239,6 +240,52 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
             self._store, request.user, [_target(t) for t in request.targets]
         )
         return access_pb2.CheckAccessResponse(levels=levels)
+
+    @status.unary
+    def IssueOfferToken(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.IssueOfferTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.IssueOfferTokenResponse:
+        token, expires = domain.issue_offer_token(
+            self._store,
+            user=request.user,
+            offer_model_uuid=request.offer_model_uuid,
+            claims=tokens.Claims(
+                issuer="",
+                kind=request.kind,
+                user=request.user,
+                offer_uuid=request.offer_uuid,
+                source_model_uuid=request.source_model_uuid,
+                relation=request.relation,
+            ),
+            now=time.time(),
+        )
+        return access_pb2.IssueOfferTokenResponse(token=token, expires=expires)
+
+    @status.unary
+    def VerifyOfferToken(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.VerifyOfferTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.VerifyOfferTokenResponse:
+        claims = domain.verify_offer_token(
+            self._store,
+            request.token,
+            kind=request.kind,
+            offer_model_uuid=request.offer_model_uuid,
+            offer_uuid=request.offer_uuid,
+            relation=request.relation,
+            source_model_uuid=request.source_model_uuid,
+            now=time.time(),
+        )
+        return access_pb2.VerifyOfferTokenResponse(
+            claims=access_pb2.OfferTokenClaims(
+                issuer=claims.issuer,
+                kind=claims.kind,
+                user=claims.user,
+                offer_uuid=claims.offer_uuid,
+                source_model_uuid=claims.source_model_uuid,
+                relation=claims.relation,
+                expires=claims.expires,
+            )
+        )
 
     @status.unary
     def ListAccess(  # noqa: N802 - gRPC method name

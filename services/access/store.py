@@ -29,6 +29,7 @@ Times are RFC 3339 UTC with microseconds, so text order is time order.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -137,11 +138,27 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
+@migrations(name="003_secrets")
+def _003(db: Database) -> None:
+    # Signing keys of this controller (offer tokens): created on first use, never shown.
+    db.execute("CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+
+
 class SqliteAccess(SqliteStore):
     """The access store; implements `domain.Access`."""
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(path, migrations)
+
+    def secret(self, name: str) -> bytes:
+        """Return the named signing key, creating a random one of 32 bytes on first use."""
+        with self.transaction():
+            rows = self.query("SELECT value FROM secrets WHERE name = ?", (name,))
+            if rows:
+                return bytes(rows[0]["value"])
+            value = secrets.token_bytes(32)
+            self.db.execute("INSERT INTO secrets (name, value) VALUES (?, ?)", (name, value))
+            return value
 
     def controller_info(self) -> ControllerInfo | None:
         """Return the controller's identity, or None before the first start."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class _State:
     permissions: dict[PermissionKey, Permission] = field(default_factory=dict)
     registrations: dict[str, str] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    secrets: dict[str, bytes] = field(default_factory=dict)
 
 
 def _key(user: str, target: Target) -> PermissionKey:
@@ -72,6 +74,9 @@ class InMemoryAccess:
 
     def controller_info(self) -> ControllerInfo | None:
         return self.state.controller
+
+    def secret(self, name: str) -> bytes:
+        return self.state.secrets.setdefault(name, secrets.token_bytes(32))
 
     def set_controller_info(self, info: ControllerInfo) -> None:
         assert self.state.controller is None

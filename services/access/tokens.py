@@ -1,0 +1,123 @@
+"""Offer tokens: what the offering controller hands a consumer, and checks on every use.
+
+REFERENCE §10.5 (Juju's macaroons), as cmr does it: a token is the offering controller's own
+HMAC-SHA256 signature over a small JSON claim set, never trusted unless this controller signed
+it (gh#21062), and short-lived.
+
+- A **consume** token is scoped to (offer, consuming model, user): it lets its holder register
+  relations to that offer.
+- A **relation** token is scoped to one relation (its token) as well: it lets its holder send
+  that relation's changes. Replaying it for another offer or relation is refused.
+- Both expire after `LIFETIME_S` (3 minutes, as Juju's). Renewal goes through `issue` again,
+  which re-checks that the user still has consume, so a revoke bites within one lifetime.
+
+Text form: `<base64url(claims JSON)>.<base64url(signature)>`, no padding. Pure functions: the
+secret and the clock are arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+from typing import Final
+
+from services.common import errors
+
+LIFETIME_S: Final = 180
+"""How long a token is good for, in seconds."""
+CONSUME: Final = "consume"
+RELATION: Final = "relation"
+KINDS: Final = (CONSUME, RELATION)
+MAX_TOKEN_CHARS: Final = 4096
+"""Longer text is refused before any decoding."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Claims:
+    """What a token says; every field is covered by the signature."""
+
+    issuer: str
+    """UUID of the controller that signed it."""
+    kind: str
+    """`consume` or `relation`."""
+    user: str
+    """The consuming user, as the offering controller knows them."""
+    offer_uuid: str
+    """The offer it is good for."""
+    source_model_uuid: str
+    """The consuming model."""
+    relation: str = ""
+    """For a relation token, the relation's token (shared by both halves)."""
+    expires: int = 0
+    """Unix time in seconds after which it is refused."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: bytes, body: str) -> str:
+    return _b64(hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest())
+
+
+def mint(secret: bytes, claims: Claims) -> str:
+    """Sign `claims` with this controller's secret.
+
+    Raises:
+        Invalid: an unknown kind, or a relation token without its relation.
+    """
+    if claims.kind not in KINDS:
+        raise errors.Invalid(f'token kind "{claims.kind}" not valid')
+    if claims.kind == RELATION and not claims.relation:
+        raise errors.Invalid("a relation token needs its relation")
+    body = _b64(json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode())
+    return f"{body}.{_sign(secret, body)}"
+
+
+def read(secret: bytes, token: str, *, issuer: str, now: float) -> Claims:
+    """Check a token's signature, issuer and expiry, and return its claims.
+
+    Raises:
+        Unauthenticated: malformed, not signed by this controller, from another issuer, or
+            expired. The message says which, never echoing the token.
+    """
+    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise errors.Unauthenticated("offer token is malformed")
+    body, signature = token.split(".")
+    if not hmac.compare_digest(_sign(secret, body), signature):
+        raise errors.Unauthenticated("offer token was not issued by this controller")
+    try:
+        fields = json.loads(_unb64(body))
+        claims = Claims(**fields)
+    except (ValueError, TypeError):
+        raise errors.Unauthenticated("offer token is malformed") from None
+    if claims.issuer != issuer:
+        raise errors.Unauthenticated("offer token was issued by another controller")
+    if claims.expires <= now:
+        raise errors.Unauthenticated("offer token has expired")
+    return claims
+
+
+def check(
+    claims: Claims, *, kind: str, offer_uuid: str, relation: str = "", source_model_uuid: str = ""
+) -> None:
+    """Refuse a token used outside its scope.
+
+    Raises:
+        Forbidden: another kind, offer, relation or consuming model than it was issued for.
+    """
+    if claims.kind != kind:
+        raise errors.Forbidden(f"a {claims.kind} token cannot be used as a {kind} token")
+    if claims.offer_uuid != offer_uuid:
+        raise errors.Forbidden("offer token is for another offer")
+    if kind == RELATION and claims.relation != relation:
+        raise errors.Forbidden("offer token is for another relation")
+    if source_model_uuid and claims.source_model_uuid != source_model_uuid:
+        raise errors.Forbidden("offer token is for another consuming model")
