@@ -184,6 +184,12 @@ class RemoteApplication:
     """Why, for `error` and `terminated`."""
     created_at: str = ""
     """RFC 3339 UTC."""
+    source_controller_uuid: str = ""
+    """The offering controller's UUID; empty when it is this controller."""
+    source_address: str = ""
+    """Where the offering controller's gateway answers."""
+    consume_token: str = ""
+    """The consume token it issued; kept fresh by the gateway."""
 
     @property
     def terminated(self) -> bool:
@@ -649,10 +655,14 @@ def consume(offers: Offers, wanted: RemoteApplication, *, model_name: str = "") 
                 )
             if existing.offer_uuid != wanted.offer_uuid:
                 raise errors.AlreadyExists(f"{prefix}: saas application already exists")
-            merged = _merge_endpoints(existing.endpoints, wanted.endpoints)
-            if merged == existing.endpoints:
+            saas = replace(
+                existing,
+                endpoints=_merge_endpoints(existing.endpoints, wanted.endpoints),
+                consume_token=wanted.consume_token or existing.consume_token,
+                source_address=wanted.source_address or existing.source_address,
+            )
+            if saas == existing:
                 return Consumed(saas=existing, created=False)
-            saas = replace(existing, endpoints=merged)
             offers.put_saas(saas)
             seq = offers.append_event(
                 "saas-updated",
@@ -697,6 +707,44 @@ def get_saas(offers: Offers, model_uuid: str, name: str) -> RemoteApplication:
     if found is None:
         raise errors.NotFound(f'saas application "{name}" not found')
     return found
+
+
+def set_saas_status(
+    offers: Offers, model_uuid: str, name: str, status: str, message: str, consume_token: str = ""
+) -> bool:
+    """Set a SAAS's status (and keep a renewed consume token); a terminated SAAS stays so.
+
+    Returns:
+        True when something changed (a `saas-updated` event was written).
+
+    Raises:
+        Invalid: no model, name or status, or `error` without a message.
+        NotFound: no such SAAS.
+    """
+    if not status:
+        raise errors.Invalid("status is required")
+    if status == "error" and not message:
+        raise errors.Invalid('cannot set status "error" without info')
+    with offers.transaction():
+        saas = get_saas(offers, model_uuid, name)
+        if saas.terminated:
+            return False
+        after = replace(
+            saas,
+            status=status,
+            status_message=message,
+            consume_token=consume_token or saas.consume_token,
+        )
+        if after == saas:
+            return False
+        offers.put_saas(after)
+        offers.append_event(
+            "saas-updated",
+            model_uuid=model_uuid,
+            entity=name,
+            attributes={"offer-uuid": saas.offer_uuid, "status": status},
+        )
+    return True
 
 
 def remove_saas(offers: Offers, model_uuid: str, name: str) -> int:

@@ -67,6 +67,9 @@ def saas_pb(saas: domain.RemoteApplication) -> pb.Saas:
         status=saas.status,
         status_message=saas.status_message,
         created_at=saas.created_at,
+        source_controller_uuid=saas.source_controller_uuid,
+        source_address=saas.source_address,
+        consume_token=saas.consume_token,
     )
 
 
@@ -217,6 +220,9 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
                 offer_url=request.offer_url,
                 source_model_uuid=request.source_model_uuid,
                 source_controller=request.source_controller,
+                source_controller_uuid=request.source_controller_uuid,
+                source_address=request.source_address,
+                consume_token=request.consume_token,
                 endpoints=tuple(
                     domain.OfferEndpoint(name=e.name, interface=e.interface, role=_role(e.role))
                     for e in request.endpoints
@@ -247,6 +253,21 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         return pb.ListSaasResponse(
             saas=[saas_pb(s) for s in self._store.list_saas(request.model_uuid)]
         )
+
+    @override
+    @codes.unary
+    def SetSaasStatus(
+        self, request: pb.SetSaasStatusRequest, context: grpc.ServicerContext
+    ) -> pb.SetSaasStatusResponse:
+        domain.set_saas_status(
+            self._store,
+            request.model_uuid,
+            request.name,
+            request.status,
+            request.message,
+            request.consume_token,
+        )
+        return pb.SetSaasStatusResponse()
 
     @override
     @codes.unary

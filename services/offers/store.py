@@ -22,6 +22,9 @@ Version 003 drops `offer_connections`: a connection is the offering-side half of
 relation, which the relations context owns; offers asks for them on each read, so a count can
 never outlive its relation (REFERENCE §11 #1).
 
+Version 004 gives a SAAS of another controller that controller's UUID, its gateway's address
+and the consume token it issued.
+
 Child rows go with their parent (`ON DELETE CASCADE`), so a removal is one DELETE. Times are
 RFC 3339 UTC text.
 """
@@ -110,6 +113,12 @@ def _002(db: Database) -> None:
 @migrations(name="003_connections_belong_to_relations")
 def _003(db: Database) -> None:
     db.execute("DROP TABLE IF EXISTS offer_connections")
+
+
+@migrations(name="004_remote_controllers")
+def _004(db: Database) -> None:
+    for column in ("source_controller_uuid", "source_address", "consume_token"):
+        db.execute(f"ALTER TABLE remote_applications ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 _URL: Final = "(o.owner || '/' || o.model_name || '.' || o.name)"
@@ -246,8 +255,9 @@ class SqliteOffers(SqliteStore):
             self.delete_saas(saas.model_uuid, saas.name)
             self.db.execute(
                 "INSERT INTO remote_applications (model_uuid, name, offer_uuid, offer_url,"
-                " source_model_uuid, source_controller, status, status_message, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_model_uuid, source_controller, status, status_message, created_at,"
+                " source_controller_uuid, source_address, consume_token)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     saas.model_uuid,
                     saas.name,
@@ -258,6 +268,9 @@ class SqliteOffers(SqliteStore):
                     saas.status,
                     saas.status_message,
                     saas.created_at or now_rfc3339(),
+                    saas.source_controller_uuid,
+                    saas.source_address,
+                    saas.consume_token,
                 ),
             )
             for ep in saas.endpoints:
@@ -306,6 +319,9 @@ class SqliteOffers(SqliteStore):
                 status=r["status"],
                 status_message=r["status_message"],
                 created_at=r["created_at"],
+                source_controller_uuid=r["source_controller_uuid"],
+                source_address=r["source_address"],
+                consume_token=r["consume_token"],
             )
             for r in rows
         ]

@@ -119,6 +119,12 @@ class Relation:
     """The consuming model."""
     subnets: tuple[str, ...] = ()
     """The consumer's egress, which is the offerer's ingress."""
+    peer_controller: str = ""
+    """UUID of the controller holding the other half; empty when this store holds both."""
+    peer_address: str = ""
+    """Where that controller's gateway answers."""
+    peer_token: str = ""
+    """The credential this side presents there (a token that controller issued)."""
     created_at: str = ""
     """RFC 3339 UTC."""
 
@@ -190,6 +196,10 @@ class CrossModel:
     """`joined`, or `error` when the offerer refused the ingress."""
     message: str = ""
     via: tuple[str, ...] = ()
+    peer_controller: str = ""
+    """Set when the other half is on another controller (its UUID)."""
+    peer_address: str = ""
+    peer_token: str = ""
 
 
 def relation_key(endpoints: Iterable[Endpoint]) -> str:
@@ -279,6 +289,14 @@ class Relations(EventStore, Protocol):
 
     def set_subnets(self, model_uuid: str, relation_id: int, subnets: Sequence[str]) -> None:
         """Replace a relation's egress (consumer) or ingress (offerer) subnets."""
+        ...
+
+    def remote_halves(self, token: str = "") -> list[Relation]:
+        """The halves whose other half is on another controller; only `token`'s if given."""
+        ...
+
+    def set_peer_token(self, token: str, peer_token: str) -> None:
+        """Replace the credential kept for the peer of the halves with this token."""
         ...
 
     def cursor(self, source: str) -> int:
@@ -647,6 +665,9 @@ def add_relation(
                 username=cross.username,
                 source_model_uuid=cross.source_model_uuid,
                 subnets=cross.subnets,
+                peer_controller=cross.peer_controller,
+                peer_address=cross.peer_address,
+                peer_token=cross.peer_token,
             )
         if dry_run:
             return Added(relation=relation, candidates=candidates)
@@ -1087,6 +1108,36 @@ def update_egress(
                 seq = sync_scope(relations, replace(half, status=RelationStatus.JOINED)) or seq
         after = relations.get_relation(model_uuid, relation_id) or relation
     return Changed(relations=[after], sequence=seq)
+
+
+def mirror_remote_state(relations: Relations, token: str, suspended: bool, reason: str) -> int:
+    """Make the local half of a cross-controller relation follow the offerer's suspension.
+
+    Only a consumer's half mirrors (the offerer decides suspension). Suspended, it shows the
+    offerer's reason, or Juju's `suspending after update from remote model`; resumed, it goes
+    `joining` then `joined`. Nothing changes when it already matches.
+
+    Returns:
+        The sequence of the last event, or 0 when nothing changed.
+
+    Raises:
+        NotFound: no such half here.
+    """
+    seq = 0
+    with relations.transaction():
+        halves = [h for h in relations.remote_halves(token) if h.side == CONSUMER]
+        if not halves:
+            raise errors.NotFound(f'relation with token "{token}" not found')
+        for half in halves:
+            text = reason or FROM_REMOTE
+            if suspended and not (half.suspended and half.message == text):
+                seq = _transition(relations, half, _SUSPEND[:1], message=text, suspended=True)
+                seq = _leave_all(relations, half) or seq
+                seq = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+            elif not suspended and half.suspended:
+                seq = _transition(relations, half, _RESUME, message="", suspended=False)
+                seq = sync_scope(relations, replace(half, suspended=False)) or seq
+    return seq
 
 
 CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})

@@ -168,6 +168,39 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def ListRemoteHalves(
+        self, request: relations_pb2.ListRemoteHalvesRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.ListRemoteHalvesResponse:
+        return relations_pb2.ListRemoteHalvesResponse(
+            halves=[
+                relations_pb2.RemoteHalf(model_uuid=r.model_uuid, relation=_relation(r))
+                for r in self._store.remote_halves(request.token)
+            ]
+        )
+
+    @override
+    @status.unary
+    def SetPeerToken(
+        self, request: relations_pb2.SetPeerTokenRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.SetPeerTokenResponse:
+        if not request.token or not request.peer_token:
+            raise errors.Invalid("token and peer_token are required")
+        with self._store.transaction():
+            self._store.set_peer_token(request.token, request.peer_token)
+        return relations_pb2.SetPeerTokenResponse()
+
+    @override
+    @status.unary
+    def MirrorRemoteState(
+        self, request: relations_pb2.MirrorRemoteStateRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.MirrorRemoteStateResponse:
+        seq = domain.mirror_remote_state(
+            self._store, request.token, request.suspended, request.reason
+        )
+        return relations_pb2.MirrorRemoteStateResponse(sequence=seq)
+
+    @override
+    @status.unary
     def Sync(
         self, request: relations_pb2.SyncRequest, context: grpc.ServicerContext
     ) -> relations_pb2.SyncResponse:
@@ -225,6 +258,9 @@ def _cross(cross: relations_pb2.CrossModel) -> domain.CrossModel:
         status=state,
         message=cross.message,
         via=tuple(cross.via),
+        peer_controller=cross.peer_controller,
+        peer_address=cross.peer_address,
+        peer_token=cross.peer_token,
     )
 
 
@@ -238,6 +274,9 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
             source_model_uuid=relation.source_model_uuid,
             subnets=list(relation.subnets),
             via=list(relation.via),
+            peer_controller=relation.peer_controller,
+            peer_address=relation.peer_address,
+            peer_token=relation.peer_token,
         )
         if relation.token
         else None

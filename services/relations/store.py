@@ -20,6 +20,9 @@ halves, '' for a relation within a model), `side` (`consumer` or `offerer`), and
 offer connection the offerer's half carries, `username`, `source_model_uuid` and `subnets`
 (JSON list: the consumer's egress, the offerer's ingress). Indexed by token and by offer.
 
+Version 004 adds, for a half whose other half is on another controller, `peer_controller` (its
+UUID), `peer_address` (its gateway) and `peer_token` (the credential to present there).
+
 Version 003 adds `known_units`: (model_uuid, unit) -> application, machine, principal, as the
 placement feed reports them; scope membership is decided from it (REFERENCE §5.6, §7.2).
 
@@ -119,6 +122,12 @@ def _003(db: Database) -> None:
     db.execute("CREATE INDEX known_units_application ON known_units(model_uuid, application)")
 
 
+@migrations(name="004_peer_controllers")
+def _004(db: Database) -> None:
+    for column in ("peer_controller", "peer_address", "peer_token"):
+        db.execute(f"ALTER TABLE relations ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
 class SqliteRelations(SqliteStore):
     """The relations store; implements `domain.Relations`."""
 
@@ -146,8 +155,9 @@ class SqliteRelations(SqliteStore):
             self.db.execute(
                 "INSERT INTO relations (model_uuid, id, key, scope, status, message, suspended,"
                 " suspended_reason, offer_uuid, via_cidrs, token, side, username,"
-                " source_model_uuid, subnets, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " source_model_uuid, subnets, peer_controller, peer_address, peer_token,"
+                " created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     relation.model_uuid,
                     relation.id,
@@ -164,6 +174,9 @@ class SqliteRelations(SqliteStore):
                     relation.username,
                     relation.source_model_uuid,
                     json.dumps(list(relation.subnets)),
+                    relation.peer_controller,
+                    relation.peer_address,
+                    relation.peer_token,
                     now,
                     now,
                 ),
@@ -321,6 +334,19 @@ class SqliteRelations(SqliteStore):
             (json.dumps(list(subnets)), now_rfc3339(), model_uuid, relation_id),
         )
 
+    def remote_halves(self, token: str = "") -> list[Relation]:
+        """The halves whose other half is on another controller; only `token`'s if given."""
+        if token:
+            return self._relations("r.peer_controller != '' AND r.token = ?", (token,))
+        return self._relations("r.peer_controller != ''", ())
+
+    def set_peer_token(self, token: str, peer_token: str) -> None:
+        """Replace the credential kept for the peer of the halves with this token."""
+        self.db.execute(
+            "UPDATE relations SET peer_token = ?, updated_at = ? WHERE token = ?",
+            (peer_token, now_rfc3339(), token),
+        )
+
     def cursor(self, source: str) -> int:
         """Return the last sequence of `source`'s feed this context applied (0 for none)."""
         rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
@@ -418,6 +444,9 @@ class SqliteRelations(SqliteStore):
                 username=r["username"],
                 source_model_uuid=r["source_model_uuid"],
                 subnets=tuple(json.loads(r["subnets"])),
+                peer_controller=r["peer_controller"],
+                peer_address=r["peer_address"],
+                peer_token=r["peer_token"],
                 created_at=r["created_at"],
             )
             for r in rows

@@ -137,6 +137,18 @@ class InMemoryRelations:
         key = (model_uuid, relation_id)
         self.state.relations[key] = replace(self.state.relations[key], subnets=tuple(subnets))
 
+    def remote_halves(self, token: str = "") -> list[Relation]:
+        return [
+            r
+            for _, r in sorted(self.state.relations.items())
+            if r.peer_controller and token in ("", r.token)
+        ]
+
+    def set_peer_token(self, token: str, peer_token: str) -> None:
+        for key, r in list(self.state.relations.items()):
+            if r.token == token:
+                self.state.relations[key] = replace(r, peer_token=peer_token)
+
     def cursor(self, source: str) -> int:
         return self.state.cursors.get(source, 0)
 
