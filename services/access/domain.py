@@ -1295,17 +1295,20 @@ def issue_offer_token(
         NotFound: the user cannot see the offer.
         Forbidden: `permission denied`: the user can only read it.
     """
-    if not user or not claims.offer_uuid or not offer_model_uuid or not claims.source_model_uuid:
-        raise errors.Invalid("user, offer, offering model and consuming model are required")
+    if not user or not claims.offer_uuid or not claims.source_model_uuid:
+        raise errors.Invalid("user, offer and consuming model are required")
+    if claims.kind != tokens.CALLBACK and not offer_model_uuid:
+        raise errors.Invalid("the offering model is required")
     with access.transaction():
         info = access.controller_info()
         if info is None:
             raise errors.Unavailable("the controller identity is not set up yet")
-        level = _offer_level(access, user, offer_model_uuid, claims.offer_uuid)
-        if not level:
-            raise errors.NotFound(f'application offer "{claims.offer_uuid}" not found')
-        if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
-            raise errors.Forbidden("permission denied")
+        if claims.kind != tokens.CALLBACK:
+            level = _offer_level(access, user, offer_model_uuid, claims.offer_uuid)
+            if not level:
+                raise errors.NotFound(f'application offer "{claims.offer_uuid}" not found')
+            if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
+                raise errors.Forbidden("permission denied")
         expires = int(now) + tokens.LIFETIME_S
         signed = tokens.mint(
             access.secret(TOKEN_KEY),
@@ -1343,7 +1346,36 @@ def verify_offer_token(
             relation=relation,
             source_model_uuid=source_model_uuid,
         )
-        level = _offer_level(access, claims.user, offer_model_uuid, offer_uuid)
-        if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
-            raise errors.Forbidden("permission denied")
+        if kind != tokens.CALLBACK:
+            level = _offer_level(access, claims.user, offer_model_uuid, offer_uuid)
+            if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
+                raise errors.Forbidden("permission denied")
     return claims
+
+
+def renew_offer_token(
+    access: Access, token: str, *, offer_model_uuid: str, now: float
+) -> tuple[str, int]:
+    """A fresh token for one this controller signed, even expired (REFERENCE §10.5).
+
+    Consume and relation tokens are re-authorised: their user must still have consume on the
+    offer, so a revoke stops renewals at once.
+
+    Returns:
+        The new token and its expiry.
+
+    Raises:
+        Unauthenticated: not a token signed here, or too long expired.
+        Forbidden: the user no longer has consume.
+        NotFound: the user can no longer see the offer.
+    """
+    with access.transaction():
+        info = access.controller_info()
+        if info is None:
+            raise errors.Unavailable("the controller identity is not set up yet")
+        claims = tokens.read(
+            access.secret(TOKEN_KEY), token, issuer=info.uuid, now=now, renewing=True
+        )
+    return issue_offer_token(
+        access, user=claims.user, offer_model_uuid=offer_model_uuid, claims=claims, now=now
+    )

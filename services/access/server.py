@@ -262,6 +262,15 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         return access_pb2.IssueOfferTokenResponse(token=token, expires=expires)
 
     @status.unary
+    def RenewOfferToken(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.RenewOfferTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.RenewOfferTokenResponse:
+        token, expires = domain.renew_offer_token(
+            self._store, request.token, offer_model_uuid=request.offer_model_uuid, now=time.time()
+        )
+        return access_pb2.RenewOfferTokenResponse(token=token, expires=expires)
+
+    @status.unary
     def VerifyOfferToken(  # noqa: N802 - gRPC method name
         self, request: access_pb2.VerifyOfferTokenRequest, context: grpc.ServicerContext
     ) -> access_pb2.VerifyOfferTokenResponse:

@@ -8,8 +8,11 @@ it (gh#21062), and short-lived.
   relations to that offer.
 - A **relation** token is scoped to one relation (its token) as well: it lets its holder send
   that relation's changes. Replaying it for another offer or relation is refused.
-- Both expire after `LIFETIME_S` (3 minutes, as Juju's). Renewal goes through `issue` again,
-  which re-checks that the user still has consume, so a revoke bites within one lifetime.
+- A **callback** token is what a consuming controller gives the offering one for a relation, so
+  that the offerer can ask it about that relation; it carries no user rights.
+- All expire after `LIFETIME_S` (3 minutes, as Juju's). Renewal takes an expired token this
+  controller signed (at most `RENEWABLE_S` old) and re-checks that the user still has consume,
+  so a revoke bites within one lifetime.
 
 Text form: `<base64url(claims JSON)>.<base64url(signature)>`, no padding. Pure functions: the
 secret and the clock are arguments.
@@ -28,9 +31,12 @@ from services.common import errors
 
 LIFETIME_S: Final = 180
 """How long a token is good for, in seconds."""
+RENEWABLE_S: Final = 30 * 24 * 3600
+"""How long after its expiry a token may still be renewed."""
 CONSUME: Final = "consume"
 RELATION: Final = "relation"
-KINDS: Final = (CONSUME, RELATION)
+CALLBACK: Final = "callback"
+KINDS: Final = (CONSUME, RELATION, CALLBACK)
 MAX_TOKEN_CHARS: Final = 4096
 """Longer text is refused before any decoding."""
 
@@ -75,14 +81,16 @@ def mint(secret: bytes, claims: Claims) -> str:
     """
     if claims.kind not in KINDS:
         raise errors.Invalid(f'token kind "{claims.kind}" not valid')
-    if claims.kind == RELATION and not claims.relation:
+    if claims.kind in (RELATION, CALLBACK) and not claims.relation:
         raise errors.Invalid("a relation token needs its relation")
     body = _b64(json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode())
     return f"{body}.{_sign(secret, body)}"
 
 
-def read(secret: bytes, token: str, *, issuer: str, now: float) -> Claims:
+def read(secret: bytes, token: str, *, issuer: str, now: float, renewing: bool = False) -> Claims:
     """Check a token's signature, issuer and expiry, and return its claims.
+
+    When `renewing`, an expired token is accepted up to `RENEWABLE_S` after its expiry.
 
     Raises:
         Unauthenticated: malformed, not signed by this controller, from another issuer, or
@@ -100,7 +108,7 @@ def read(secret: bytes, token: str, *, issuer: str, now: float) -> Claims:
         raise errors.Unauthenticated("offer token is malformed") from None
     if claims.issuer != issuer:
         raise errors.Unauthenticated("offer token was issued by another controller")
-    if claims.expires <= now:
+    if claims.expires + (RENEWABLE_S if renewing else 0) <= now:
         raise errors.Unauthenticated("offer token has expired")
     return claims
 
@@ -117,7 +125,7 @@ def check(
         raise errors.Forbidden(f"a {claims.kind} token cannot be used as a {kind} token")
     if claims.offer_uuid != offer_uuid:
         raise errors.Forbidden("offer token is for another offer")
-    if kind == RELATION and claims.relation != relation:
+    if kind in (RELATION, CALLBACK) and claims.relation != relation:
         raise errors.Forbidden("offer token is for another relation")
     if source_model_uuid and claims.source_model_uuid != source_model_uuid:
         raise errors.Forbidden("offer token is for another consuming model")

@@ -130,3 +130,37 @@ def test_minting_checks_the_kind() -> None:
         tokens.mint(b"k", replace(CLAIMS, kind="admin"))
     with pytest.raises(errors.Invalid, match="needs its relation"):
         tokens.mint(b"k", replace(CLAIMS, kind=tokens.RELATION))
+
+
+def test_an_expired_token_renews_while_its_user_still_consumes(world: World) -> None:
+    domain.grant(world.store, "admin", "bob", "consume", OFFER, now=now)
+    old = _issue(world, "bob", replace(CLAIMS, kind=tokens.RELATION, relation="rel-1"))
+    later = T0 + tokens.LIFETIME_S + 60
+    fresh, expires = domain.renew_offer_token(world.store, old, offer_model_uuid="m1", now=later)
+    assert expires == int(later) + tokens.LIFETIME_S
+    claims = _verify(world, fresh, at=later + 1, kind=tokens.RELATION, relation="rel-1")
+    assert (claims.user, claims.relation) == ("bob", "rel-1")
+    domain.revoke(world.store, "admin", "bob", "consume", OFFER, now=now)
+    with pytest.raises(errors.Forbidden):
+        domain.renew_offer_token(world.store, old, offer_model_uuid="m1", now=later)
+    with pytest.raises(errors.Unauthenticated, match="expired"):
+        domain.renew_offer_token(
+            world.store, old, offer_model_uuid="m1", now=later + tokens.RENEWABLE_S
+        )
+
+
+def test_a_callback_token_needs_no_offer_rights(world: World) -> None:
+    callback = replace(CLAIMS, kind=tokens.CALLBACK, relation="rel-1")
+    token, _ = domain.issue_offer_token(
+        world.store, user="bob", offer_model_uuid="", claims=callback, now=T0
+    )
+    claims = domain.verify_offer_token(
+        world.store,
+        token,
+        kind=tokens.CALLBACK,
+        offer_model_uuid="",
+        offer_uuid="o1",
+        relation="rel-1",
+        now=T0 + 1,
+    )
+    assert claims.kind == tokens.CALLBACK
