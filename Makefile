@@ -5,13 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_CLIENT := clients/node
+NODE_STAMP := $(NODE_CLIENT)/node_modules/.stamp
 PROTOS := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/gen:$(CURDIR)
 export GRPC_VERBOSITY := ERROR
 
 .PHONY: install gen lint test run stop bench clean
 
-install: $(STAMP) gen/.stamp
+install: $(STAMP) gen/.stamp $(NODE_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,17 @@ $(STAMP): pyproject.toml constraints.txt
 gen/.stamp: $(STAMP) $(PROTOS) scripts/gen_protos.py
 	$(PY) scripts/gen_protos.py
 	touch $@
+
+# The Node.js client's pinned dependencies (its e2e test skips without them). Optional: without
+# npm, or with a Node.js older than 18, say so and go on.
+$(NODE_STAMP): $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "note: npm not found; skipping $(NODE_CLIENT) (its test will skip)"; \
+	elif ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then \
+		echo "note: Node.js $$(node --version) is older than 18; skipping $(NODE_CLIENT) (its test will skip)"; \
+	else \
+		npm ci --prefix $(NODE_CLIENT) --no-audit --no-fund --loglevel=error && touch $@; \
+	fi
 
 gen: install
 

@@ -23,19 +23,23 @@ gets the same proxy in the offering model, and the offerer never learns its name
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import grpc
 
 from cmr.access.v1 import access_pb2
+from cmr.gateway.v1 import gateway_pb2 as gateway_pb
+from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.auth import Caller
 from gateway.peers import Peers
+from gateway.remote import CALL_TIMEOUT_S, PeerControllers, Reconciler
 from gateway.resolve import (
     PERMISSION_DENIED,
     Resolver,
@@ -43,8 +47,10 @@ from gateway.resolve import (
     offer_target,
 )
 from services.common import errors
-from services.offers.url import is_application_name
+from services.offers.url import OfferURL, is_application_name
 
+PROXY: Final = re.compile(r"remote-[0-9a-f]{32}")
+"""A consumer proxy's name."""
 PROXY_NAMESPACE: Final = uuid.UUID("6b1f3c0e-5d7a-4e0b-9a51-0c6f2d8e7a44")
 """Namespace of the UUID-5 digests that name consumer proxies."""
 ROLE_NAMES: Final = {
@@ -141,9 +147,19 @@ class End:
 class CrossModel:
     """The gateway's cross-model use cases, on top of the four services."""
 
-    def __init__(self, peers: Peers, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        peers: Peers,
+        resolver: Resolver,
+        remote: PeerControllers,
+        reconciler: Reconciler,
+        advertise: Callable[[], str],
+    ) -> None:
         self._peers = peers
         self._resolve = resolver
+        self._remote = remote
+        self._reconciler = reconciler
+        self._advertise = advertise
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -170,6 +186,10 @@ class CrossModel:
             context,
         )
         return reply.application if reply is not None else None
+
+    def offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
+        """An offer of this controller by UUID, or None."""
+        return self._offer(offer_uuid, context)
 
     def _offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
         reply = self._peers.ask_or_none(
@@ -210,27 +230,56 @@ class CrossModel:
         text: str,
         alias: str,
         context: grpc.ServicerContext,
+        remote: gateway_pb.RemoteOffer | None = None,
     ) -> tuple[offers_pb2.Saas, str]:
         """Consume an offer into `model` (REFERENCE §4.1); idempotent.
+
+        An offer on another controller comes with `remote`: what the client fetched there with
+        its own account (`GetConsumeDetails`).
 
         Returns:
             The SAAS and the offer's full URL (with controller).
 
         Raises:
             Invalid: a bad URL or alias, or a URL with an endpoint.
-            NotFound: no such offer, or one the caller cannot see.
+            NotFound: no such offer, one the caller cannot see, or an unknown controller.
             Forbidden: the caller may only read the offer.
             AlreadyExists: the name is taken by an application or another SAAS.
+            Refused: the other controller answers with another identity.
         """
         if not text:
             raise errors.Invalid("no remote offer specified")
-        url = self._resolve.offer_url(caller, text, context)
-        if url.endpoint:
-            raise errors.Invalid(f'remote offer "{text}" shouldn\'t include endpoint')
         if alias and not is_application_name(alias):
             raise errors.Invalid(f'invalid application name "{alias}"')
-        held = self._resolve.offer(caller, url, "consume", context)
-        return self._consume(model, held.offer, alias or held.offer.name, context).saas, str(url)
+        offer, url, source = self._offer_for(caller, text, context, remote)
+        if url.endpoint:
+            raise errors.Invalid(f'remote offer "{text}" shouldn\'t include endpoint')
+        saas = self._consume(model, offer, alias or offer.name, context, source).saas
+        return saas, str(url)
+
+    def _offer_for(
+        self,
+        caller: Caller,
+        text: str,
+        context: grpc.ServicerContext,
+        remote: gateway_pb.RemoteOffer | None,
+    ) -> tuple[offers_pb2.Offer, OfferURL, gateway_pb.RemoteOffer | None]:
+        """The offer a URL names, here (consume access checked) or on another controller."""
+        here = self._resolve.controller(context).name
+        url = OfferURL.parse(text)
+        if url.source and url.source != here:
+            if remote is None or remote.controller_name != url.source:
+                raise errors.NotFound(f'controller "{url.source}" not found')
+            identity = self._remote.identity(remote.address)
+            if identity.uuid != remote.controller_uuid:
+                raise errors.Refused(
+                    f'controller at {remote.address} answers as "{identity.name}" '
+                    f"({identity.uuid}), not as the registered {remote.controller_name} "
+                    f"({remote.controller_uuid})"
+                )
+            return remote.offer, url.with_defaults(url.source, caller.user), remote
+        url = self._resolve.offer_url(caller, text, context)
+        return self._resolve.offer(caller, url, "consume", context).offer, url, None
 
     def _consume(
         self,
@@ -238,13 +287,14 @@ class CrossModel:
         offer: offers_pb2.Offer,
         name: str,
         context: grpc.ServicerContext,
+        source: gateway_pb.RemoteOffer | None = None,
     ) -> offers_pb2.ConsumeResponse:
         if self.find_application(model.uuid, name, context) is not None:
             raise errors.AlreadyExists(
                 f'cannot add saas application "{name}": local application with same name '
                 "already exists"
             )
-        controller = self._resolve.controller(context).name
+        controller = source.controller_name if source else self._resolve.controller(context).name
         return self._peers.ask(
             "offers",
             self._peers.offers.Consume,
@@ -256,6 +306,10 @@ class CrossModel:
                 offer_url=f"{controller}:{offer.url}",
                 source_model_uuid=offer.model_uuid,
                 endpoints=offer.endpoints,
+                source_controller=source.controller_name if source else "",
+                source_controller_uuid=source.controller_uuid if source else "",
+                source_address=source.address if source else "",
+                consume_token=source.consume_token if source else "",
             ),
             context,
         )
@@ -270,6 +324,7 @@ class CrossModel:
         context: grpc.ServicerContext,
         *,
         consume: bool,
+        remote: gateway_pb.RemoteOffer | None = None,
     ) -> End:
         """One end of add-relation: an application, a SAAS, or an offer URL.
 
@@ -282,19 +337,18 @@ class CrossModel:
             Refused: the SAAS is terminated.
         """
         if looks_like_url(ref):
-            url = self._resolve.offer_url(caller, ref, context)
-            held = self._resolve.offer(caller, url, "consume", context)
+            offer, url, source = self._offer_for(caller, ref, context, remote)
             created = False
             if consume:
-                consumed = self._consume(model, held.offer, held.offer.name, context)
+                consumed = self._consume(model, offer, offer.name, context, source)
                 saas, created = consumed.saas, consumed.created
             else:
                 saas = offers_pb2.Saas(
                     model_uuid=model.uuid,
-                    name=held.offer.name,
-                    offer_uuid=held.offer.uuid,
-                    source_model_uuid=held.offer.model_uuid,
-                    endpoints=held.offer.endpoints,
+                    name=offer.name,
+                    offer_uuid=offer.uuid,
+                    source_model_uuid=offer.model_uuid,
+                    endpoints=offer.endpoints,
                 )
             return End(side=saas_side(saas, url.endpoint), saas=saas, consumed=created)
         application, _, endpoint = ref.partition(":")
@@ -365,6 +419,8 @@ class CrossModel:
             Forbidden: the caller no longer has consume on the offer.
             Refused: the offer has gone, or the offering side refuses its half.
         """
+        if saas.source_controller_uuid:
+            return self._relate_remote(caller, model, a, b, saas, via, context)
         local = b if a.remote else a
         offer = self._offer(saas.offer_uuid, context)
         if offer is None:
@@ -376,29 +432,28 @@ class CrossModel:
         subnets = self.egress(model, local.application, via, context)
         check = self.ingress(offer.model_uuid, subnets, context)
         token = str(uuid.uuid4())
-        state = "joined" if check.allowed else "error"
-        consumer = self._peers.ask(
-            "relations",
-            self._peers.relations.AddRelation,
-            relations_pb2.AddRelationRequest(
-                model_uuid=model.uuid,
-                a=a,
-                b=b,
-                cross_model=relations_pb2.CrossModel(
+        consumer = self._consumer_half(
+            caller, model, a, b, token, subnets, via, check.message, context
+        )
+        try:
+            proxy_end = next(e for e in consumer.endpoints if not e.remote)
+            offered = next(e for e in consumer.endpoints if e.remote)
+            self.register_half(
+                offer,
+                proxy=proxy_name(model.uuid, proxy_end.application),
+                consumer_end=gateway_pb.RemoteEndpoint(
+                    name=proxy_end.name, role=proxy_end.role, interface=proxy_end.interface
+                ),
+                offered_endpoint=offered.name,
+                cross=relations_pb2.CrossModel(
                     token=token,
-                    side=CONSUMER,
                     username=caller.user,
                     source_model_uuid=model.uuid,
                     subnets=subnets,
-                    status=state,
                     message=check.message,
-                    via=via,
                 ),
-            ),
-            context,
-        ).relation
-        try:
-            self._register(consumer, model, offer, caller.user, subnets, check, token, context)
+                context=context,
+            )
         except BaseException:
             self._peers.ask(
                 "relations",
@@ -411,56 +466,246 @@ class CrossModel:
             raise
         return consumer
 
-    def _register(
+    def _consumer_half(
         self,
-        consumer: relations_pb2.Relation,
+        caller: Caller,
         model: placement_pb2.Model,
-        offer: offers_pb2.Offer,
-        user: str,
-        subnets: Sequence[str],
-        check: offers_pb2.CheckIngressResponse,
+        a: relations_pb2.RelationSide,
+        b: relations_pb2.RelationSide,
         token: str,
+        subnets: Sequence[str],
+        via: Sequence[str],
+        refused: str,
         context: grpc.ServicerContext,
-    ) -> None:
-        """The offering side's part: its half, with the proxy and the connection."""
-        local = next(e for e in consumer.endpoints if not e.remote)
-        offered = next(e for e in consumer.endpoints if e.remote)
+        peer: relations_pb2.CrossModel | None = None,
+    ) -> relations_pb2.Relation:
+        cross = relations_pb2.CrossModel(
+            token=token,
+            side=CONSUMER,
+            username=caller.user,
+            source_model_uuid=model.uuid,
+            subnets=subnets,
+            status="error" if refused else "joined",
+            message=refused,
+            via=via,
+        )
+        if peer is not None:
+            cross.peer_controller = peer.peer_controller
+            cross.peer_address = peer.peer_address
+            cross.peer_token = peer.peer_token
+        return self._peers.ask(
+            "relations",
+            self._peers.relations.AddRelation,
+            relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, cross_model=cross),
+            context,
+        ).relation
+
+    def register_half(
+        self,
+        offer: offers_pb2.Offer,
+        *,
+        proxy: str,
+        consumer_end: gateway_pb.RemoteEndpoint,
+        offered_endpoint: str,
+        cross: relations_pb2.CrossModel,
+        context: grpc.ServicerContext,
+    ) -> relations_pb2.Relation:
+        """The offering side's part: its half, with the proxy and the connection.
+
+        `cross` carries the token, user, consuming model, subnets, the ingress verdict (a
+        non-empty `message` is a refusal) and, across controllers, the peer.
+        """
         app = self.find_application(offer.model_uuid, offer.application, context)
         if app is None:
             raise errors.Refused(f'application "{offer.application}" has been removed')
-        proxy = proxy_name(model.uuid, local.application)
-        self._peers.ask(
+        half = relations_pb2.CrossModel()
+        half.CopyFrom(cross)
+        half.side = OFFERER
+        half.offer_uuid = offer.uuid
+        half.status = "error" if cross.message else "joined"
+        return self._peers.ask(
             "relations",
             self._peers.relations.AddRelation,
             relations_pb2.AddRelationRequest(
                 model_uuid=offer.model_uuid,
                 a=relations_pb2.RelationSide(
                     application=proxy,
-                    endpoint=local.name,
+                    endpoint=consumer_end.name,
                     remote=True,
                     endpoints=[
                         relations_pb2.CandidateEndpoint(
-                            name=local.name, role=local.role, interface=local.interface
+                            name=consumer_end.name,
+                            role=consumer_end.role,
+                            interface=consumer_end.interface,
                         )
                     ],
                 ),
                 b=relations_pb2.RelationSide(
                     application=offer.application,
-                    endpoint=offered.name,
+                    endpoint=offered_endpoint,
                     endpoints=[candidate(e) for e in app.charm.endpoints],
                 ),
-                cross_model=relations_pb2.CrossModel(
-                    token=token,
-                    side=OFFERER,
-                    offer_uuid=offer.uuid,
-                    username=user,
-                    source_model_uuid=model.uuid,
-                    subnets=subnets,
-                    status="joined" if check.allowed else "error",
-                    message=check.message,
-                ),
+                cross_model=half,
             ),
             context,
+        ).relation
+
+    # -- across controllers ----------------------------------------------------------------
+
+    def _relate_remote(
+        self,
+        caller: Caller,
+        model: placement_pb2.Model,
+        a: relations_pb2.RelationSide,
+        b: relations_pb2.RelationSide,
+        saas: offers_pb2.Saas,
+        via: Sequence[str],
+        context: grpc.ServicerContext,
+    ) -> relations_pb2.Relation:
+        """The consumer's part across controllers: check locally, register there, then here.
+
+        Raises:
+            Unavailable: the offering controller cannot be reached; nothing was made.
+            grpc.RpcError: the offering controller's refusal, as it said it.
+        """
+        dry = self._peers.ask(
+            "relations",
+            self._peers.relations.AddRelation,
+            relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, dry_run=True),
+            context,
+        ).relation
+        local = next(e for e in dry.endpoints if not e.remote)
+        offered = next(e for e in dry.endpoints if e.remote)
+        subnets = self.egress(model, local.application, via, context)
+        token = str(uuid.uuid4())
+        identity = self._resolve.controller(context)
+        callback = self._peers.ask(
+            "access",
+            self._peers.access.IssueOfferToken,
+            access_pb2.IssueOfferTokenRequest(
+                user=caller.user,
+                offer_uuid=saas.offer_uuid,
+                source_model_uuid=model.uuid,
+                kind="callback",
+                relation=token,
+            ),
+            context,
+        ).token
+
+        def keep(fresh: str) -> None:
+            self._peers.ask(
+                "offers",
+                self._peers.offers.SetSaasStatus,
+                offers_pb2.SetSaasStatusRequest(
+                    model_uuid=model.uuid,
+                    name=saas.name,
+                    status=saas.status,
+                    message=saas.status_message,
+                    consume_token=fresh,
+                ),
+                context,
+            )
+
+        request = gateway_pb.RegisterRemoteRelationRequest(
+            offer_uuid=saas.offer_uuid,
+            source_model_uuid=model.uuid,
+            token=token,
+            consumer_endpoint=gateway_pb.RemoteEndpoint(
+                name=local.name, role=local.role, interface=local.interface
+            ),
+            offer_endpoint=offered.name,
+            subnets=subnets,
+            consumer_controller_uuid=identity.uuid,
+            consumer_address=self._advertise(),
+            callback_token=callback,
+            proxy_name=proxy_name(model.uuid, local.application),
+        )
+
+        def register(
+            stub: gateway_pb2_grpc.GatewayServiceStub, credential: str
+        ) -> gateway_pb.RegisterRemoteRelationResponse:
+            request.consume_token = credential
+            return stub.RegisterRemoteRelation(request, timeout=CALL_TIMEOUT_S)
+
+        reply = self._remote.call(saas.source_address, register, saas.consume_token, renewed=keep)
+        peer = relations_pb2.CrossModel(
+            peer_controller=saas.source_controller_uuid,
+            peer_address=saas.source_address,
+            peer_token=reply.relation_token,
+        )
+        try:
+            return self._consumer_half(
+                caller, model, a, b, token, subnets, via, reply.message, context, peer
+            )
+        except BaseException:
+            self._reconciler.nudge(peer, token)  # the offerer finds no half here and drops its
+            raise
+
+    def register_remote(
+        self, request: gateway_pb.RegisterRemoteRelationRequest, context: grpc.ServicerContext
+    ) -> gateway_pb.RegisterRemoteRelationResponse:
+        """The offerer's part across controllers, for a consumer holding a consume token.
+
+        Raises:
+            NotFound: no such offer.
+            Unauthenticated, Forbidden: the token is bad, misused, or its user lost consume.
+            Invalid: a malformed request.
+        """
+        if not request.token or not PROXY.fullmatch(request.proxy_name):
+            raise errors.Invalid("a relation token and a proxy name `remote-<32 hex>` are needed")
+        if not request.consumer_controller_uuid or not request.consumer_address:
+            raise errors.Invalid("the consuming controller's UUID and address are needed")
+        offer = self._offer(request.offer_uuid, context)
+        if offer is None:
+            raise errors.NotFound(f'application offer "{request.offer_uuid}" not found')
+        claims = self._peers.ask(
+            "access",
+            self._peers.access.VerifyOfferToken,
+            access_pb2.VerifyOfferTokenRequest(
+                token=request.consume_token,
+                kind="consume",
+                offer_model_uuid=offer.model_uuid,
+                offer_uuid=offer.uuid,
+                source_model_uuid=request.source_model_uuid,
+            ),
+            context,
+        ).claims
+        check = self.ingress(offer.model_uuid, request.subnets, context)
+        relation = self.register_half(
+            offer,
+            proxy=request.proxy_name,
+            consumer_end=request.consumer_endpoint,
+            offered_endpoint=request.offer_endpoint,
+            cross=relations_pb2.CrossModel(
+                token=request.token,
+                username=claims.user,
+                source_model_uuid=request.source_model_uuid,
+                subnets=request.subnets,
+                message=check.message,
+                peer_controller=request.consumer_controller_uuid,
+                peer_address=request.consumer_address,
+                peer_token=request.callback_token,
+            ),
+            context=context,
+        )
+        token = self._peers.ask(
+            "access",
+            self._peers.access.IssueOfferToken,
+            access_pb2.IssueOfferTokenRequest(
+                user=claims.user,
+                offer_model_uuid=offer.model_uuid,
+                offer_uuid=offer.uuid,
+                source_model_uuid=request.source_model_uuid,
+                kind="relation",
+                relation=request.token,
+            ),
+            context,
+        ).token
+        return gateway_pb.RegisterRemoteRelationResponse(
+            relation_token=token,
+            status=relation.status,
+            message=relation.message,
+            relation_id=relation.id,
         )
 
     def republish_egress(self, model: placement_pb2.Model, context: grpc.ServicerContext) -> None:

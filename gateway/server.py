@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 import grpc
 import yaml
@@ -19,6 +20,7 @@ from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
+from gateway.remote import PeerControllers, Reconciler
 from gateway.resolve import (
     CONTROLLER_TARGET,
     Held,
@@ -27,6 +29,7 @@ from gateway.resolve import (
     offer_target,
     split_model_ref,
 )
+from services.access import tokens
 from services.common import errors
 from services.common import status as codes
 from services.common.config import Config
@@ -34,6 +37,27 @@ from services.common.server import Built, new_server
 from services.offers.url import OfferURL
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
+
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def nudges(
+    method: Callable[[Gateway, Req, grpc.ServicerContext], Resp],
+) -> Callable[[Gateway, Req, grpc.ServicerContext], Resp]:
+    """Wrap a command that may change cross-controller halves; then nudge their peers.
+
+    Each half it changed or removed has its peer controller told to look again (see
+    `gateway.remote`).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Gateway, request: Req, context: grpc.ServicerContext) -> Resp:
+        with self.reconciler.nudging(context):
+            return method(self, request, context)
+
+    return wrapper
 
 
 def charm_name(metadata_yaml: str) -> str:
@@ -49,11 +73,17 @@ def charm_name(metadata_yaml: str) -> str:
 class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     """The one public API of a controller."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, advertise: str = "") -> None:
         self._peers = peers
         self._auth = Authenticator(peers)
         self._resolve = Resolver(peers)
-        self._cmr = CrossModel(peers, self._resolve)
+        self.advertise = advertise
+        """`host:port` other controllers reach this gateway at (set once it is bound)."""
+        self.remote = PeerControllers()
+        self.reconciler = Reconciler(peers, self.remote)
+        self._cmr = CrossModel(
+            peers, self._resolve, self.remote, self.reconciler, lambda: self.advertise
+        )
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(context)
@@ -165,6 +195,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def DestroyModel(
         self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
     ) -> pb.DestroyModelResponse:
@@ -336,6 +367,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def RemoveApplication(
         self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveApplicationResponse:
@@ -621,6 +653,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def Revoke(
         self, request: pb.RevokeRequest, context: grpc.ServicerContext
     ) -> pb.RevokeResponse:
@@ -856,6 +889,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def RemoveOffer(
         self, request: pb.RemoveOfferRequest, context: grpc.ServicerContext
     ) -> pb.RemoveOfferResponse:
@@ -892,8 +926,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             raise errors.Invalid("providing more than one remote endpoints not supported")
         via = parse_via(request.via)
         consume = not request.dry_run
-        a = self._cmr.side(caller, model, request.a, context, consume=consume)
-        b = self._cmr.side(caller, model, request.b, context, consume=consume)
+        remote = request.remote if request.HasField("remote") else None
+        a = self._cmr.side(caller, model, request.a, context, consume=consume, remote=remote)
+        b = self._cmr.side(caller, model, request.b, context, consume=consume, remote=remote)
         saas = a.saas or b.saas
         if via and saas is None:
             raise errors.Invalid(
@@ -923,6 +958,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def RemoveRelation(
         self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveRelationResponse:
@@ -958,6 +994,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def SuspendRelation(
         self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
     ) -> pb.SuspendRelationResponse:
@@ -976,6 +1013,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     @override
     @codes.unary
+    @nudges
     def ResumeRelation(
         self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
     ) -> pb.ResumeRelationResponse:
@@ -1006,11 +1044,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.ConsumeResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", context)
-        saas, url = self._cmr.consume(caller, model, request.url, request.alias, context)
+        remote = request.remote if request.HasField("remote") else None
+        saas, url = self._cmr.consume(caller, model, request.url, request.alias, context, remote)
         return pb.ConsumeResponse(saas=saas, url=url)
 
     @override
     @codes.unary
+    @nudges
     def RemoveSaas(
         self, request: pb.RemoveSaasRequest, context: grpc.ServicerContext
     ) -> pb.RemoveSaasResponse:
@@ -1073,14 +1113,128 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.ListFirewallRulesResponse(rules=reply.rules)
 
+    # -- across controllers ----------------------------------------------------------------
+
+    @override
+    @codes.unary
+    def GetConsumeDetails(
+        self, request: pb.GetConsumeDetailsRequest, context: grpc.ServicerContext
+    ) -> pb.GetConsumeDetailsResponse:
+        """For a client consuming from another controller: the offer and a consume token."""
+        caller = self._auth.caller(context)
+        if not request.source_model_uuid:
+            raise errors.Invalid("the consuming model's UUID is required")
+        url = self._resolve.offer_url(caller, request.url, context)
+        held = self._resolve.offer(caller, url, "consume", context)
+        offer = offers_pb2.Offer()
+        offer.CopyFrom(held.offer)
+        del offer.connections[:]
+        offer.total_connected_count = offer.active_connected_count = 0
+        token = self._peers.ask(
+            "access",
+            self._peers.access.IssueOfferToken,
+            access_pb2.IssueOfferTokenRequest(
+                user=caller.user,
+                offer_model_uuid=offer.model_uuid,
+                offer_uuid=offer.uuid,
+                source_model_uuid=request.source_model_uuid,
+                kind="consume",
+            ),
+            context,
+        ).token
+        identity = self._controller(context)
+        return pb.GetConsumeDetailsResponse(
+            offer=offer,
+            consume_token=token,
+            controller_uuid=identity.uuid,
+            controller_name=identity.name,
+        )
+
+    @override
+    @codes.unary
+    def GetControllerIdentity(
+        self, request: pb.GetControllerIdentityRequest, context: grpc.ServicerContext
+    ) -> pb.GetControllerIdentityResponse:
+        identity = self._controller(context)
+        return pb.GetControllerIdentityResponse(uuid=identity.uuid, name=identity.name)
+
+    @override
+    @codes.unary
+    def RegisterRemoteRelation(
+        self, request: pb.RegisterRemoteRelationRequest, context: grpc.ServicerContext
+    ) -> pb.RegisterRemoteRelationResponse:
+        return self._cmr.register_remote(request, context)
+
+    @override
+    @codes.unary
+    def GetRemoteRelation(
+        self, request: pb.GetRemoteRelationRequest, context: grpc.ServicerContext
+    ) -> pb.GetRemoteRelationResponse:
+        half = self.reconciler.verify(request.credential, request.token, context)
+        if half is None:
+            return pb.GetRemoteRelationResponse(exists=False)
+        return pb.GetRemoteRelationResponse(
+            exists=True,
+            suspended=half.relation.suspended,
+            reason=half.relation.suspended_reason,
+            status=half.relation.status,
+        )
+
+    @override
+    @codes.unary
+    def Nudge(self, request: pb.NudgeRequest, context: grpc.ServicerContext) -> pb.NudgeResponse:
+        """The peer changed its half: look again now (authentic credential needed)."""
+        self.reconciler.verify(request.credential, request.token, context, authentic_only=True)
+        self.reconciler.reconcile(context, request.token)
+        return pb.NudgeResponse()
+
+    @override
+    @codes.unary
+    def RenewToken(
+        self, request: pb.RenewTokenRequest, context: grpc.ServicerContext
+    ) -> pb.RenewTokenResponse:
+        """Renew a token this controller issued; consume is checked again for its user.
+
+        The token's (as yet unchecked) offer names the offering model access checks consume
+        on; access then checks the token itself, so a forged claim gains nothing.
+        """
+        claimed = tokens.peek(request.token)
+        offer_model = ""
+        if claimed is not None and claimed.kind != tokens.CALLBACK:
+            offer = self._cmr.offer(claimed.offer_uuid, context)
+            if offer is None:
+                raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
+            offer_model = offer.model_uuid
+        reply = self._peers.ask(
+            "access",
+            self._peers.access.RenewOfferToken,
+            access_pb2.RenewOfferTokenRequest(token=request.token, offer_model_uuid=offer_model),
+            context,
+        )
+        return pb.RenewTokenResponse(token=reply.token)
+
 
 def build_server(config: Config) -> Built:
-    """Build the gateway on `config.bind_address("gateway")`, with channels to the services."""
+    """Build the gateway on `config.bind_address("gateway")`, with channels to the services.
+
+    Other controllers reach it at `config.advertise_address`, or at its host and bound port;
+    it reconciles cross-controller relations every `config.reconcile_seconds` seconds.
+    """
     peers = Peers(config)
     gateway = Gateway(peers)
-    return new_server(
+
+    def close() -> None:
+        gateway.reconciler.stop()
+        gateway.remote.close()
+        peers.close()
+
+    built = new_server(
         SERVICE_NAME,
         lambda s: gateway_pb2_grpc.add_GatewayServiceServicer_to_server(gateway, s),
         config.bind_address("gateway"),
-        closers=(peers.close,),
+        closers=(close,),
     )
+    host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding
+    gateway.advertise = config.advertise_address or f"{host}:{built.port}"
+    gateway.reconciler.start(config.reconcile_seconds)
+    return built

@@ -15,7 +15,8 @@ YAML form (every key optional)::
     addresses: {placement: "placement:17071", access: "access:17072", ...}
 
 Environment: `CMR_<SERVICE>_ADDR` (`CMR_OFFERS_ADDR=offers:17073`), `CMR_<SERVICE>_PORT`,
-`CMR_DATA_DIR`, `CMR_HOST`, `CMR_CONTROLLER_NAME`, `CMR_BOOTSTRAP_PASSWORD_FILE`.
+`CMR_DATA_DIR`, `CMR_HOST`, `CMR_CONTROLLER_NAME`, `CMR_BOOTSTRAP_PASSWORD_FILE`,
+`CMR_ADVERTISE_ADDRESS`, `CMR_RECONCILE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class Config:
     """Port each server binds; 0 picks a free one."""
     addresses: Mapping[str, str] = field(default_factory=dict)
     """`host:port` of peers; a missing entry means `127.0.0.1:<its port>`."""
+    advertise_address: str = ""
+    """`host:port` other controllers reach this gateway at; empty for its host and port."""
+    reconcile_seconds: float = 5.0
+    """How often the gateway checks cross-controller relations against their peers (0: never;
+    nudges after each command still apply)."""
 
     def db_path(self, service: str) -> Path:
         """Return the SQLite file a service owns."""
@@ -144,6 +150,15 @@ def load(
     for key in ("data_dir", "host", "controller_name", "bootstrap_password_file"):
         if env_value := env.get(f"CMR_{key.upper()}"):
             values[key] = env_value
+    if env_value := env.get("CMR_ADVERTISE_ADDRESS"):
+        values["advertise_address"] = env_value
+    if env_value := env.get("CMR_RECONCILE_SECONDS"):
+        try:
+            values["reconcile_seconds"] = float(env_value)
+        except ValueError:
+            raise errors.Invalid(
+                f'CMR_RECONCILE_SECONDS must be a number of seconds, got "{env_value}"'
+            ) from None
     for key, value in overrides.items():
         if value is None:
             continue

@@ -1,0 +1,368 @@
+"""Cross-controller relations: what one gateway asks another (REFERENCE §10).
+
+Each controller keeps only its own half of a cross-controller relation, with the other
+controller's UUID, gateway address and a credential it issued (`peer_*` on the half):
+
+- the consumer holds a **relation token** the offerer signed (scoped to the offer, the consuming
+  model, the user and the relation);
+- the offerer holds a **callback token** the consumer signed (scoped to the relation).
+
+Tokens last 3 minutes; an expired one is renewed at its issuer, which re-checks consume access.
+
+**State, not events.** The two halves are kept in step by pulling: `reconcile` asks the peer for
+its half (`GetRemoteRelation`) and applies what it hears. A missing peer half removes the local
+one (the removal cascades of REFERENCE §5.5); on the consumer's side the offerer's suspension is
+mirrored, a refused credential means consume was revoked (`offer permission revoked`, SAAS
+`error`), and an unreachable offerer puts the SAAS in `error` / `cannot connect to external
+controller: ...` until it answers again. After a local command changes or removes a half, the
+gateway `Nudge`s the peer, which pulls at once; a periodic pass catches what a nudge missed
+(a peer that was down), so both sides converge without any outbox of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final, TypeVar
+
+import grpc
+
+from cmr.access.v1 import access_pb2
+from cmr.gateway.v1 import gateway_pb2 as pb
+from cmr.gateway.v1 import gateway_pb2_grpc
+from cmr.offers.v1 import offers_pb2
+from cmr.relations.v1 import relations_pb2
+from gateway.peers import Peers
+from services.common import errors
+from services.common.server import CHANNEL_OPTIONS
+
+CALL_TIMEOUT_S: Final = 10.0
+"""Deadline of one call to another controller."""
+REVOKED: Final = "offer permission revoked"
+CONSUMER: Final = "consumer"
+OFFERER: Final = "offerer"
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Background:
+    """A stand-in for an incoming call's context, for work no client is waiting on."""
+
+    def time_remaining(self) -> float:
+        """What a background call may take."""
+        return CALL_TIMEOUT_S
+
+
+class PeerControllers:
+    """Channels to other controllers' gateways, one per address, opened on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def stub(self, address: str) -> gateway_pb2_grpc.GatewayServiceStub:
+        """A stub for the gateway at `address`."""
+        with self._lock:
+            channel = self._channels.get(address)
+            if channel is None:
+                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                self._channels[address] = channel
+        return gateway_pb2_grpc.GatewayServiceStub(channel)
+
+    def call(
+        self,
+        address: str,
+        fn: Callable[[gateway_pb2_grpc.GatewayServiceStub, str], T],
+        credential: str,
+        *,
+        renewed: Callable[[str], None] | None = None,
+    ) -> T:
+        """Call another controller with a credential it issued, renewing it once if expired.
+
+        Raises:
+            Unavailable: `cannot connect to external controller: <why>`.
+            grpc.RpcError: any other refusal, as the peer said it.
+        """
+        stub = self.stub(address)
+        try:
+            try:
+                return fn(stub, credential)
+            except grpc.RpcError as err:
+                expired = (
+                    isinstance(err, grpc.Call)
+                    and err.code() == grpc.StatusCode.UNAUTHENTICATED
+                    and "expired" in (err.details() or "")
+                )
+                if not expired:
+                    raise
+            fresh = stub.RenewToken(
+                pb.RenewTokenRequest(token=credential), timeout=CALL_TIMEOUT_S
+            ).token
+            if renewed is not None:
+                renewed(fresh)
+            return fn(stub, fresh)
+        except grpc.RpcError as err:
+            if isinstance(err, grpc.Call) and err.code() in (
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            ):
+                raise errors.Unavailable(
+                    f"cannot connect to external controller: {err.details()}"
+                ) from None
+            raise
+
+    def identity(self, address: str) -> pb.GetControllerIdentityResponse:
+        """Who answers at `address`.
+
+        Raises:
+            Unavailable: nobody does.
+        """
+        return self.call(
+            address,
+            lambda stub, _: stub.GetControllerIdentity(
+                pb.GetControllerIdentityRequest(), timeout=CALL_TIMEOUT_S
+            ),
+            "",
+        )
+
+    def close(self) -> None:
+        """Close every channel."""
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+
+
+class Reconciler:
+    """Keeps this controller's halves of cross-controller relations in step with their peers."""
+
+    def __init__(self, peers: Peers, remote: PeerControllers) -> None:
+        self._peers = peers
+        self._remote = remote
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- local lookups ---------------------------------------------------------------------
+
+    def halves(
+        self, context: grpc.ServicerContext | Background, token: str = ""
+    ) -> list[relations_pb2.RemoteHalf]:
+        """This controller's halves whose peer is elsewhere; only `token`'s if given."""
+        return list(
+            self._peers.ask(
+                "relations",
+                self._peers.relations.ListRemoteHalves,
+                relations_pb2.ListRemoteHalvesRequest(token=token),
+                context,  # type: ignore[arg-type]
+            ).halves
+        )
+
+    def _saas_of(
+        self, half: relations_pb2.RemoteHalf, context: grpc.ServicerContext | Background
+    ) -> offers_pb2.Saas | None:
+        remote = next((e for e in half.relation.endpoints if e.remote), None)
+        if remote is None:
+            return None
+        reply = self._peers.ask_or_none(
+            "offers",
+            self._peers.offers.GetSaas,
+            offers_pb2.GetSaasRequest(model_uuid=half.model_uuid, name=remote.application),
+            context,  # type: ignore[arg-type]
+        )
+        return reply.saas if reply is not None else None
+
+    def verify(
+        self,
+        credential: str,
+        token: str,
+        context: grpc.ServicerContext | Background,
+        *,
+        authentic_only: bool = False,
+    ) -> relations_pb2.RemoteHalf | None:
+        """Check a peer's credential for relation `token`; return the local half, if any.
+
+        The offerer's half expects the relation token it issued (consume re-checked); the
+        consumer's half the callback token it issued. With no half left, or `authentic_only`,
+        the credential need only be one this controller signed.
+
+        Raises:
+            Unauthenticated, Forbidden: as access says.
+        """
+        found = self.halves(context, token)
+        half = found[0] if found else None
+        request = access_pb2.VerifyOfferTokenRequest(token=credential)
+        if half is not None and not authentic_only:
+            cross = half.relation.cross_model
+            if cross.side == OFFERER:
+                request.kind = "relation"
+                request.offer_model_uuid = half.model_uuid
+                request.offer_uuid = cross.offer_uuid
+            else:
+                saas = self._saas_of(half, context)
+                request.kind = "callback"
+                request.offer_uuid = saas.offer_uuid if saas is not None else ""
+            request.relation = token
+        self._peers.ask(
+            "access",
+            self._peers.access.VerifyOfferToken,
+            request,
+            context,  # type: ignore[arg-type]
+        )
+        return half
+
+    # -- reconcile -------------------------------------------------------------------------
+
+    def reconcile(self, context: grpc.ServicerContext | Background, token: str = "") -> None:
+        """Pull the peer's state of each cross-controller half (or of `token`'s) and apply it."""
+        for half in self.halves(context, token):
+            try:
+                self._reconcile_one(half, context)
+            except (errors.CmrError, grpc.RpcError) as err:
+                log.info("reconciling relation %s: %s", half.relation.cross_model.token, err)
+
+    def _reconcile_one(
+        self, half: relations_pb2.RemoteHalf, context: grpc.ServicerContext | Background
+    ) -> None:
+        cross = half.relation.cross_model
+        saas = self._saas_of(half, context) if cross.side == CONSUMER else None
+
+        def renewed(fresh: str) -> None:
+            self._peers.ask(
+                "relations",
+                self._peers.relations.SetPeerToken,
+                relations_pb2.SetPeerTokenRequest(token=cross.token, peer_token=fresh),
+                context,  # type: ignore[arg-type]
+            )
+
+        try:
+            state = self._remote.call(
+                cross.peer_address,
+                lambda stub, credential: stub.GetRemoteRelation(
+                    pb.GetRemoteRelationRequest(credential=credential, token=cross.token),
+                    timeout=CALL_TIMEOUT_S,
+                ),
+                cross.peer_token,
+                renewed=renewed,
+            )
+        except errors.Unavailable as err:
+            if saas is not None:
+                self._saas_status(saas, "error", err.message, context)
+            return
+        except grpc.RpcError as err:
+            refused = isinstance(err, grpc.Call) and err.code() in (
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.UNAUTHENTICATED,
+            )
+            if refused and cross.side == CONSUMER:
+                self._mirror(cross.token, True, REVOKED, context)
+                if saas is not None:
+                    self._saas_status(saas, "error", REVOKED, context)
+                return
+            raise
+        if not state.exists:
+            self._peers.ask_or_none(
+                "relations",
+                self._peers.relations.RemoveRelation,
+                relations_pb2.RemoveRelationRequest(
+                    model_uuid=half.model_uuid, id=half.relation.id, by_id=True
+                ),
+                context,  # type: ignore[arg-type]
+            )
+            return
+        if cross.side == CONSUMER:
+            self._mirror(cross.token, state.suspended, state.reason, context)
+            if saas is not None and saas.status == "error":
+                self._saas_status(saas, "unknown", "", context)
+
+    def _mirror(
+        self,
+        token: str,
+        suspended: bool,
+        reason: str,
+        context: grpc.ServicerContext | Background,
+    ) -> None:
+        self._peers.ask(
+            "relations",
+            self._peers.relations.MirrorRemoteState,
+            relations_pb2.MirrorRemoteStateRequest(
+                token=token, suspended=suspended, reason=reason
+            ),
+            context,  # type: ignore[arg-type]
+        )
+
+    def _saas_status(
+        self,
+        saas: offers_pb2.Saas,
+        status: str,
+        message: str,
+        context: grpc.ServicerContext | Background,
+    ) -> None:
+        if (saas.status, saas.status_message) == (status, message):
+            return
+        self._peers.ask(
+            "offers",
+            self._peers.offers.SetSaasStatus,
+            offers_pb2.SetSaasStatusRequest(
+                model_uuid=saas.model_uuid, name=saas.name, status=status, message=message
+            ),
+            context,  # type: ignore[arg-type]
+        )
+
+    # -- nudges ----------------------------------------------------------------------------
+
+    @contextmanager
+    def nudging(self, context: grpc.ServicerContext) -> Iterator[None]:
+        """Around a local command: afterwards, nudge the peer of every half it changed."""
+        before = {h.relation.cross_model.token: h for h in self.halves(context)}
+        yield
+        if not before:
+            return
+        after = {h.relation.cross_model.token: h for h in self.halves(context)}
+        for token, half in before.items():
+            now = after.get(token)
+            if now is not None and (now.relation.suspended, now.relation.status) == (
+                half.relation.suspended,
+                half.relation.status,
+            ):
+                continue
+            self.nudge(half.relation.cross_model, token)
+
+    def nudge(self, cross: relations_pb2.CrossModel, token: str) -> None:
+        """Ask the peer to look at relation `token` again; best effort (it also polls)."""
+        try:
+            self._remote.call(
+                cross.peer_address,
+                lambda stub, credential: stub.Nudge(
+                    pb.NudgeRequest(credential=credential, token=token), timeout=CALL_TIMEOUT_S
+                ),
+                cross.peer_token,
+            )
+        except (errors.CmrError, grpc.RpcError) as err:
+            log.info("nudging the peer of relation %s: %s", token, err)
+
+    # -- the periodic pass -----------------------------------------------------------------
+
+    def start(self, interval: float) -> None:
+        """Reconcile every `interval` seconds in a daemon thread (0 disables it)."""
+        if interval <= 0:
+            return
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval,), name="gateway-reconciler", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.reconcile(Background())
+            except Exception:
+                log.exception("reconciling cross-controller relations failed")
+
+    def stop(self) -> None:
+        """Stop the periodic pass."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
