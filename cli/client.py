@@ -11,8 +11,10 @@ import click
 import grpc
 
 from cli import state
-from cmr.gateway.v1 import gateway_pb2_grpc
+from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from services.common import errors
 from services.common.server import CHANNEL_OPTIONS
+from services.offers.url import OfferURL
 
 TIMEOUT_S: Final = 30.0
 """Deadline of one CLI call."""
@@ -64,7 +66,10 @@ def require_model(target: Target) -> str:
 @contextmanager
 def gateway(controller: state.Controller) -> Iterator[gateway_pb2_grpc.GatewayServiceStub]:
     """Open a channel to a controller's gateway."""
-    with grpc.insecure_channel(controller.address, options=CHANNEL_OPTIONS) as channel:
+    # a private subchannel pool: a command never inherits another channel's backoff to an
+    # address that was down a moment ago (several commands may run in one process)
+    options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+    with grpc.insecure_channel(controller.address, options=options) as channel:
         yield gateway_pb2_grpc.GatewayServiceStub(channel)
 
 
@@ -80,3 +85,58 @@ def credentials(controller: state.Controller) -> tuple[tuple[str, str | bytes], 
             f'not logged in to controller "{controller.name}": run cmr login'
         )
     return (("authorization", f"Bearer {acct.token}"),)
+
+
+def offer_controller(url: str) -> str:
+    """The controller an offer URL names (`ctrl:owner/model.offer`), or empty for none."""
+    try:
+        return OfferURL.parse(url).source
+    except errors.CmrError:
+        return ""  # the controller reports the bad URL
+
+
+def remote_offer(url: str, target: Target, model_ref: str) -> gateway_pb2.RemoteOffer | None:
+    """For an offer on another controller, fetch it there with this client's account.
+
+    The other controller hands out the offer and a consume token scoped to the consuming
+    model (REFERENCE §10.1); the consuming controller checks that the controller it reaches
+    at the address answers with the UUID this client registered.
+
+    Returns:
+        None when the URL names no controller or the target's own.
+
+    Raises:
+        click.ClickException: the controller is unknown, or this client is not logged in.
+    """
+    source = offer_controller(url)
+    if not source or source == target.controller.name:
+        return None
+    known = state.controllers()
+    if source not in known:
+        raise click.ClickException(f'controller "{source}" not found')
+    other = known[source]
+    owner, _, name = model_ref.rpartition("/")
+    acct = state.account(target.controller.name)
+    owner = owner or (acct.user if acct is not None else "")
+    with gateway(target.controller) as stub:
+        models = stub.ListModels(
+            gateway_pb2.ListModelsRequest(page_size=1000),
+            metadata=credentials(target.controller),
+            timeout=TIMEOUT_S,
+        ).models
+    model = next((m for m in models if (m.owner, m.name) == (owner, name)), None)
+    if model is None:
+        raise click.ClickException(f'model "{owner}/{name}" not found')
+    with gateway(other) as stub:
+        details = stub.GetConsumeDetails(
+            gateway_pb2.GetConsumeDetailsRequest(url=url, source_model_uuid=model.uuid),
+            metadata=credentials(other),
+            timeout=TIMEOUT_S,
+        )
+    return gateway_pb2.RemoteOffer(
+        controller_name=source,
+        controller_uuid=other.uuid or details.controller_uuid,
+        address=other.address,
+        offer=details.offer,
+        consume_token=details.consume_token,
+    )

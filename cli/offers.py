@@ -271,6 +271,10 @@ def find_offers(
     """Find offers you can read across the controller's models."""
     if url and url_option:
         raise click.ClickException("URL term cannot be specified twice")
+    # a URL naming a controller asks that controller (`find-offers ctrl2:admin/`)
+    named = (url or url_option).partition(":")[0] if ":" in (url or url_option) else ""
+    if named and not controller and "/" not in named and "." not in named:
+        controller = named
     target = resolve(None, controller)
     with gateway(target.controller) as stub:
         reply = stub.FindOffers(

@@ -9,7 +9,7 @@ import click
 import grpc
 
 from cli import render
-from cli.client import credentials, gateway, require_model, resolve
+from cli.client import credentials, gateway, remote_offer, require_model, resolve
 from cli.options import model_option
 from cmr.gateway.v1 import gateway_pb2 as pb
 
@@ -51,10 +51,16 @@ def add_relation(ends: tuple[str, ...], via: str, dry_run: bool, model: str | No
     cidrs = parse_cidrs(via)
     target = resolve(model, None)
     ref = require_model(target)
+    remote = next(
+        (r for r in (remote_offer(e, target, ref) for e in ends if "." in e) if r is not None),
+        None,
+    )
     with gateway(target.controller) as stub:
         try:
             reply = stub.AddRelation(
-                pb.AddRelationRequest(model=ref, a=ends[0], b=ends[1], dry_run=dry_run, via=cidrs),
+                pb.AddRelationRequest(
+                    model=ref, a=ends[0], b=ends[1], dry_run=dry_run, via=cidrs, remote=remote
+                ),
                 metadata=credentials(target.controller),
                 timeout=60,
             )

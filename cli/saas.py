@@ -8,7 +8,7 @@ import click
 import grpc
 
 from cli import render
-from cli.client import credentials, gateway, require_model, resolve
+from cli.client import credentials, gateway, remote_offer, require_model, resolve
 from cli.options import FORMATS, model_option, print_data
 from cli.relations import parse_cidrs
 from cmr.gateway.v1 import gateway_pb2 as pb
@@ -33,9 +33,10 @@ def consume(args: tuple[str, ...], model: str | None) -> None:
     url, alias = args[0], args[1] if len(args) > 1 else ""
     target = resolve(model, None)
     ref = require_model(target)
+    remote = remote_offer(url, target, ref)
     with gateway(target.controller) as stub:
         reply = stub.Consume(
-            pb.ConsumeRequest(model=ref, url=url, alias=alias),
+            pb.ConsumeRequest(model=ref, url=url, alias=alias, remote=remote),
             metadata=credentials(target.controller),
             timeout=60,
         )

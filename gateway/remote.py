@@ -40,6 +40,13 @@ from services.common.server import CHANNEL_OPTIONS
 
 CALL_TIMEOUT_S: Final = 10.0
 """Deadline of one call to another controller."""
+PEER_CHANNEL_OPTIONS: Final = [
+    *CHANNEL_OPTIONS,
+    # another controller may be down for a while: retry the connection every few seconds at
+    # most, rather than gRPC's default backoff of up to two minutes
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 3000),
+]
 REVOKED: Final = "offer permission revoked"
 CONSUMER: Final = "consumer"
 OFFERER: Final = "offerer"
@@ -68,7 +75,7 @@ class PeerControllers:
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
-                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                channel = grpc.insecure_channel(address, options=PEER_CHANNEL_OPTIONS)
                 self._channels[address] = channel
         return gateway_pb2_grpc.GatewayServiceStub(channel)
 

@@ -1,0 +1,225 @@
+"""Scenario #2 of the seed: two controllers, a non-admin user (REFERENCE §9.5, §10).
+
+Both controllers run in this process on loopback, each with its own stores; the offering one
+(`ctrl2`) uses fixed ports so that it can stop and come back where the consumer knows it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cli import runtime
+from services.common.config import DEFAULT_PORTS, Config
+from services.common.server import Built
+from tests.e2e.conftest import Cmr
+
+OFFER = "ctrl2:admin/prod.mysql"
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class Controller:
+    """One embedded controller that can stop and start again on the same ports and files."""
+
+    def __init__(self, data: Path, name: str, ports: dict[str, int]) -> None:
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "admin-password").write_text("pw-admin\n")
+        self.cfg = Config(
+            data_dir=data,
+            controller_name=name,
+            bootstrap_password_file=data / "admin-password",
+            ports=ports,
+            reconcile_seconds=0.2,
+        )
+        self.built: list[Built] = []
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.built[-1].port}"
+
+    def start(self) -> None:
+        self.built = runtime.build_embedded(self.cfg)
+        for one in self.built:
+            one.start()
+
+    def stop(self) -> None:
+        for one in reversed(self.built):
+            one.stop(None)
+        self.built = []
+
+
+@pytest.fixture(scope="module")
+def controllers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Controller, Controller]]:
+    root = tmp_path_factory.mktemp("two")
+    consuming = Controller(root / "ctrl1", "ctrl1", dict.fromkeys(DEFAULT_PORTS, 0))
+    fixed = dict(zip(DEFAULT_PORTS, _free_ports(len(DEFAULT_PORTS)), strict=True))
+    offering = Controller(root / "ctrl2", "ctrl2", fixed)
+    consuming.start()
+    offering.start()
+    try:
+        yield consuming, offering
+    finally:
+        for one in (offering, consuming):
+            one.stop()
+
+
+def _admin(tmp: Path, name: str, ctrl: Controller) -> Cmr:
+    client = Cmr(tmp / f"admin-{name}")
+    client.ok("login", ctrl.address, "-c", name, "-u", "admin", input="pw-admin\n")
+    return client
+
+
+def _register(admin: Cmr, user: Cmr, name: str) -> None:
+    out = admin.ok("add-user", name)
+    line = next(word for word in out.split() if len(word) > 40)
+    user.ok("register", line, input=f"pw-{name}\npw-{name}\n")
+
+
+def _eventually(probe: Callable[[], Any], expected: Any) -> None:
+    """Cross-controller changes arrive by nudge or by the 0.2 s reconcile: poll, bounded."""
+    got = probe()
+    for _ in range(100):
+        if got == expected:
+            return
+        time.sleep(0.05)
+        got = probe()
+    assert got == expected
+
+
+def test_scenario_two(controllers: tuple[Controller, Controller], tmp_path: Path) -> None:
+    consuming, offering = controllers
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin1 = _admin(tmp_path, "ctrl1", consuming)
+    admin2.ok("add-model", "prod")
+    admin2.ok("deploy", "mysql", "-m", "prod")
+    admin2.ok("offer", "prod.mysql:db", "-m", "prod")
+
+    bob = Cmr(tmp_path / "bob")
+    _register(admin2, bob, "bob")
+    _register(admin1, bob, "bob")  # registered last: ctrl1 is bob's current controller
+    admin1.ok("grant", "bob", "add-model")
+    bob.ok("add-model", "wiki")
+    bob.ok("deploy", "mediawiki")
+
+    # no consume access yet: the offer is invisible from the other controller
+    assert bob.fails("add-relation", "mediawiki", OFFER) == (
+        'ERROR application offer "admin/prod.mysql" not found'
+    )
+    admin2.ok("grant", "bob", "read", OFFER)
+    assert bob.fails("consume", OFFER) == "ERROR permission denied"
+    admin2.ok("grant", "bob", "consume", OFFER)
+    assert "admin/prod.mysql" in bob.ok("find-offers", "-c", "ctrl2")
+
+    bob.ok("add-relation", "mediawiki", OFFER)
+    status = bob.json("status", "--relations")
+    assert status["application-endpoints"]["mysql"]["url"] == "admin/prod.mysql"
+    assert ["mysql", "unknown", "ctrl2", "admin/prod.mysql"] in [
+        line.split() for line in bob.ok("status").splitlines()
+    ]
+    [relation] = status["relations"]
+    assert (relation["key"], relation["status"]) == (
+        "mediawiki:db mysql:db",
+        {"current": "joined"},
+    )
+    offers = admin2.json("offers", "-m", "prod")
+    [connection] = offers["mysql"]["connections"]
+    assert connection["username"] == "bob"
+    offer_id = str(connection["relation-id"])
+    assert admin2.json("status", "-m", "prod")["offers"]["mysql"]["active-connected-count"] == 1
+
+    def consumer_state() -> dict[str, Any]:
+        rel: dict[str, Any] = bob.json("status", "--relations")["relations"][0]["status"]
+        return rel
+
+    # revoke suspends on both sides; a re-grant resumes nothing; resume does
+    admin2.ok("revoke", "bob", "consume", OFFER)
+    _eventually(consumer_state, {"current": "suspended", "message": "offer permission revoked"})
+    saas = bob.json("status")["application-endpoints"]["mysql"]["application-status"]
+    assert saas == {"current": "error", "message": "offer permission revoked"}
+    admin2.ok("grant", "bob", "consume", OFFER)
+    time.sleep(0.5)
+    assert consumer_state()["current"] == "suspended"
+    admin2.ok("resume-relation", offer_id, "-m", "prod")
+    _eventually(consumer_state, {"current": "joined"})
+    _eventually(
+        lambda: bob.json("status")["application-endpoints"]["mysql"]["application-status"],
+        {"current": "unknown"},
+    )
+
+    # suspend from the offering side shows its reason on the consuming side
+    admin2.ok("suspend-relation", offer_id, "maintenance", "-m", "prod")
+    _eventually(consumer_state, {"current": "suspended", "message": "maintenance"})
+    admin2.ok("resume-relation", offer_id, "-m", "prod")
+    _eventually(consumer_state, {"current": "joined"})
+
+    # removal from the consuming side drains the offerer
+    bob.ok("remove-relation", "mediawiki", "mysql")
+    _eventually(lambda: admin2.json("offers", "-m", "prod")["mysql"].get("connections", []), [])
+
+    # removal from the offering side removes the consumer's half
+    bob.ok("add-relation", "mediawiki", "mysql")
+    [connection] = admin2.json("offers", "-m", "prod")["mysql"]["connections"]
+    admin2.ok("remove-relation", str(connection["relation-id"]), "-m", "prod")
+    _eventually(lambda: bob.json("status", "--relations").get("relations", []), [])
+
+    # the offering controller goes away: the SAAS shows it, remove-saas --force still works,
+    # and when it comes back the offerer drains the connection the consumer dropped
+    bob.ok("add-relation", "mediawiki", "mysql")
+    offering.stop()
+    _eventually(
+        lambda: bob.json("status")["application-endpoints"]["mysql"]["application-status"][
+            "current"
+        ],
+        "error",
+    )
+    message = bob.json("status")["application-endpoints"]["mysql"]["application-status"]
+    assert message["message"].startswith("cannot connect to external controller")
+    bob.ok("remove-saas", "mysql", "--force")
+    assert "application-endpoints" not in bob.json("status")
+    offering.start()
+    _eventually(lambda: admin2.json("offers", "-m", "prod")["mysql"].get("connections", []), [])
+
+
+def test_bad_cross_controller_requests(
+    controllers: tuple[Controller, Controller], tmp_path: Path
+) -> None:
+    consuming, offering = controllers
+    admin1 = _admin(tmp_path, "ctrl1", consuming)
+    admin1.ok("add-model", "bad")
+    admin1.ok("deploy", "mediawiki", "-m", "bad")
+    assert admin1.fails("consume", "nowhere:admin/prod.mysql", "-m", "bad") == (
+        'ERROR controller "nowhere" not found'
+    )
+    # a controller that answers with another identity than the one registered
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin2.ok("add-model", "prod2")
+    admin2.ok("deploy", "mysql", "-m", "prod2")
+    admin2.ok("offer", "prod2.mysql:db", "-m", "prod2")
+    liar = Cmr(tmp_path / "liar")
+    liar.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
+    liar.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
+    known = liar.data / "controllers.yaml"
+    data = yaml.safe_load(known.read_text())
+    data["controllers"]["ctrl2"]["uuid"] = "00000000-0000-4000-8000-000000000000"
+    known.write_text(yaml.safe_dump(data))
+    refused = liar.fails("consume", "ctrl2:admin/prod2.mysql", "-m", "bad")
+    assert "answers as" in refused
+    assert "application-endpoints" not in admin1.json("status", "-m", "bad")
