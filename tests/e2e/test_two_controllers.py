@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 
 from cli import runtime
+from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 from tests.e2e.conftest import Cmr
@@ -223,3 +226,94 @@ def test_bad_cross_controller_requests(
     refused = liar.fails("consume", "ctrl2:admin/prod2.mysql", "-m", "bad")
     assert "answers as" in refused
     assert "application-endpoints" not in admin1.json("status", "-m", "bad")
+
+
+def test_forged_expired_and_replayed_tokens_are_refused(
+    controllers: tuple[Controller, Controller], tmp_path: Path
+) -> None:
+    consuming, offering = controllers
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin2.ok("add-model", "prod3")
+    admin2.ok("deploy", "mysql", "-m", "prod3")
+    admin2.ok("offer", "prod3.mysql:db", "-m", "prod3")
+    both = Cmr(tmp_path / "both")
+    both.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
+    both.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
+    both.ok("add-model", "wiki3")
+    both.ok("deploy", "mediawiki", "-m", "wiki3")
+    both.ok("add-relation", "mediawiki", "ctrl2:admin/prod3.mysql", "-m", "wiki3")
+    [half] = [h for h in _halves(consuming) if h.relation.cross_model.side == "consumer"][-1:]
+    cross = half.relation.cross_model
+    [offerer] = [h for h in _halves(offering) if h.relation.cross_model.token == cross.token]
+    offer_uuid = offerer.relation.cross_model.offer_uuid
+    with grpc.insecure_channel(offering.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        before = admin2.json("offers", "-m", "prod3")["mysql"]["connections"]
+
+        def code(call: Callable[[], object]) -> grpc.StatusCode:
+            with pytest.raises(grpc.RpcError) as raised:
+                call()
+            assert isinstance(raised.value, grpc.Call)
+            return raised.value.code()
+
+        forged = cross.peer_token[:-4] + (
+            "AAAA" if not cross.peer_token.endswith("AAAA") else "BBBB"
+        )
+        assert (
+            code(
+                lambda: stub.GetRemoteRelation(
+                    gateway_pb2.GetRemoteRelationRequest(credential=forged, token=cross.token),
+                    timeout=5,
+                )
+            )
+            == grpc.StatusCode.UNAUTHENTICATED
+        )
+        # the relation token is good for its own relation only
+        assert (
+            code(
+                lambda: stub.Nudge(
+                    gateway_pb2.NudgeRequest(credential="not-a-token", token=cross.token),
+                    timeout=5,
+                )
+            )
+            == grpc.StatusCode.UNAUTHENTICATED
+        )
+        # a relation token is not a consume token: registering with it is refused
+        assert (
+            code(
+                lambda: stub.RegisterRemoteRelation(
+                    gateway_pb2.RegisterRemoteRelationRequest(
+                        consume_token=cross.peer_token,
+                        offer_uuid=offer_uuid,
+                        source_model_uuid=half.model_uuid,
+                        token="another-relation",
+                        consumer_endpoint=gateway_pb2.RemoteEndpoint(
+                            name="db", role="requirer", interface="mysql"
+                        ),
+                        offer_endpoint="db",
+                        consumer_controller_uuid="c",
+                        consumer_address="127.0.0.1:1",
+                        callback_token="x",
+                        proxy_name="remote-" + "a" * 32,
+                    ),
+                    timeout=5,
+                )
+            )
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        # the same state is still answered for the genuine credential
+        state = stub.GetRemoteRelation(
+            gateway_pb2.GetRemoteRelationRequest(credential=cross.peer_token, token=cross.token),
+            timeout=5,
+        )
+        assert state.exists
+    # nothing was made on the offering side by the refused calls
+    assert admin2.json("offers", "-m", "prod3")["mysql"]["connections"] == before
+
+
+def _halves(ctrl: Controller) -> list[relations_pb2.RemoteHalf]:
+    with grpc.insecure_channel(f"127.0.0.1:{ctrl.built[2].port}") as channel:
+        stub = relations_pb2_grpc.RelationServiceStub(channel)
+        return list(
+            stub.ListRemoteHalves(relations_pb2.ListRemoteHalvesRequest(), timeout=5).halves
+        )
