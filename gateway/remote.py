@@ -281,8 +281,9 @@ class Reconciler:
             return
         if cross.side == CONSUMER:
             self._mirror(cross.token, state.suspended, state.reason, context)
-            if saas is not None and saas.status == "error":
-                self._saas_status(saas, "unknown", "", context)
+            if saas is not None:
+                # the SAAS mirrors the offered application once the offerer answers again
+                self._saas_status(saas, state.application_status or "unknown", "", context)
 
     def _mirror(
         self,

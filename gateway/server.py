@@ -1173,11 +1173,21 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         half = self.reconciler.verify(request.credential, request.token, context)
         if half is None:
             return pb.GetRemoteRelationResponse(exists=False)
+        offered = ""
+        if half.relation.cross_model.side == "offerer":
+            local = next((e for e in half.relation.endpoints if not e.remote), None)
+            app = (
+                self._cmr.find_application(half.model_uuid, local.application, context)
+                if local is not None
+                else None
+            )
+            offered = app.status if app is not None else ""
         return pb.GetRemoteRelationResponse(
             exists=True,
             suspended=half.relation.suspended,
             reason=half.relation.suspended_reason,
             status=half.relation.status,
+            application_status=offered,
         )
 
     @override
