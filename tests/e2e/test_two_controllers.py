@@ -301,6 +301,24 @@ def test_forged_expired_and_replayed_tokens_are_refused(
             )
             == grpc.StatusCode.PERMISSION_DENIED
         )
+        # a relation token replayed for another relation is refused
+        both.ok("deploy", "wordpress", "-m", "wiki3")
+        both.ok("add-relation", "wordpress", "mysql", "-m", "wiki3")
+        other = next(
+            h.relation.cross_model.token
+            for h in _halves(consuming)
+            if h.relation.cross_model.token != cross.token and h.model_uuid == half.model_uuid
+        )
+        assert (
+            code(
+                lambda: stub.GetRemoteRelation(
+                    gateway_pb2.GetRemoteRelationRequest(credential=cross.peer_token, token=other),
+                    timeout=5,
+                )
+            )
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        before = admin2.json("offers", "-m", "prod3")["mysql"]["connections"]
         # the same state is still answered for the genuine credential
         state = stub.GetRemoteRelation(
             gateway_pb2.GetRemoteRelationRequest(credential=cross.peer_token, token=cross.token),
