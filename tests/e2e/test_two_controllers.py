@@ -19,6 +19,7 @@ import yaml
 from cli import runtime
 from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from services.access import tokens
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 from tests.e2e.conftest import Cmr
@@ -335,3 +336,45 @@ def _halves(ctrl: Controller) -> list[relations_pb2.RemoteHalf]:
         return list(
             stub.ListRemoteHalves(relations_pb2.ListRemoteHalvesRequest(), timeout=5).halves
         )
+
+
+def test_expired_tokens_are_renewed_and_still_re_authorised(
+    controllers: tuple[Controller, Controller],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # both controllers run in this process: a 1 s token lifetime applies to both
+    monkeypatch.setattr(tokens, "LIFETIME_S", 1)
+    consuming, offering = controllers
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin2.ok("add-model", "prod4")
+    admin2.ok("deploy", "mysql", "-m", "prod4")
+    admin2.ok("offer", "prod4.mysql:db", "-m", "prod4")
+    carol = Cmr(tmp_path / "carol")
+    _register(admin2, carol, "carol")
+    admin1 = _admin(tmp_path, "ctrl1", consuming)
+    _register(admin1, carol, "carol")
+    admin1.ok("grant", "carol", "add-model")
+    admin2.ok("grant", "carol", "consume", "ctrl2:admin/prod4.mysql")
+    carol.ok("add-model", "wiki4")
+    carol.ok("deploy", "mediawiki")
+    carol.ok("consume", "ctrl2:admin/prod4.mysql")
+    time.sleep(1.5)  # the consume token has expired: relating renews it
+    carol.ok("add-relation", "mediawiki", "mysql")
+    [connection] = admin2.json("offers", "-m", "prod4")["mysql"]["connections"]
+    time.sleep(1.5)  # so have the relation and callback tokens: the pulls renew them
+
+    def state() -> str:
+        found: str = carol.json("status", "--relations")["relations"][0]["status"]["current"]
+        return found
+
+    admin2.ok("suspend-relation", str(connection["relation-id"]), "-m", "prod4")
+    _eventually(state, "suspended")
+    admin2.ok("resume-relation", str(connection["relation-id"]), "-m", "prod4")
+    _eventually(state, "joined")
+    # a renewal re-checks consume: after a revoke the consumer is refused, not renewed
+    time.sleep(1.5)
+    admin2.ok("revoke", "carol", "consume", "ctrl2:admin/prod4.mysql")
+    _eventually(state, "suspended")
+    carol.ok("remove-relation", "mediawiki", "mysql")
+    _eventually(lambda: admin2.json("offers", "-m", "prod4")["mysql"].get("connections", []), [])
