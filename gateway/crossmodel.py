@@ -211,6 +211,32 @@ class CrossModel:
             context,
         )
 
+    def issue_token(
+        self,
+        *,
+        user: str,
+        offer_uuid: str,
+        source_model_uuid: str,
+        kind: str,
+        context: grpc.ServicerContext,
+        offer_model_uuid: str = "",
+        relation: str = "",
+    ) -> str:
+        """A token this controller's access signs (see `services.access.tokens`)."""
+        return self._peers.ask(
+            "access",
+            self._peers.access.IssueOfferToken,
+            access_pb2.IssueOfferTokenRequest(
+                user=user,
+                offer_model_uuid=offer_model_uuid,
+                offer_uuid=offer_uuid,
+                source_model_uuid=source_model_uuid,
+                kind=kind,
+                relation=relation,
+            ),
+            context,
+        ).token
+
     def user_level(self, user: str, offer: offers_pb2.Offer, context: grpc.ServicerContext) -> str:
         """A user's effective level on an offer (implicit admins included)."""
         reply = self._peers.ask(
@@ -579,18 +605,14 @@ class CrossModel:
         subnets = self.egress(model, local.application, via, context)
         token = str(uuid.uuid4())
         identity = self._resolve.controller(context)
-        callback = self._peers.ask(
-            "access",
-            self._peers.access.IssueOfferToken,
-            access_pb2.IssueOfferTokenRequest(
-                user=caller.user,
-                offer_uuid=saas.offer_uuid,
-                source_model_uuid=model.uuid,
-                kind="callback",
-                relation=token,
-            ),
-            context,
-        ).token
+        callback = self.issue_token(
+            user=caller.user,
+            offer_uuid=saas.offer_uuid,
+            source_model_uuid=model.uuid,
+            kind="callback",
+            relation=token,
+            context=context,
+        )
 
         def keep(fresh: str) -> None:
             self._peers.ask(
@@ -688,19 +710,15 @@ class CrossModel:
             ),
             context=context,
         )
-        token = self._peers.ask(
-            "access",
-            self._peers.access.IssueOfferToken,
-            access_pb2.IssueOfferTokenRequest(
-                user=claims.user,
-                offer_model_uuid=offer.model_uuid,
-                offer_uuid=offer.uuid,
-                source_model_uuid=request.source_model_uuid,
-                kind="relation",
-                relation=request.token,
-            ),
-            context,
-        ).token
+        token = self.issue_token(
+            user=claims.user,
+            offer_model_uuid=offer.model_uuid,
+            offer_uuid=offer.uuid,
+            source_model_uuid=request.source_model_uuid,
+            kind="relation",
+            relation=request.token,
+            context=context,
+        )
         return gateway_pb.RegisterRemoteRelationResponse(
             relation_token=token,
             status=relation.status,

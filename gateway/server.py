@@ -1130,18 +1130,14 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         offer.CopyFrom(held.offer)
         del offer.connections[:]
         offer.total_connected_count = offer.active_connected_count = 0
-        token = self._peers.ask(
-            "access",
-            self._peers.access.IssueOfferToken,
-            access_pb2.IssueOfferTokenRequest(
-                user=caller.user,
-                offer_model_uuid=offer.model_uuid,
-                offer_uuid=offer.uuid,
-                source_model_uuid=request.source_model_uuid,
-                kind="consume",
-            ),
-            context,
-        ).token
+        token = self._cmr.issue_token(
+            user=caller.user,
+            offer_model_uuid=offer.model_uuid,
+            offer_uuid=offer.uuid,
+            source_model_uuid=request.source_model_uuid,
+            kind="consume",
+            context=context,
+        )
         identity = self._controller(context)
         return pb.GetConsumeDetailsResponse(
             offer=offer,

@@ -6,42 +6,18 @@ reactor would, and every test runs on the SQLite store and on the in-memory fake
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
 from services.common import errors
-from services.common.db import Event
 from services.placement import domain
-from services.placement.store import SqlitePlacement
-from tests.unit.placement.fakes import InMemoryPlacement
+from tests.unit.placement.conftest import Store
 
 NOW = "2026-01-01T00:00:00.000000Z"
 CHARMS = Path(__file__).resolve().parents[3] / "charms"
 SOURCE = "relations"
-
-
-class Store(domain.Placement, Protocol):
-    """The placement Protocol plus the feed read the tests check events with."""
-
-    def events_after(self, sequence: int) -> list[Event]: ...
-
-    def close(self) -> None: ...
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = (
-        SqlitePlacement(tmp_path / "placement.db")
-        if request.param == "sqlite"
-        else InMemoryPlacement()
-    )
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _charm(name: str) -> str:

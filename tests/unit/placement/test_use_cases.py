@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 from services.common import errors
-from services.common.db import Event
 from services.placement import domain
 from services.placement.store import SqlitePlacement
-from tests.unit.placement.fakes import InMemoryPlacement
+from tests.unit.placement.conftest import Store
 
 NOW = "2026-01-01T00:00:00.000000Z"
 MYSQL = "name: mysql\nprovides:\n  db: mysql\n"
@@ -22,27 +21,6 @@ LOGGING = (
     "name: logging\nsubordinate: true\n"
     "requires:\n  info: {interface: juju-info, scope: container}\n"
 )
-
-
-class Store(domain.Placement, Protocol):
-    """The placement Protocol plus the feed read the tests check events with."""
-
-    def events_after(self, sequence: int) -> list[Event]: ...
-
-    def close(self) -> None: ...
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = (
-        SqlitePlacement(tmp_path / "placement.db")
-        if request.param == "sqlite"
-        else InMemoryPlacement()
-    )
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _uuids() -> Callable[[], str]:
