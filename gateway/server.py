@@ -88,6 +88,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(context)
 
+    @override
+    @codes.unary
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
+        """Answer at once, with no authentication: the benchmarks' baseline."""
+        return pb.PingResponse()
+
     # -- sessions --------------------------------------------------------------------------
 
     @override

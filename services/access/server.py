@@ -91,6 +91,13 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         self._new_token = new_token
 
     @status.unary
+    def Ping(  # noqa: N802 - gRPC method name
+        self, request: access_pb2.PingRequest, context: grpc.ServicerContext
+    ) -> access_pb2.PingResponse:
+        """Answer at once: the benchmarks' baseline."""
+        return access_pb2.PingResponse()
+
+    @status.unary
     def Login(  # noqa: N802 - gRPC method name
         self, request: access_pb2.LoginRequest, context: grpc.ServicerContext
     ) -> access_pb2.LoginResponse:

@@ -106,6 +106,12 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
 
     @override
     @codes.unary
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
+        """Answer at once: the benchmarks' baseline."""
+        return pb.PingResponse()
+
+    @override
+    @codes.unary
     def CreateOffer(
         self, request: pb.CreateOfferRequest, context: grpc.ServicerContext
     ) -> pb.CreateOfferResponse:

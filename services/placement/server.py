@@ -116,6 +116,12 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
 
     @override
     @codes.unary
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
+        """Answer at once: the benchmarks' baseline."""
+        return pb.PingResponse()
+
+    @override
+    @codes.unary
     def AddModel(
         self, request: pb.AddModelRequest, context: grpc.ServicerContext
     ) -> pb.AddModelResponse:

@@ -29,6 +29,14 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def Ping(
+        self, request: relations_pb2.PingRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.PingResponse:
+        """Answer at once: the benchmarks' baseline."""
+        return relations_pb2.PingResponse()
+
+    @override
+    @status.unary
     def AddRelation(
         self, request: relations_pb2.AddRelationRequest, context: grpc.ServicerContext
     ) -> relations_pb2.AddRelationResponse:

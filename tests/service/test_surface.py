@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cli import runtime
 from cmr.access.v1 import access_pb2, access_pb2_grpc
+from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
@@ -41,7 +42,7 @@ SURFACES: dict[str, tuple[str, Callable[[grpc.Channel], Any], Any]] = {
         offers_pb2_grpc.OfferServiceStub,
         offers_pb2.WatchRequest,
     ),
-    "gateway": ("cmr.gateway.v1.GatewayService", lambda c: None, None),
+    "gateway": ("cmr.gateway.v1.GatewayService", gateway_pb2_grpc.GatewayServiceStub, None),
 }
 
 
@@ -101,3 +102,20 @@ def test_a_busy_port_is_a_start_up_error(controller: dict[str, Built], tmp_path:
     cfg = Config(data_dir=tmp_path, ports={**DEFAULT_PORTS, "offers": taken})
     with pytest.raises(RuntimeError, match="cannot listen"):
         build_server(cfg)
+
+
+PINGS: dict[str, Any] = {
+    "placement": placement_pb2.PingRequest,
+    "access": access_pb2.PingRequest,
+    "relations": relations_pb2.PingRequest,
+    "offers": offers_pb2.PingRequest,
+    "gateway": gateway_pb2.PingRequest,
+}
+
+
+@pytest.mark.parametrize("service", list(SURFACES))
+def test_ping_answers_without_credentials(controller: dict[str, Built], service: str) -> None:
+    _, stub_class, _ = SURFACES[service]
+    with grpc.insecure_channel(f"127.0.0.1:{controller[service].port}") as channel:
+        reply = stub_class(channel).Ping(PINGS[service](), timeout=10)
+    assert reply.ByteSize() == 0
