@@ -279,6 +279,14 @@ class Relations(EventStore, Protocol):
         """The units in a relation's scope, by name."""
         ...
 
+    def in_scope_among(self, model_uuid: str, relation_id: int, names: Iterable[str]) -> set[str]:
+        """Which of `names` are in a relation's scope."""
+        ...
+
+    def units_in_container(self, model_uuid: str, container: str) -> list[KnownUnit]:
+        """The known units in one container: the principal unit and its subordinates."""
+        ...
+
     def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
         """Put a unit in a relation's scope; False when it already was."""
         ...
@@ -1239,6 +1247,40 @@ def sync_scope(relations: Relations, relation: Relation) -> int:
     return seq
 
 
+def _sync_unit(relations: Relations, relation: Relation, unit: KnownUnit) -> int:
+    """`sync_scope` for the part of a relation's scope one unit's arrival or departure touches.
+
+    In a global relation, that unit alone; in a container-scoped one, the units of its
+    container. The work is bounded by the container, not by the application's size.
+
+    Returns:
+        The sequence of the last event, or 0 when nothing changed.
+    """
+    local = {e.application: e.role for e in relation.endpoints if not e.remote}
+    if relation.scope is Scope.CONTAINER and not relation.is_peer:
+        around = relations.units_in_container(relation.model_uuid, unit.container)
+    else:
+        around = [
+            u
+            for u in relations.units_in_container(relation.model_uuid, unit.name)
+            if u.name == unit.name
+        ]
+    around = [u for u in around if u.application in local]
+    wanted = {u.name: u for u in scope_members(relation, around)}
+    names = {u.name for u in around} | {unit.name}
+    seq = 0
+    for name in sorted(relations.in_scope_among(relation.model_uuid, relation.id, names)):
+        if name not in wanted:
+            relations.leave_scope(relation.model_uuid, relation.id, name)
+            seq = _scope_event(relations, "unit-left-scope", relation, name)
+    for member in wanted.values():
+        if relations.enter_scope(
+            relation.model_uuid, relation.id, member, local[member.application]
+        ):
+            seq = _scope_event(relations, "unit-entered-scope", relation, member.name)
+    return seq
+
+
 def apply_placement_event(
     relations: Relations,
     source: str,
@@ -1264,20 +1306,19 @@ def apply_placement_event(
             return 0
         application = attributes.get("application", "")
         if kind in ("unit-added", "unit-removed") and application:
+            unit = KnownUnit(
+                model_uuid=model_uuid,
+                name=entity,
+                application=application,
+                machine=attributes.get("machine", ""),
+                principal=attributes.get("principal", ""),
+            )
             if kind == "unit-added":
-                relations.put_unit(
-                    KnownUnit(
-                        model_uuid=model_uuid,
-                        name=entity,
-                        application=application,
-                        machine=attributes.get("machine", ""),
-                        principal=attributes.get("principal", ""),
-                    )
-                )
+                relations.put_unit(unit)
             else:
                 relations.drop_unit(model_uuid, entity)
             for relation in relations.list_relations(model_uuid, application):
-                if sync_scope(relations, relation):
+                if _sync_unit(relations, relation, unit):
                     changed += 1
         elif kind == "model-removed":
             relations.drop_model_units(model_uuid)

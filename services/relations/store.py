@@ -32,7 +32,7 @@ Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,11 @@ def _003(db: Database) -> None:
 def _004(db: Database) -> None:
     for column in ("peer_controller", "peer_address", "peer_token"):
         db.execute(f"ALTER TABLE relations ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
+@migrations(name="005_known_units_by_principal")
+def _005(db: Database) -> None:
+    db.execute("CREATE INDEX known_units_principal ON known_units(model_uuid, principal)")
 
 
 class SqliteRelations(SqliteStore):
@@ -293,6 +298,24 @@ class SqliteRelations(SqliteStore):
             (model_uuid, relation_id),
         )
         return [str(r["unit"]) for r in rows]
+
+    def in_scope_among(self, model_uuid: str, relation_id: int, names: Iterable[str]) -> set[str]:
+        """Which of `names` are in a relation's scope."""
+        rows = self.query(
+            "SELECT unit FROM relation_units WHERE model_uuid = ? AND relation_id = ?"
+            " AND unit IN (SELECT value FROM json_each(?))",
+            (model_uuid, relation_id, json.dumps(sorted(names))),
+        )
+        return {str(r["unit"]) for r in rows}
+
+    def units_in_container(self, model_uuid: str, container: str) -> list[KnownUnit]:
+        """The known units in one container: the principal unit and its subordinates."""
+        rows = self.query(
+            "SELECT * FROM known_units WHERE model_uuid = ? AND (unit = ? OR principal = ?)"
+            " ORDER BY unit",
+            (model_uuid, container, container),
+        )
+        return [_known(r) for r in rows]
 
     def scopes_of_unit(self, model_uuid: str, unit: str) -> list[int]:
         """The ids of the relations a unit is in scope of."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -115,6 +115,16 @@ class InMemoryRelations:
             u
             for (m, _), u in sorted(self.state.units.items())
             if m == model_uuid and u.application in applications
+        ]
+
+    def in_scope_among(self, model_uuid: str, relation_id: int, names: Iterable[str]) -> set[str]:
+        return set(self.state.scopes.get((model_uuid, relation_id), {})) & set(names)
+
+    def units_in_container(self, model_uuid: str, container: str) -> list[KnownUnit]:
+        return [
+            u
+            for (m, _), u in sorted(self.state.units.items())
+            if m == model_uuid and container in (u.name, u.principal)
         ]
 
     def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
