@@ -11,7 +11,7 @@ PROTOS := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/gen:$(CURDIR)
 export GRPC_VERBOSITY := ERROR
 
-.PHONY: install gen lint test run stop bench clean
+.PHONY: install gen lint test run stop bench load clean
 
 install: $(STAMP) gen/.stamp $(NODE_STAMP)
 
@@ -61,7 +61,18 @@ stop: install
 	$(BIN)/cmr kill-controller cmr -y
 
 bench: install
-	@echo "benchmarks arrive with issue 8"
+	$(BIN)/python -m bench.run
+
+# Loopback load against a running controller (`make run`), e.g. `make load CLIENTS=64`; extra
+# cmr-load options in LOAD_ARGS (`--mix ping=3,whoami=1 --password-file F`, `cmr-load --help`).
+TARGET ?= 127.0.0.1:17070
+SERVICE ?= gateway
+CLIENTS ?= 16
+DURATION ?= 10
+LOAD_ARGS ?=
+
+load: install
+	$(BIN)/cmr-load --target $(TARGET) --service $(SERVICE) --clients $(CLIENTS) --duration $(DURATION) $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) gen .mypy_cache .ruff_cache .pytest_cache
