@@ -17,6 +17,8 @@ from services.common.config import SERVICES, Config
 from services.common.server import CHANNEL_OPTIONS
 
 DEFAULT_TIMEOUT_S: Final = 10.0
+MAX_TIMEOUT_S: Final = 3600.0
+"""However long a caller allows, no internal call waits longer than this."""
 """Deadline of a call to a service when the incoming call has none shorter."""
 
 # Reads are idempotent: the channel retries them once when a service is briefly unreachable.
@@ -108,11 +110,15 @@ class Peers:
 
 
 def timeout(context: grpc.ServicerContext, default: float = DEFAULT_TIMEOUT_S) -> float:
-    """Return the deadline for an outgoing call: the default, or what the caller has left."""
+    """Return the deadline for an outgoing call: what the caller has left, else the default.
+
+    The client's deadline governs: a caller that allows a long call (deploying ten thousand
+    units) gets it, one in a hurry is not kept waiting. Without one, `default` applies.
+    """
     remaining = context.time_remaining()
     if remaining is None:
         return default
-    return max(0.001, min(default, remaining))
+    return max(0.001, min(MAX_TIMEOUT_S, remaining))
 
 
 R = TypeVar("R")
