@@ -747,6 +747,17 @@ def set_saas_status(
     return True
 
 
+def list_saas(offers: Offers, model_uuid: str) -> list[RemoteApplication]:
+    """A model's SAAS, by name.
+
+    Raises:
+        Invalid: no model.
+    """
+    if not model_uuid:
+        raise errors.Invalid("model_uuid is required")
+    return offers.list_saas(model_uuid)
+
+
 def remove_saas(offers: Offers, model_uuid: str, name: str) -> int:
     """Remove a SAAS record; its relations are removed first (the gateway asks relations).
 

@@ -254,11 +254,8 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
     def ListSaas(
         self, request: pb.ListSaasRequest, context: grpc.ServicerContext
     ) -> pb.ListSaasResponse:
-        if not request.model_uuid:
-            raise errors.Invalid("model_uuid is required")
-        return pb.ListSaasResponse(
-            saas=[saas_pb(s) for s in self._store.list_saas(request.model_uuid)]
-        )
+        found = domain.list_saas(self._store, request.model_uuid)
+        return pb.ListSaasResponse(saas=[saas_pb(s) for s in found])
 
     @override
     @codes.unary
