@@ -35,6 +35,7 @@ from typing import Any, Final, TypeVar
 import grpc
 
 from cli import runtime
+from cli.client import merge_status
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
@@ -478,15 +479,21 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
             )
         )
 
-        # P7: the biggest status through a default-configured client
+        # P7: the biggest status through a default-configured client (StreamStatus parts)
         big_model(b, "biggest", biggest)
         ok = 0.0
         detail = ""
         with grpc.insecure_channel(b.address) as plain:
             stub = gateway_pb2_grpc.GatewayServiceStub(plain)
             try:
-                stub.GetStatus(pb.GetStatusRequest(model="biggest"), metadata=b.auth, timeout=300)
-                ok = 1.0
+                merged = merge_status(
+                    stub.StreamStatus(
+                        pb.StreamStatusRequest(model="biggest"), metadata=b.auth, timeout=300
+                    )
+                )
+                units = sum(len(a.units) for a in merged.applications)
+                ok = 1.0 if units == biggest else 0.0
+                detail = "" if ok else f"{units} of {biggest} units came back"
             except grpc.RpcError as err:
                 detail = err.details() if isinstance(err, grpc.Call) else str(err)
         results.append(

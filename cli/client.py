@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -140,3 +140,27 @@ def remote_offer(url: str, target: Target, model_ref: str) -> gateway_pb2.Remote
         offer=details.offer,
         consume_token=details.consume_token,
     )
+
+
+def merge_status(
+    parts: Iterable[gateway_pb2.StreamStatusResponse],
+) -> gateway_pb2.GetStatusResponse:
+    """Put a streamed status back together: parts in order, an application's units appended."""
+    whole = gateway_pb2.GetStatusResponse()
+    apps: dict[str, gateway_pb2.ApplicationStatus] = {}
+    for index, item in enumerate(parts):
+        part = item.part
+        if index == 0:
+            whole.CopyFrom(part)
+            del whole.machines[:]
+            del whole.applications[:]
+        whole.machines.extend(part.machines)
+        for piece in part.applications:
+            known = apps.get(piece.name)
+            if known is None:
+                known = whole.applications.add()
+                known.CopyFrom(piece)
+                apps[piece.name] = known
+            else:
+                known.units.extend(piece.units)
+    return whole

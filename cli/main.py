@@ -9,7 +9,7 @@ import click
 import grpc
 
 from cli import offers, relations, render, runtime, saas, state, users
-from cli.client import credentials, gateway, require_model, resolve
+from cli.client import credentials, gateway, merge_status, require_model, resolve
 from cli.options import (
     FORMATS,
     confirm,
@@ -584,10 +584,12 @@ def status(patterns: tuple[str, ...], model: str | None, fmt: str, relations: bo
     target = resolve(model, None)
     ref = require_model(target)
     with gateway(target.controller) as stub:
-        reply = stub.GetStatus(
-            pb.GetStatusRequest(model=ref, patterns=patterns),
-            metadata=credentials(target.controller),
-            timeout=60,
+        reply = merge_status(
+            stub.StreamStatus(
+                pb.StreamStatusRequest(model=ref, patterns=patterns),
+                metadata=credentials(target.controller),
+                timeout=300,
+            )
         )
     if fmt == "tabular":
         render.print_tables(render.console(), render.status_tables(reply, relations=relations))

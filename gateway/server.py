@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final, TypeVar
 
 import grpc
@@ -495,6 +495,18 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if app is None or not app.status or app.status == "unknown":
             return pb.StatusValue(current="unknown")
         return pb.StatusValue(current=app.status)
+
+    @override
+    @codes.streaming
+    def StreamStatus(
+        self, request: pb.StreamStatusRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamStatusResponse]:
+        """GetStatus in parts that fit any client's default message limit."""
+        whole = self.GetStatus(
+            pb.GetStatusRequest(model=request.model, patterns=request.patterns), context
+        )
+        for part in status_view.split(whole):
+            yield pb.StreamStatusResponse(part=part)
 
     # -- users and access ------------------------------------------------------------------
 

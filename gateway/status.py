@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
 from cmr.gateway.v1 import gateway_pb2 as pb
@@ -254,3 +254,45 @@ def filtered(status: pb.GetStatusResponse, patterns: Sequence[str]) -> pb.GetSta
         r for r in status.relations if any(e.application in names for e in r.endpoints)
     )
     return out
+
+
+PART_BYTES: Final = 1 << 20
+"""The size a status part aims under (gRPC clients accept 4 MiB by default)."""
+
+
+def split(status: pb.GetStatusResponse, limit: int = PART_BYTES) -> Iterator[pb.GetStatusResponse]:
+    """Cut a status into parts of about `limit` bytes at most (see `StreamStatus`).
+
+    The first part has everything but machines and applications; then machines, then
+    applications, whose units may spill into further parts under the same name.
+    """
+    head = pb.GetStatusResponse()
+    head.CopyFrom(status)
+    del head.machines[:]
+    del head.applications[:]
+    current, size = head, head.ByteSize()
+    for machine in status.machines:
+        cost = machine.ByteSize() + 8
+        if size + cost > limit and size:
+            yield current
+            current, size = pb.GetStatusResponse(), 0
+        current.machines.append(machine)
+        size += cost
+    for app in status.applications:
+        shell = pb.ApplicationStatus()
+        shell.CopyFrom(app)
+        del shell.units[:]
+        piece = current.applications.add()
+        piece.CopyFrom(shell)
+        size += shell.ByteSize() + 8
+        for unit in app.units:
+            cost = unit.ByteSize() + 8
+            if size + cost > limit and len(piece.units) > 0:
+                yield current
+                current = pb.GetStatusResponse()
+                piece = current.applications.add()
+                piece.name = app.name
+                size = piece.ByteSize() + 8
+            piece.units.append(unit)
+            size += cost
+    yield current
