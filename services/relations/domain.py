@@ -1226,18 +1226,18 @@ def _leave_all(relations: Relations, relation: Relation) -> int:
     return seq
 
 
-def sync_scope(relations: Relations, relation: Relation) -> int:
-    """Make a relation's scope match `scope_members`; one event per unit entering or leaving.
+def _resync(
+    relations: Relations, relation: Relation, units: Sequence[KnownUnit], in_scope: Iterable[str]
+) -> int:
+    """Bring the scope among `units` (those of `in_scope` included) to `scope_members`.
 
     Returns:
         The sequence of the last event, or 0 when nothing changed.
     """
-    local = [e for e in relation.endpoints if not e.remote]
-    roles = {e.application: e.role for e in local}
-    units = relations.units_of(relation.model_uuid, sorted(roles))
+    roles = {e.application: e.role for e in relation.endpoints if not e.remote}
     wanted = {u.name: u for u in scope_members(relation, units)}
     seq = 0
-    for name in relations.in_scope(relation.model_uuid, relation.id):
+    for name in sorted(in_scope):
         if name not in wanted:
             relations.leave_scope(relation.model_uuid, relation.id, name)
             seq = _scope_event(relations, "unit-left-scope", relation, name)
@@ -1245,6 +1245,19 @@ def sync_scope(relations: Relations, relation: Relation) -> int:
         if relations.enter_scope(relation.model_uuid, relation.id, unit, roles[unit.application]):
             seq = _scope_event(relations, "unit-entered-scope", relation, unit.name)
     return seq
+
+
+def sync_scope(relations: Relations, relation: Relation) -> int:
+    """Make a relation's scope match `scope_members`; one event per unit entering or leaving.
+
+    Returns:
+        The sequence of the last event, or 0 when nothing changed.
+    """
+    local = sorted({e.application for e in relation.endpoints if not e.remote})
+    units = relations.units_of(relation.model_uuid, local)
+    return _resync(
+        relations, relation, units, relations.in_scope(relation.model_uuid, relation.id)
+    )
 
 
 def _sync_unit(relations: Relations, relation: Relation, unit: KnownUnit) -> int:
@@ -1256,29 +1269,18 @@ def _sync_unit(relations: Relations, relation: Relation, unit: KnownUnit) -> int
     Returns:
         The sequence of the last event, or 0 when nothing changed.
     """
-    local = {e.application: e.role for e in relation.endpoints if not e.remote}
-    if relation.scope is Scope.CONTAINER and not relation.is_peer:
-        around = relations.units_in_container(relation.model_uuid, unit.container)
-    else:
-        around = [
-            u
-            for u in relations.units_in_container(relation.model_uuid, unit.name)
-            if u.name == unit.name
-        ]
-    around = [u for u in around if u.application in local]
-    wanted = {u.name: u for u in scope_members(relation, around)}
+    local = {e.application for e in relation.endpoints if not e.remote}
+    container = relation.scope is Scope.CONTAINER and not relation.is_peer
+    around = [
+        u
+        for u in relations.units_in_container(
+            relation.model_uuid, unit.container if container else unit.name
+        )
+        if u.application in local and (container or u.name == unit.name)
+    ]
     names = {u.name for u in around} | {unit.name}
-    seq = 0
-    for name in sorted(relations.in_scope_among(relation.model_uuid, relation.id, names)):
-        if name not in wanted:
-            relations.leave_scope(relation.model_uuid, relation.id, name)
-            seq = _scope_event(relations, "unit-left-scope", relation, name)
-    for member in wanted.values():
-        if relations.enter_scope(
-            relation.model_uuid, relation.id, member, local[member.application]
-        ):
-            seq = _scope_event(relations, "unit-entered-scope", relation, member.name)
-    return seq
+    in_scope = relations.in_scope_among(relation.model_uuid, relation.id, names)
+    return _resync(relations, relation, around, in_scope)
 
 
 def apply_placement_event(
