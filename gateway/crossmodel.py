@@ -39,7 +39,7 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.auth import Caller
 from gateway.peers import Peers
-from gateway.remote import CALL_TIMEOUT_S, PeerControllers, Reconciler
+from gateway.remote import CALL_TIMEOUT_S, CONSUMER, OFFERER, PeerControllers, Reconciler
 from gateway.resolve import (
     PERMISSION_DENIED,
     Resolver,
@@ -58,8 +58,6 @@ ROLE_NAMES: Final = {
     placement_pb2.ROLE_REQUIRER: "requirer",
     placement_pb2.ROLE_PEER: "peer",
 }
-CONSUMER: Final = "consumer"
-OFFERER: Final = "offerer"
 
 
 def looks_like_url(ref: str) -> bool:

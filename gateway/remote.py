@@ -48,8 +48,11 @@ PEER_CHANNEL_OPTIONS: Final = [
     ("grpc.max_reconnect_backoff_ms", 3000),
 ]
 REVOKED: Final = "offer permission revoked"
+"""The suspend reason a revoke of consume leaves (set by the relations context)."""
 CONSUMER: Final = "consumer"
+"""`CrossModel.side` of the half in the consuming model."""
 OFFERER: Final = "offerer"
+"""`CrossModel.side` of the half in the offering model, which carries the connection."""
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
-from gateway.remote import PeerControllers, Reconciler
+from gateway.remote import OFFERER, PeerControllers, Reconciler
 from gateway.resolve import (
     CONTROLLER_TARGET,
     Held,
@@ -1188,7 +1188,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if half is None:
             return pb.GetRemoteRelationResponse(exists=False)
         offered = ""
-        if half.relation.cross_model.side == "offerer":
+        if half.relation.cross_model.side == OFFERER:
             local = next((e for e in half.relation.endpoints if not e.remote), None)
             app = (
                 self._cmr.find_application(half.model_uuid, local.application, context)

@@ -10,13 +10,12 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.remote import OFFERER, REVOKED
 from services.common.db import now_rfc3339
 
 MODEL_TYPE: Final = "iaas"
 CLOUD: Final = "localhost"
 VERSION: Final = "0.1.0"
-REVOKED: Final = "offer permission revoked"
-"""The suspend reason a revoke of consume leaves (the relations context sets it)."""
 
 
 def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
@@ -51,7 +50,7 @@ def compose(
     `subordinate_to`, sorted, and its scale is its unit count.
     """
     model = placement.model
-    relations = [r for r in relations if r.cross_model.side != "offerer"]
+    relations = [r for r in relations if r.cross_model.side != OFFERER]
     mirrored = saas_status or {}
     by_application = endpoint_relations(relations)
     units_by_name = {u.name: u for u in placement.units}

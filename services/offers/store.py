@@ -345,16 +345,6 @@ class SqliteOffers(SqliteStore):
                 (model_uuid, service, json.dumps(list(cidrs)), now_rfc3339()),
             )
 
-    def delete_model_records(self, model_uuid: str) -> None:
-        """Forget a removed model's SAAS and firewall rules."""
-        with self.transaction():
-            for sql in (
-                "DELETE FROM remote_application_endpoints WHERE model_uuid = ?",
-                "DELETE FROM remote_applications WHERE model_uuid = ?",
-                "DELETE FROM firewall_rules WHERE model_uuid = ?",
-            ):
-                self.db.execute(sql, (model_uuid,))
-
     def _offers(self, where: str, params: Sequence[str], order: str, limit: int) -> list[Offer]:
         """Offers matching a WHERE clause: one query per table, whatever the number of offers."""
         sql = f"SELECT o.* FROM offers o WHERE {where or '1=1'}"  # noqa: S608 - fixed fragments

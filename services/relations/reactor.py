@@ -10,7 +10,6 @@ relations store and moved in the same transaction as the change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Final
 
 import grpc
 
@@ -19,9 +18,6 @@ from cmr.common.v1 import common_pb2
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from services.common.reactor import FeedReactor
 from services.relations import domain
-
-SOURCES: Final = ("access", "placement")
-"""The feeds followed, by their names in `feed_cursors`."""
 
 
 def _watch_access(channel: grpc.Channel, after: int) -> Iterable[access_pb2.WatchResponse]:

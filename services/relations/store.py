@@ -283,13 +283,6 @@ class SqliteRelations(SqliteStore):
         )
         return [_known(r) for r in rows]
 
-    def known_unit(self, model_uuid: str, unit: str) -> KnownUnit | None:
-        """A known unit, or None."""
-        rows = self.query(
-            "SELECT * FROM known_units WHERE model_uuid = ? AND unit = ?", (model_uuid, unit)
-        )
-        return _known(rows[0]) if rows else None
-
     def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
         """The units in a relation's scope, by name."""
         rows = self.query(
@@ -316,15 +309,6 @@ class SqliteRelations(SqliteStore):
             (model_uuid, container, container),
         )
         return [_known(r) for r in rows]
-
-    def scopes_of_unit(self, model_uuid: str, unit: str) -> list[int]:
-        """The ids of the relations a unit is in scope of."""
-        rows = self.query(
-            "SELECT relation_id FROM relation_units WHERE model_uuid = ? AND unit = ?"
-            " ORDER BY relation_id",
-            (model_uuid, unit),
-        )
-        return [int(r["relation_id"]) for r in rows]
 
     def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
         """Put a unit in a relation's scope; False when it already was."""
