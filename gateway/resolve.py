@@ -111,11 +111,12 @@ class Resolver:
         """The caller's effective level on each target (one call for all)."""
         if not targets:
             return []
-        reply = self._peers.ask(
+        reply = self._peers.read(
             "access",
             self._peers.access.CheckAccess,
             access_pb2.CheckAccessRequest(user=caller.user, targets=list(targets)),
             context,
+            ("access",),
         )
         return list(reply.levels)
 
@@ -136,11 +137,13 @@ class Resolver:
         """
         owner, name = split_model_ref(ref, caller.user)
         missing = errors.NotFound(f'model "{owner}/{name}" not found')
-        found = self._peers.ask_or_none(
+        found = self._peers.read(
             "placement",
             self._peers.placement.GetModel,
             placement_pb2.GetModelRequest(owner=owner, name=name),
             context,
+            ("models",),
+            or_none=True,
         )
         if found is None:
             raise missing
@@ -177,18 +180,22 @@ class Resolver:
         """Resolve an offer URL to an offer on which the caller holds `needed` or more."""
         label = f"{url.user}/{url.model}.{url.offer}"
         missing = errors.NotFound(f'application offer "{label}" not found')
-        in_model = self._peers.ask_or_none(
+        in_model = self._peers.read(
             "placement",
             self._peers.placement.GetModel,
             placement_pb2.GetModelRequest(owner=url.user, name=url.model),
             context,
+            ("models",),
+            or_none=True,
         )
         found = (
-            self._peers.ask_or_none(
+            self._peers.read(
                 "offers",
                 self._peers.offers.GetOffer,
                 offers_pb2.GetOfferRequest(model_uuid=in_model.model.uuid, name=url.offer),
                 context,
+                ("offers", "relations"),
+                or_none=True,
             )
             if in_model is not None
             else None

@@ -18,6 +18,7 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
+from gateway.cache import ReadCache, WriteFence
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
 from gateway.remote import OFFERER, PeerControllers, Reconciler
@@ -751,11 +752,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.OfferDetails:
         """An offer as the caller may see it: users and connections only for its admins."""
         entries = list(
-            self._peers.ask(
+            self._peers.read(
                 "access",
                 self._peers.access.ListAccess,
                 access_pb2.ListAccessRequest(target=offer_target(held.offer)),
                 context,
+                ("access",),
             ).entries
         )
         offer = offers_pb2.Offer()
@@ -1245,10 +1247,12 @@ def build_server(config: Config) -> Built:
     it reconciles cross-controller relations every `config.reconcile_seconds` seconds.
     """
     peers = Peers(config)
+    cache = peers.cache = ReadCache(peers.addresses)
     gateway = Gateway(peers)
 
     def close() -> None:
         gateway.reconciler.stop()
+        cache.stop()
         gateway.remote.close()
         peers.close()
 
@@ -1256,9 +1260,11 @@ def build_server(config: Config) -> Built:
         SERVICE_NAME,
         lambda s: gateway_pb2_grpc.add_GatewayServiceServicer_to_server(gateway, s),
         config.bind_address("gateway"),
+        interceptors=(WriteFence(cache),),
         closers=(close,),
     )
     host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding
     gateway.advertise = config.advertise_address or f"{host}:{built.port}"
     gateway.reconciler.start(config.reconcile_seconds)
+    cache.start()
     return built

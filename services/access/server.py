@@ -342,8 +342,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def Watch(  # noqa: N802 - gRPC method name
         self, request: access_pb2.WatchRequest, context: grpc.ServicerContext
     ) -> Iterator[access_pb2.WatchResponse]:
-        for ev in feed.follow(self._store, request.after_sequence, context):
-            yield access_pb2.WatchResponse(event=ev)
+        yield from feed.serve_watch(self._store, request, context, access_pb2.WatchResponse)
 
 
 def read_bootstrap_password(path: Path | None) -> str | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import Final, Protocol, TypeVar
 
 import grpc
 
 from cmr.common.v1 import common_pb2
 from services.common import errors
 from services.common.db import Event, SqliteStore
+
+R = TypeVar("R")
 
 POLL_S: Final = 1.0
 """How often an idle stream checks that its client is still there."""
@@ -48,3 +50,37 @@ def follow(
             cursor = event.sequence
         if not batch:
             store.wait_for_events(cursor, POLL_S)
+
+
+class WatchRequest(Protocol):
+    """What every service's `WatchRequest` carries."""
+
+    @property
+    def after_sequence(self) -> int:
+        """Replay after this sequence."""
+        ...
+
+    @property
+    def from_latest(self) -> bool:
+        """Skip the history."""
+        ...
+
+
+def serve_watch(
+    store: SqliteStore,
+    request: WatchRequest,
+    context: grpc.ServicerContext,
+    response: Callable[..., R],
+) -> Iterator[R]:
+    """Serve a `Watch`: the events after `after_sequence`, or only the new ones.
+
+    With `from_latest`, the first response carries only `head` (the newest sequence now), then
+    every event after it follows. A `from_latest` watcher (the gateway's read cache) needs no
+    history, only to know from when it hears of every change; `head` tells it.
+    """
+    after = request.after_sequence
+    if request.from_latest:
+        after = store.last_sequence()
+        yield response(head=after)
+    for event in follow(store, after, context):
+        yield response(event=event)

@@ -311,8 +311,7 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
     def Watch(
         self, request: pb.WatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.WatchResponse]:
-        for ev in feed.follow(self._store, request.after_sequence, context):
-            yield pb.WatchResponse(event=ev)
+        yield from feed.serve_watch(self._store, request, context, pb.WatchResponse)
 
 
 def build_server(config: Config) -> Built:

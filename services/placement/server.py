@@ -284,8 +284,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     def Watch(
         self, request: pb.WatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.WatchResponse]:
-        for event in feed.follow(self._store, request.after_sequence, context):
-            yield pb.WatchResponse(event=event)
+        yield from feed.serve_watch(self._store, request, context, pb.WatchResponse)
 
 
 def _watch_relations(channel: grpc.Channel, after: int) -> Iterable[relations_pb2.WatchResponse]:

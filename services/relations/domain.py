@@ -1093,7 +1093,14 @@ def update_egress(
                 f'relation "{relation.key}" does not consume an offer: it has no egress'
             )
         for half in relations.halves(relation.token) or [relation]:
-            relations.set_subnets(half.model_uuid, half.id, subnets)
+            if list(half.subnets) != list(subnets):
+                relations.set_subnets(half.model_uuid, half.id, subnets)
+                seq = relations.append_event(
+                    "relation-subnets-changed",
+                    model_uuid=half.model_uuid,
+                    entity=str(half.id),
+                    attributes={"key": half.key, "subnets": ",".join(subnets)},
+                )
             if half.suspended:
                 continue
             if refused and (half.status, half.message) != (RelationStatus.ERROR, refused):

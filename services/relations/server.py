@@ -227,8 +227,7 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     def Watch(
         self, request: relations_pb2.WatchRequest, context: grpc.ServicerContext
     ) -> Iterator[relations_pb2.WatchResponse]:
-        for ev in feed.follow(self._store, request.after_sequence, context):
-            yield relations_pb2.WatchResponse(event=ev)
+        yield from feed.serve_watch(self._store, request, context, relations_pb2.WatchResponse)
 
 
 def _side(side: relations_pb2.RelationSide) -> domain.Side:

@@ -1,0 +1,273 @@
+"""The gateway's read cache: service replies reused while the owners' feeds report no change.
+
+A point read through the gateway (show-offer) otherwise costs four or five internal RPCs: the
+model, the offer with its connections, the caller's level, the offer's users. Those answers
+change only when their owner commits a change, and every owner announces each change on its
+feed (DESIGN's cooperation rule 3). So the gateway follows the four feeds and keeps each reply
+until a feed it depends on moves:
+
+- **Topics.** Each feed is a topic (`placement`, `offers`, `access`, `relations`); placement's
+  `model-*` events are also the topic `models`, so that deploying ten thousand units does not
+  drop every cached model lookup.
+- **Generations.** Every event bumps its topics' generation. A reply is kept with the
+  generations of its topics *read before it was fetched*, and served only while they are
+  unchanged: a change that commits while the reply is in flight makes it stale at once.
+- **Not following, not cached.** Until a feed's stream is open (its first response, `head`,
+  says from which sequence every event will be heard), and whenever it breaks, its topics are
+  not cached at all: every read goes to the service.
+- **Writes through this gateway** bump every topic before and after they run (`WriteFence`),
+  so a client reads its own writes at once, even before the owner's event arrives. Changes made
+  elsewhere (reactors, another controller's reconcile) are seen as soon as their event arrives:
+  the same eventual consistency as reading the service an instant earlier.
+- Replies are copied out, so a caller may change what it gets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Protocol, TypeVar
+
+import grpc
+
+from cmr.access.v1 import access_pb2, access_pb2_grpc
+from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
+from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
+from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from services.common.reactor import BACKOFF_S
+from services.common.server import CHANNEL_OPTIONS
+
+MAX_ENTRIES: Final = 50_000
+"""Beyond this many replies the cache starts again empty (a bound, not a policy)."""
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Message(Protocol):
+    def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...  # noqa: N802
+
+
+def _watchers() -> dict[str, Callable[[grpc.Channel], Iterable[Any]]]:
+    """How to open a `from_latest` Watch on each service."""
+    return {
+        "placement": lambda ch: placement_pb2_grpc.PlacementServiceStub(ch).Watch(
+            placement_pb2.WatchRequest(from_latest=True)
+        ),
+        "offers": lambda ch: offers_pb2_grpc.OfferServiceStub(ch).Watch(
+            offers_pb2.WatchRequest(from_latest=True)
+        ),
+        "access": lambda ch: access_pb2_grpc.AccessServiceStub(ch).Watch(
+            access_pb2.WatchRequest(from_latest=True)
+        ),
+        "relations": lambda ch: relations_pb2_grpc.RelationServiceStub(ch).Watch(
+            relations_pb2.WatchRequest(from_latest=True)
+        ),
+    }
+
+
+TOPICS: Final = {
+    "placement": ("placement", "models"),
+    "offers": ("offers",),
+    "access": ("access",),
+    "relations": ("relations",),
+}
+"""Every topic each service's feed feeds."""
+
+
+def topics_of(service: str, kind: str) -> tuple[str, ...]:
+    """The topics an event of `service` bumps."""
+    if service == "placement" and not kind.startswith("model-"):
+        return ("placement",)
+    return TOPICS[service]
+
+
+class ReadCache:
+    """Replies of idempotent service reads, kept while their topics' feeds are quiet."""
+
+    def __init__(self, addresses: Mapping[str, str]) -> None:
+        """Prepare a cache that follows the services at `addresses`; `start()` follows."""
+        self._addresses = dict(addresses)
+        self._lock = threading.Lock()
+        self._clock = 0
+        # topic -> generation; absent while its feed is not followed
+        self._generations: dict[str, int] = {}
+        self._entries: dict[tuple[str, bytes], tuple[Any, tuple[int, ...]]] = {}
+        self._stop = threading.Event()
+        self._calls: dict[str, Any] = {}
+        self._threads = [
+            threading.Thread(
+                target=self._follow, args=(service, watch), name=f"gateway-{service}-cache"
+            )
+            for service, watch in _watchers().items()
+            if service in self._addresses
+        ]
+        for thread in self._threads:
+            thread.daemon = True
+
+    # -- following ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following every feed."""
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop following; nothing is cached afterwards."""
+        self._stop.set()
+        for call in list(self._calls.values()):
+            call.cancel()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=5)
+        with self._lock:
+            self._generations.clear()
+            self._entries.clear()
+
+    def following(self, service: str) -> bool:
+        """Whether `service`'s feed is followed now (its topics are cached)."""
+        with self._lock:
+            return service in self._generations
+
+    def _bump(self, topics: Iterable[str] | None, *, start: bool = False) -> None:
+        with self._lock:
+            self._clock += 1
+            for topic in tuple(self._generations) if topics is None else topics:
+                if start or topic in self._generations:
+                    self._generations[topic] = self._clock
+
+    def opened(self, service: str) -> None:
+        """`service`'s feed is followed from now on: its topics may be cached."""
+        self._bump(TOPICS[service], start=True)
+
+    def heard(self, service: str, kind: str) -> None:
+        """An event of `kind` came on `service`'s feed: its topics' replies are stale."""
+        self._bump(topics_of(service, kind))
+
+    def lost(self, service: str) -> None:
+        """`service`'s feed is no longer followed: its topics are not cached until reopened."""
+        with self._lock:
+            for topic in TOPICS[service]:
+                self._generations.pop(topic, None)
+
+    def _follow(self, service: str, watch: Callable[[grpc.Channel], Iterable[Any]]) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                with grpc.insecure_channel(
+                    self._addresses[service], options=CHANNEL_OPTIONS
+                ) as channel:
+                    stream = watch(channel)
+                    self._calls[service] = stream
+                    for item in stream:
+                        if not item.HasField("event"):  # the head: from now on, every change
+                            attempt = 0
+                            self.opened(service)
+                            continue
+                        self.heard(service, item.event.kind)
+            except grpc.RpcError as err:
+                log.debug("read cache: %s feed: %s", service, err)
+            except Exception:
+                log.exception("read cache: following the %s feed failed", service)
+            finally:
+                self.lost(service)
+            self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            attempt += 1
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Make every kept reply stale (a write is about to run, or has run)."""
+        self._bump(None)
+
+    def _snapshot(self, topics: Sequence[str]) -> tuple[int, ...] | None:
+        with self._lock:
+            try:
+                return tuple(self._generations[t] for t in topics)
+            except KeyError:
+                return None
+
+    def get(
+        self, topics: Sequence[str], request: _Message, fetch: Callable[[], T], *, kind: str = ""
+    ) -> T:
+        """The reply to `request` (kept, or `fetch()`ed and kept), valid for `topics`.
+
+        `fetch` may return None (NOT_FOUND), which is kept too; errors are not kept. `kind`
+        tells apart fetches of the same request that answer differently.
+        """
+        key = (f"{type(request).__name__}/{kind}", request.SerializeToString(deterministic=True))
+        seen = self._snapshot(topics)
+        if seen is None:
+            return fetch()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[1] == seen:
+            return _copy(hit[0])  # type: ignore[no-any-return]
+        value = fetch()
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (_copy(value), seen)
+        return value
+
+
+def _copy(value: T) -> T:
+    if value is None:
+        return value
+    out = type(value)()
+    out.CopyFrom(value)  # type: ignore[attr-defined]
+    return out
+
+
+READS: Final = frozenset(
+    {
+        "Ping",
+        "WhoAmI",
+        "ListModels",
+        "GetModelConfig",
+        "ListUsers",
+        "ListAudit",
+        "ListOffers",
+        "ShowOffer",
+        "FindOffers",
+        "ListFirewallRules",
+        "GetStatus",
+        "StreamStatus",
+        "GetControllerIdentity",
+    }
+)
+"""Gateway methods that change nothing; every other method is fenced as a write."""
+
+
+class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Invalidates the read cache before and after each gateway method that may write."""
+
+    def __init__(self, cache: ReadCache) -> None:
+        self._cache = cache
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """Wrap a write method's handler between two invalidations."""
+        handler = continuation(details)
+        method = details.method.rsplit("/", 1)[-1]
+        if handler is None or method in READS or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        cache = self._cache
+
+        def fenced(request: Any, context: grpc.ServicerContext) -> Any:
+            cache.invalidate()
+            try:
+                return inner(request, context)
+            finally:
+                cache.invalidate()
+
+        return grpc.unary_unary_rpc_method_handler(
+            fenced,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
