@@ -15,10 +15,14 @@ until a feed it depends on moves:
 - **Not following, not cached.** Until a feed's stream is open (its first response, `head`,
   says from which sequence every event will be heard), and whenever it breaks, its topics are
   not cached at all: every read goes to the service.
-- **Writes through this gateway** bump every topic before and after they run (`WriteFence`),
-  so a client reads its own writes at once, even before the owner's event arrives. Changes made
-  elsewhere (reactors, another controller's reconcile) are seen as soon as their event arrives:
-  the same eventual consistency as reading the service an instant earlier.
+- **Writes through this gateway** (`WriteFence`): a command other than a read runs under
+  `Peers.tracking`, so each call it makes to a service (other than through the cache) makes that
+  service's topics stale as it returns. The rest of the command and the client after it read
+  what it changed, even before the owners' events arrive; a command that waited for a reactor
+  (`Sync`) called that reactor's service too. The offers service also removes relations
+  (`remove-offer --force`), so calling it makes `relations` stale as well. Changes made
+  elsewhere (a reactor not waited for, another controller's reconcile) are seen as soon as
+  their event arrives: the same eventual consistency as reading the service an instant earlier.
 - Replies are copied out, so a caller may change what it gets.
 """
 
@@ -35,6 +39,7 @@ from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from gateway.peers import Peers
 from services.common.reactor import BACKOFF_S
 from services.common.server import CHANNEL_OPTIONS
 
@@ -177,9 +182,15 @@ class ReadCache:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def invalidate(self) -> None:
-        """Make every kept reply stale (a write is about to run, or has run)."""
-        self._bump(None)
+    def invalidate(self, services: Iterable[str] | None = None) -> None:
+        """Make the replies of `services`' topics stale (every reply, without `services`)."""
+        if services is None:
+            self._bump(None)
+            return
+        topics = {t for s in services for t in TOPICS.get(s, ())}
+        if "offers" in topics:
+            topics.add("relations")  # it removes an offer's relations
+        self._bump(topics)
 
     def _snapshot(self, topics: Sequence[str]) -> tuple[int, ...] | None:
         with self._lock:
@@ -241,30 +252,27 @@ READS: Final = frozenset(
 
 
 class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Invalidates the read cache before and after each gateway method that may write."""
+    """Runs each gateway method that may write under `Peers.tracking`."""
 
-    def __init__(self, cache: ReadCache) -> None:
-        self._cache = cache
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
 
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """Wrap a write method's handler between two invalidations."""
+        """Wrap a write method's handler so that what it changes is not read from the cache."""
         handler = continuation(details)
         method = details.method.rsplit("/", 1)[-1]
         if handler is None or method in READS or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
-        cache = self._cache
+        peers = self._peers
 
         def fenced(request: Any, context: grpc.ServicerContext) -> Any:
-            cache.invalidate()
-            try:
+            with peers.tracking():
                 return inner(request, context)
-            finally:
-                cache.invalidate()
 
         return grpc.unary_unary_rpc_method_handler(
             fenced,

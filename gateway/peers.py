@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import grpc
@@ -68,12 +70,32 @@ class Peers:
         self.relations = relations_pb2_grpc.RelationServiceStub(self._channels["relations"])
         self.cache: ReadCache | None = None
         """Where `read` keeps replies; None reads the service every time."""
+        self._local = threading.local()
+
+    @contextmanager
+    def tracking(self) -> Iterator[set[str]]:
+        """Treat every call on this thread, other than through `read`, as a possible change.
+
+        The gateway's write fence runs each command under it: as each such call returns, the
+        read cache drops what that service owns, so the rest of the command, and the client
+        after it, read what it changed. It yields the services called.
+        """
+        self._local.called = called = set[str]()
+        try:
+            yield called
+        finally:
+            self._local.called = None
 
     def call(self, service: str, fn: Callable[[], T]) -> T:
         """Run one call to `service`, turning UNAVAILABLE into an error that names it.
 
         Other codes pass through unchanged, so the callee's message reaches the client.
         """
+        called = getattr(self._local, "called", None)
+        if called is not None and not getattr(self._local, "reading", False):
+            called.add(service)
+        else:
+            called = None
         try:
             return fn()
         except grpc.RpcError as err:
@@ -82,6 +104,9 @@ class Peers:
                     f"{service} service at {self.addresses[service]} is unavailable"
                 ) from None
             raise
+        finally:
+            if called is not None and self.cache is not None:
+                self.cache.invalidate((service,))
 
     def ask(
         self,
@@ -125,7 +150,11 @@ class Peers:
         ask = self.ask_or_none if or_none else self.ask
 
         def fetch() -> T:
-            return ask(service, method, request, context)  # type: ignore[return-value]
+            self._local.reading = True
+            try:
+                return ask(service, method, request, context)  # type: ignore[return-value]
+            finally:
+                self._local.reading = False
 
         if self.cache is None:
             return fetch()

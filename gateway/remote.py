@@ -162,11 +162,12 @@ class Reconciler:
     ) -> list[relations_pb2.RemoteHalf]:
         """This controller's halves whose peer is elsewhere; only `token`'s if given."""
         return list(
-            self._peers.ask(
+            self._peers.read(
                 "relations",
                 self._peers.relations.ListRemoteHalves,
                 relations_pb2.ListRemoteHalvesRequest(token=token),
                 context,  # type: ignore[arg-type]
+                ("relations",),
             ).halves
         )
 

@@ -1260,7 +1260,7 @@ def build_server(config: Config) -> Built:
         SERVICE_NAME,
         lambda s: gateway_pb2_grpc.add_GatewayServiceServicer_to_server(gateway, s),
         config.bind_address("gateway"),
-        interceptors=(WriteFence(cache),),
+        interceptors=(WriteFence(peers),),
         closers=(close,),
     )
     host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
+from cmr.access.v1 import access_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway.cache import READS, ReadCache, WriteFence, topics_of
+from gateway.peers import Peers
+from services.common.config import Config
 
 REQUEST = placement_pb2.GetModelRequest(owner="admin", name="prod")
 
@@ -149,31 +153,97 @@ class _Details:
         self.method = method
 
 
-def _fenced(cache: ReadCache, method: str, behaviour: Callable[[Any, Any], Any]) -> Any:
+class _NoDeadline:
+    def time_remaining(self) -> None:
+        return None
+
+
+def _answer(request: object, timeout: float) -> placement_pb2.GetModelResponse:
+    return placement_pb2.GetModelResponse()
+
+
+CONTEXT: Any = _NoDeadline()
+
+
+@pytest.fixture
+def peers(tmp_path: Path, cache: ReadCache) -> Iterator[Peers]:
+    made = Peers(Config(data_dir=tmp_path))
+    made.cache = cache
+    yield made
+    made.close()
+
+
+def _fenced(peers: Peers, method: str, behaviour: Callable[[Any, Any], Any]) -> Any:
     handler = grpc.unary_unary_rpc_method_handler(behaviour)
-    return WriteFence(cache).intercept_service(lambda _: handler, _Details(method))  # type: ignore[arg-type]
+    fence = WriteFence(peers)
+    return fence.intercept_service(lambda _: handler, _Details(method))  # type: ignore[arg-type]
 
 
-def test_a_write_makes_replies_stale_before_and_after_it_runs(cache: ReadCache) -> None:
-    fetch = Fetcher()
-    seen: list[str] = []
+def test_a_write_makes_stale_what_the_services_it_called_own(
+    cache: ReadCache, peers: Peers
+) -> None:
+    models, levels = Fetcher(), Fetcher()
+    request = access_pb2.CheckAccessRequest(user="admin")
+    cache.get(("models",), REQUEST, models)
+    cache.get(("access",), request, levels)
+    during: list[str] = []
 
-    def write(request: Any, context: Any) -> str:
-        # a reply kept before the write is not served while it runs
-        seen.append(cache.get(("models",), REQUEST, fetch).model.uuid)
+    def grant(request_: Any, context: Any) -> str:
+        peers.ask("access", _answer, REQUEST, CONTEXT)
+        # the rest of the command reads what it changed
+        during.append(cache.get(("access",), request, levels).model.uuid)
         return "done"
 
-    cache.get(("models",), REQUEST, fetch)
-    fenced = _fenced(cache, "/cmr.gateway.v1.GatewayService/Grant", write)
+    fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Grant", grant)
     assert fenced.unary_unary(None, None) == "done"
-    assert seen == ["u2"]
-    # and one kept while it ran is not served after it
-    assert cache.get(("models",), REQUEST, fetch).model.uuid == "u3"
+    assert during == ["u2"]
+    assert cache.get(("models",), REQUEST, models).model.uuid == "u1"
 
 
-def test_a_read_is_not_fenced(cache: ReadCache) -> None:
+def test_a_failed_call_also_makes_them_stale(cache: ReadCache, peers: Peers) -> None:
+    models = Fetcher()
+    cache.get(("models",), REQUEST, models)
+
+    def refused(request: object, timeout: float) -> None:
+        raise RuntimeError("refused")
+
+    def deploy(request: Any, context: Any) -> str:
+        peers.ask("placement", refused, REQUEST, CONTEXT)
+        return "not reached"
+
+    fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Deploy", deploy)
+    with pytest.raises(RuntimeError):
+        fenced.unary_unary(None, None)
+    assert cache.get(("models",), REQUEST, models).model.uuid == "u2"
+
+
+def test_writing_offers_makes_relations_stale() -> None:
+    cache = ReadCache({})
+    cache.opened("relations")
+    fetch = Fetcher()
+    cache.get(("relations",), REQUEST, fetch)
+    cache.invalidate({"offers"})
+    assert cache.get(("relations",), REQUEST, fetch).model.uuid == "u2"
+
+
+def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -> None:
     fetch = Fetcher()
     cache.get(("models",), REQUEST, fetch)
-    handler = _fenced(cache, "/cmr.gateway.v1.GatewayService/ShowOffer", lambda r, c: "read")
+
+    def read(request: Any, context: Any) -> str:
+        peers.ask("placement", _answer, REQUEST, CONTEXT)
+        return "read"
+
+    handler = _fenced(peers, "/cmr.gateway.v1.GatewayService/ShowOffer", read)
     assert handler.unary_unary(None, None) == "read"
     assert cache.get(("models",), REQUEST, fetch).model.uuid == "u1"
+
+
+def test_peers_track_the_services_called_other_than_through_the_cache(peers: Peers) -> None:
+    with peers.tracking() as called:
+        peers.read("placement", _answer, REQUEST, CONTEXT, ("models",))
+        assert called == set()
+        peers.ask("access", _answer, REQUEST, CONTEXT)
+        assert called == {"access"}
+    peers.ask("offers", _answer, REQUEST, CONTEXT)
+    assert called == {"access"}  # no longer tracking
