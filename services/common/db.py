@@ -96,12 +96,20 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Run a block in one transaction (a savepoint when nested); wake watchers on commit."""
+        """Run a block in one transaction; wake watchers on commit.
+
+        A nested block joins the outer transaction (no savepoint): an error that leaves any
+        block rolls the whole transaction back. Nothing here catches an error inside a
+        transaction and goes on, so a savepoint would only cost two statements per store call.
+        """
         with self._lock:
             self._depth += 1
             try:
-                with self._db.atomic():
+                if self._depth > 1:
                     yield
+                else:
+                    with self._db.atomic():
+                        yield
             finally:
                 self._depth -= 1
                 if self._depth == 0 and self._wrote_event:
@@ -115,9 +123,11 @@ class SqliteStore:
             yield
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """Run a read query under the lock and return every row as a dict."""
+        """Run a query under the lock and return every row as a dict."""
         with self._lock:
-            return list(self._db.query(sql, params))
+            cursor = self._db.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def append_event(
         self,
