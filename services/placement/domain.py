@@ -302,8 +302,8 @@ def machine_address(pool_index: int, number: int) -> str:
     """The address of machine `number` in pool `10.<pool_index>.0.0/16`."""
     if number + 1 > MAX_HOSTS:
         raise errors.Refused(f"the model's address pool is exhausted ({MAX_HOSTS} machines)")
-    network = ipaddress.IPv4Network(f"10.{pool_index}.0.0/16")
-    return str(network.network_address + number + 1)
+    host = number + 1
+    return f"10.{pool_index}.{host >> 8}.{host & 0xFF}"
 
 
 def free_pool_index(used: set[int]) -> int:
