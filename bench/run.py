@@ -110,9 +110,37 @@ def instrument() -> None:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def settle(limit_s: float = 120.0) -> None:
-    """Wait until no store runs a statement for 0.3 s: reactors have caught up (bounded)."""
+REACTORS: Final = (("relations", "placement"), ("relations", "access"), ("placement", "relations"))
+"""(follower, source) of every reactor: the follower's store keeps its cursor on the source."""
+
+
+def settle(data: Path, limit_s: float = 300.0) -> None:
+    """Wait until the reactors have caught up, then until the stores are quiet (bounded).
+
+    First every reactor's cursor must reach its source's newest event (read from the SQLite
+    files, so no server is asked); then no store may run a statement for 0.3 s.
+    """
     deadline = time.perf_counter() + limit_s
+
+    def one(path: Path, sql: str, args: tuple[str, ...] = ()) -> int:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute(sql, args).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    while time.perf_counter() < deadline:
+        behind = [
+            (follower, source)
+            for follower, source in REACTORS
+            if one(
+                data / f"{follower}.db",
+                "SELECT sequence FROM feed_cursors WHERE source = ?",
+                (source,),
+            )
+            < one(data / f"{source}.db", "SELECT MAX(sequence) FROM outbox")
+        ]
+        if not behind:
+            break
+        time.sleep(0.2)
     last = COUNTS.snapshot()
     while time.perf_counter() < deadline:
         time.sleep(0.3)
@@ -404,7 +432,7 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
         for size in sizes:
             name = f"big-{size}"
             big_model(b, name, size)
-            settle()
+            settle(b.data)
             b.call(b.gateway.GetStatus, pb.GetStatusRequest(model=name))  # warm
             runs = []
             seen: list[tuple[int, int]] = []
