@@ -43,7 +43,9 @@ from cli.client import merge_status
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
+from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from gateway import peers as gateway_peers
+from gateway.cache import latest_watchers
 from services.common import db as common_db
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import CHANNEL_OPTIONS, Built
@@ -111,36 +113,39 @@ def instrument() -> None:
 
 
 REACTORS: Final = (("relations", "placement"), ("relations", "access"), ("placement", "relations"))
-"""(follower, source) of every reactor: the follower's store keeps its cursor on the source."""
+"""(follower, source) of every reactor."""
 
 
-def settle(data: Path, limit_s: float = 300.0) -> None:
+def settle(bench: Bench, limit_s: float = 300.0) -> None:
     """Wait until the reactors have caught up, then until the stores are quiet (bounded).
 
-    First every reactor's cursor must reach its source's newest event (read from the SQLite
-    files, so no server is asked); then no store may run a statement for 0.3 s.
+    Each reactor's `Sync` is asked to reach its source's newest event (the `head` of a
+    `from_latest` Watch); then no store may run a statement for 0.3 s.
     """
     deadline = time.perf_counter() + limit_s
-
-    def one(path: Path, sql: str, args: tuple[str, ...] = ()) -> int:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute(sql, args).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
-
-    while time.perf_counter() < deadline:
-        behind = [
-            (follower, source)
-            for follower, source in REACTORS
-            if one(
-                data / f"{follower}.db",
-                "SELECT sequence FROM feed_cursors WHERE source = ?",
-                (source,),
+    ports = {b.service_name.split(".")[1]: b.port for b in bench.built}
+    watch = latest_watchers()
+    for follower, source in REACTORS:
+        with grpc.insecure_channel(f"127.0.0.1:{ports[source]}") as channel:
+            stream = watch[source](channel)
+            head = next(iter(stream)).head
+            stream.cancel()
+        with grpc.insecure_channel(f"127.0.0.1:{ports[follower]}") as channel:
+            sync = (
+                relations_pb2_grpc.RelationServiceStub(channel).Sync
+                if follower == "relations"
+                else placement_pb2_grpc.PlacementServiceStub(channel).Sync
             )
-            < one(data / f"{source}.db", "SELECT MAX(sequence) FROM outbox")
-        ]
-        if not behind:
-            break
-        time.sleep(0.2)
+            request_type = (
+                relations_pb2.SyncRequest if follower == "relations" else placement_pb2.SyncRequest
+            )
+            while True:
+                try:
+                    sync(request_type(source=source, sequence=head), timeout=35)
+                    break
+                except grpc.RpcError:
+                    if time.perf_counter() > deadline:
+                        raise
     last = COUNTS.snapshot()
     while time.perf_counter() < deadline:
         time.sleep(0.3)
@@ -432,7 +437,7 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
         for size in sizes:
             name = f"big-{size}"
             big_model(b, name, size)
-            settle(b.data)
+            settle(b)
             b.call(b.gateway.GetStatus, pb.GetStatusRequest(model=name))  # warm
             runs = []
             seen: list[tuple[int, int]] = []

@@ -54,7 +54,7 @@ class _Message(Protocol):
     def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...  # noqa: N802
 
 
-def _watchers() -> dict[str, Callable[[grpc.Channel], Iterable[Any]]]:
+def latest_watchers() -> dict[str, Callable[[grpc.Channel], Iterable[Any]]]:
     """How to open a `from_latest` Watch on each service."""
     return {
         "placement": lambda ch: placement_pb2_grpc.PlacementServiceStub(ch).Watch(
@@ -105,7 +105,7 @@ class ReadCache:
             threading.Thread(
                 target=self._follow, args=(service, watch), name=f"gateway-{service}-cache"
             )
-            for service, watch in _watchers().items()
+            for service, watch in latest_watchers().items()
             if service in self._addresses
         ]
         for thread in self._threads:

@@ -11,7 +11,11 @@ loop, whatever the source:
   may start in any order; the source's address is asked for again on every attempt, because an
   embedded controller learns its peers' ports only once they are all bound;
 - `wait_for(sequence)` lets a `Sync` RPC hold a caller (the gateway, for read-your-writes)
-  until an event has been applied.
+  until an event has been applied;
+- an event that `matters` says cannot change anything here is passed over without a
+  transaction: the reactor remembers it in memory, and stores the cursor only with the next
+  event that matters, or with every `PERSIST_EVERY`th passed over. A restart may so replay a
+  few events that change nothing, and passes over them again.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from services.common.server import CHANNEL_OPTIONS
 
 BACKOFF_S: Final = (0.05, 0.2, 0.5, 1.0, 2.0)
 """Waits between reconnection attempts; the last repeats."""
+PERSIST_EVERY: Final = 256
+"""Among consecutive events passed over, every this many is applied, to store the cursor."""
 SYNC_LIMIT_S: Final = 30.0
 """The longest a `Sync` call waits, whatever its deadline."""
 
@@ -55,6 +61,7 @@ class FeedReactor:
         cursor: Callable[[], int],
         *,
         owner: str,
+        matters: Callable[[common_pb2.Event], bool] | None = None,
     ) -> None:
         """Prepare the reactor; `start()` starts its thread.
 
@@ -65,12 +72,16 @@ class FeedReactor:
             apply: applies one event and moves the cursor with it, in one transaction.
             cursor: the last sequence applied, from the store.
             owner: the context that reacts, for the thread's name and the log.
+            matters: whether an event can change anything here (all do, without it).
         """
         self.source = source
         self._address = address
         self._watch = watch
         self._apply = apply
         self._cursor = cursor
+        self._matters = matters
+        self._passed = 0  # the last event passed over (not applied), in memory
+        self._passed_count = 0
         self._stop = threading.Event()
         self._applied = threading.Condition()
         self._call: _Cancellable | None = None
@@ -91,13 +102,22 @@ class FeedReactor:
             self._thread.join(timeout=5)
 
     def applied(self) -> int:
-        """The last sequence of the source applied."""
-        return self._cursor()
+        """The last sequence of the source applied (or passed over)."""
+        return max(self._cursor(), self._passed)
 
     def wait_for(self, sequence: int, timeout: float) -> bool:
         """Wait until the feed is applied up to `sequence`; False when `timeout` passed first."""
         with self._applied:
             return self._applied.wait_for(lambda: self.applied() >= sequence, timeout=timeout)
+
+    def _take(self, event: common_pb2.Event) -> None:
+        if self._matters is not None and not self._matters(event):
+            self._passed_count += 1
+            if self._passed_count < PERSIST_EVERY:
+                self._passed = event.sequence
+                return
+        self._passed_count = 0
+        self._apply(event)
 
     def _run(self) -> None:
         attempt = 0
@@ -109,7 +129,7 @@ class FeedReactor:
                     self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
                     for item in stream:
                         attempt = 0
-                        self._apply(item.event)
+                        self._take(item.event)
                         with self._applied:
                             self._applied.notify_all()
             except grpc.RpcError as err:

@@ -786,6 +786,14 @@ def reconcile_subordinates(store: Placement, uuid: str, application: str) -> int
     return seq
 
 
+def relations_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
+    """Whether a relations event can change placement: a container relation added or removed."""
+    return attributes.get("scope") == "container" and kind in (
+        "relation-added",
+        "relation-removed",
+    )
+
+
 def apply_relations_event(
     store: Placement,
     source: str,
@@ -809,7 +817,7 @@ def apply_relations_event(
     with store.transaction():
         if sequence <= store.cursor(source):
             return 0
-        if attributes.get("scope") == "container" and store.model(model_uuid) is not None:
+        if relations_event_matters(kind, attributes) and store.model(model_uuid) is not None:
             apps: tuple[str, ...] = ()
             if kind == "relation-added":
                 named = [a for a in attributes.get("applications", "").split(",") if a]

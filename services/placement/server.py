@@ -320,6 +320,7 @@ def build_server(config: Config) -> Built:
         apply,
         lambda: store.cursor("relations"),
         owner="placement",
+        matters=lambda ev: domain.relations_event_matters(ev.kind, ev.attributes),
     )
     servicer = PlacementServicer(store, {"relations": follower})
 

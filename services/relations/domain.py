@@ -1159,6 +1159,23 @@ CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})
 """Offer levels that keep a user's cross-model relations going."""
 
 
+def access_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
+    """Whether an access event can change relations: a revoke on an offer below consume."""
+    return (
+        kind == "access-revoked"
+        and attributes.get("target-kind") == "offer"
+        and bool(attributes.get("offer-uuid"))
+        and attributes.get("effective", "") not in CONSUME_OR_MORE
+    )
+
+
+def placement_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
+    """Whether a placement event can change relations: a unit added or removed, a model gone."""
+    return (
+        kind in ("unit-added", "unit-removed") and bool(attributes.get("application"))
+    ) or kind == "model-removed"
+
+
 def apply_access_event(
     relations: Relations, source: str, sequence: int, kind: str, attributes: dict[str, str]
 ) -> int:
@@ -1176,12 +1193,7 @@ def apply_access_event(
     with relations.transaction():
         if sequence <= relations.cursor(source):
             return 0
-        if (
-            kind == "access-revoked"
-            and attributes.get("target-kind") == "offer"
-            and attributes.get("offer-uuid")
-            and attributes.get("effective", "") not in CONSUME_OR_MORE
-        ):
+        if access_event_matters(kind, attributes):
             for relation in relations.user_relations_of_offer(
                 attributes["offer-uuid"], attributes.get("user", "")
             ):
@@ -1313,8 +1325,10 @@ def apply_placement_event(
     with relations.transaction():
         if sequence <= relations.cursor(source):
             return 0
-        application = attributes.get("application", "")
-        if kind in ("unit-added", "unit-removed") and application:
+        if kind == "model-removed":
+            relations.drop_model_units(model_uuid)
+        elif placement_event_matters(kind, attributes):
+            application = attributes["application"]
             unit = KnownUnit(
                 model_uuid=model_uuid,
                 name=entity,
@@ -1329,7 +1343,5 @@ def apply_placement_event(
             for relation in relations.list_relations(model_uuid, application):
                 if _sync_unit(relations, relation, unit):
                     changed += 1
-        elif kind == "model-removed":
-            relations.drop_model_units(model_uuid)
         relations.set_cursor(source, sequence)
     return changed

@@ -55,6 +55,7 @@ def reactors(store: domain.Relations, address: Callable[[str], str]) -> dict[str
             apply_access,
             lambda: store.cursor("access"),
             owner="relations",
+            matters=lambda ev: domain.access_event_matters(ev.kind, ev.attributes),
         ),
         "placement": FeedReactor(
             "placement",
@@ -63,5 +64,6 @@ def reactors(store: domain.Relations, address: Callable[[str], str]) -> dict[str
             apply_placement,
             lambda: store.cursor("placement"),
             owner="relations",
+            matters=lambda ev: domain.placement_event_matters(ev.kind, ev.attributes),
         ),
     }
