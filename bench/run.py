@@ -102,9 +102,11 @@ def instrument() -> None:
     common_db.SqliteStore.__init__ = traced  # type: ignore[method-assign]
     called = gateway_peers.Peers.call
 
-    def counted(self: gateway_peers.Peers, service: str, fn: Callable[[], T]) -> T:
+    def counted(
+        self: gateway_peers.Peers, service: str, fn: Callable[[], T], *, changes: bool = True
+    ) -> T:
         COUNTS.rpc()
-        return called(self, service, fn)
+        return called(self, service, fn, changes=changes)
 
     gateway_peers.Peers.call = counted  # type: ignore[method-assign]
 

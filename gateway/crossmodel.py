@@ -165,11 +165,13 @@ class CrossModel:
         self, model_uuid: str, name: str, context: grpc.ServicerContext
     ) -> offers_pb2.Saas | None:
         """The model's SAAS of that name, or None."""
-        reply = self._peers.ask_or_none(
+        reply = self._peers.read(
             "offers",
             self._peers.offers.GetSaas,
             offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name),
             context,
+            ("offers",),
+            or_none=True,
         )
         return reply.saas if reply is not None else None
 
@@ -177,11 +179,13 @@ class CrossModel:
         self, model_uuid: str, name: str, context: grpc.ServicerContext
     ) -> placement_pb2.Application | None:
         """The model's application of that name, or None."""
-        reply = self._peers.ask_or_none(
+        reply = self._peers.read(
             "placement",
             self._peers.placement.GetApplication,
             placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
             context,
+            ("placement",),
+            or_none=True,
         )
         return reply.application if reply is not None else None
 
@@ -190,11 +194,13 @@ class CrossModel:
         return self._offer(offer_uuid, context)
 
     def _offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
-        reply = self._peers.ask_or_none(
+        reply = self._peers.read(
             "offers",
             self._peers.offers.GetOffer,
             offers_pb2.GetOfferRequest(offer_uuid=offer_uuid),
             context,
+            ("offers", "relations"),
+            or_none=True,
         )
         return reply.offer if reply is not None else None
 
@@ -202,11 +208,12 @@ class CrossModel:
         self, model_uuid: str, subnets: Sequence[str], context: grpc.ServicerContext
     ) -> offers_pb2.CheckIngressResponse:
         """The offering model's verdict on a consumer's ingress subnets (REFERENCE §6.3)."""
-        return self._peers.ask(
+        return self._peers.read(
             "offers",
             self._peers.offers.CheckIngress,
             offers_pb2.CheckIngressRequest(model_uuid=model_uuid, subnets=subnets),
             context,
+            ("offers",),
         )
 
     def issue_token(
@@ -237,11 +244,12 @@ class CrossModel:
 
     def user_level(self, user: str, offer: offers_pb2.Offer, context: grpc.ServicerContext) -> str:
         """A user's effective level on an offer (implicit admins included)."""
-        reply = self._peers.ask(
+        reply = self._peers.read(
             "access",
             self._peers.access.CheckAccess,
             access_pb2.CheckAccessRequest(user=user, targets=[offer_target(offer)]),
             context,
+            ("access",),
         )
         return reply.levels[0] if reply.levels else ""
 
@@ -405,11 +413,12 @@ class CrossModel:
         """The consumer's egress for a relation: `--via`, `egress-subnets`, or unit addresses."""
         if via:
             return list(via)
-        config = self._peers.ask(
+        config = self._peers.read(
             "placement",
             self._peers.placement.GetModelConfig,
             placement_pb2.GetModelConfigRequest(model_uuid=model.uuid),
             context,
+            ("models",),
         ).config
         configured = [c.strip() for c in config.get("egress-subnets", "").split(",") if c.strip()]
         if configured:
@@ -708,6 +717,7 @@ class CrossModel:
             ),
             context=context,
         )
+        self._reconciler.registered(request.token)
         token = self.issue_token(
             user=claims.user,
             offer_model_uuid=offer.model_uuid,

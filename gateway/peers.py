@@ -51,6 +51,10 @@ _RETRY_CONFIG: Final = json.dumps(
     }
 )
 
+READ_PREFIXES: Final = ("Get", "List", "Check", "Find", "Verify", "Authenticate", "Ping")
+"""Service methods whose names start so only read; every other method may change something
+(`Sync` too: the reactor it waits for has written)."""
+
 T = TypeVar("T")
 
 
@@ -86,13 +90,14 @@ class Peers:
         finally:
             self._local.called = None
 
-    def call(self, service: str, fn: Callable[[], T]) -> T:
+    def call(self, service: str, fn: Callable[[], T], *, changes: bool = True) -> T:
         """Run one call to `service`, turning UNAVAILABLE into an error that names it.
 
         Other codes pass through unchanged, so the callee's message reaches the client.
+        `changes=False` says the call only reads (see `tracking`).
         """
         called = getattr(self._local, "called", None)
-        if called is not None and not getattr(self._local, "reading", False):
+        if called is not None and changes and not getattr(self._local, "reading", False):
             called.add(service)
         else:
             called = None
@@ -115,8 +120,16 @@ class Peers:
         request: object,
         context: grpc.ServicerContext,
     ) -> T:
-        """Call `method` of `service` with `request`, under the incoming call's deadline."""
-        return self.call(service, lambda: method(request, timeout=timeout(context)))
+        """Call `method` of `service` with `request`, under the incoming call's deadline.
+
+        A method named as a read (`Get…`, `List…`, `Check…`: see `READ_PREFIXES`), known by its
+        request's type (`<Method>Request`, the contracts' rule), changes nothing.
+        """
+        return self.call(
+            service,
+            lambda: method(request, timeout=timeout(context)),
+            changes=not type(request).__name__.startswith(READ_PREFIXES),
+        )
 
     def ask_or_none(
         self,

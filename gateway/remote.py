@@ -17,12 +17,19 @@ mirrored, a refused credential means consume was revoked (`offer permission revo
 controller: ...` until it answers again. After a local command changes or removes a half, the
 gateway `Nudge`s the peer, which pulls at once; a periodic pass catches what a nudge missed
 (a peer that was down), so both sides converge without any outbox of their own.
+
+**A new relation is made offerer first.** The offerer registers its half and answers; only then
+does the consumer write its own. In between, the offerer's periodic pass would find no consumer
+half and drop the new one, so it leaves an offerer half it registered less than
+`REGISTER_GRACE_S` ago alone; a nudge from the consumer (it failed to write its half) is
+definitive and drops it at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TypeVar
@@ -40,6 +47,8 @@ from services.common.server import CHANNEL_OPTIONS
 
 CALL_TIMEOUT_S: Final = 10.0
 """Deadline of one call to another controller."""
+REGISTER_GRACE_S: Final = 2 * CALL_TIMEOUT_S
+"""How long the periodic pass waits for the consumer's half of a relation registered here."""
 PEER_CHANNEL_OPTIONS: Final = [
     *CHANNEL_OPTIONS,
     # another controller may be down for a while: retry the connection every few seconds at
@@ -154,6 +163,22 @@ class Reconciler:
         self._remote = remote
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._registered: dict[str, float] = {}  # token -> when its offerer half was made
+
+    def registered(self, token: str) -> None:
+        """The offerer's half of relation `token` was just made here, for a consumer elsewhere."""
+        now = time.monotonic()
+        with self._lock:
+            for old in [t for t, at in self._registered.items() if now - at > REGISTER_GRACE_S]:
+                del self._registered[old]
+            self._registered[token] = now
+
+    def _settling(self, token: str) -> bool:
+        """Whether the consumer of relation `token` may still be writing its half."""
+        with self._lock:
+            at = self._registered.get(token)
+        return at is not None and time.monotonic() - at <= REGISTER_GRACE_S
 
     # -- local lookups ---------------------------------------------------------------------
 
@@ -274,6 +299,8 @@ class Reconciler:
                 return
             raise
         if not state.exists:
+            if isinstance(context, Background) and self._settling(cross.token):
+                return  # the consumer has not written its half yet (see the module's notes)
             self._peers.ask_or_none(
                 "relations",
                 self._peers.relations.RemoveRelation,

@@ -465,10 +465,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         saas_call = self._peers.offers.ListSaas.future(
             offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
         )
-        placement = self._peers.call("placement", placement_call.result)
-        offers = self._peers.call("offers", offers_call.result)
-        relations = self._peers.call("relations", relations_call.result)
-        saas = self._peers.call("offers", saas_call.result).saas
+        placement = self._peers.call("placement", placement_call.result, changes=False)
+        offers = self._peers.call("offers", offers_call.result, changes=False)
+        relations = self._peers.call("relations", relations_call.result, changes=False)
+        saas = self._peers.call("offers", saas_call.result, changes=False).saas
         composed = status_view.compose(
             placement,
             offers.offers,

@@ -18,6 +18,7 @@ import yaml
 
 from cli import runtime
 from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.access import tokens
 from services.common.config import DEFAULT_PORTS, Config
@@ -336,6 +337,65 @@ def _halves(ctrl: Controller) -> list[relations_pb2.RemoteHalf]:
         return list(
             stub.ListRemoteHalves(relations_pb2.ListRemoteHalvesRequest(), timeout=5).halves
         )
+
+
+def test_a_new_offerer_half_waits_for_its_consumer_until_nudged(
+    controllers: tuple[Controller, Controller], tmp_path: Path
+) -> None:
+    """The offerer registers first; its periodic pass must not drop the half meanwhile."""
+    consuming, offering = controllers
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin2.ok("add-model", "prod5")
+    admin2.ok("deploy", "mysql", "-m", "prod5")
+    admin2.ok("offer", "prod5.mysql:db", "-m", "prod5")
+    both = Cmr(tmp_path / "both")
+    both.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
+    both.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
+    both.ok("add-model", "wiki5")
+    both.ok("deploy", "mediawiki", "-m", "wiki5")
+    both.ok("add-relation", "mediawiki", "ctrl2:admin/prod5.mysql", "-m", "wiki5")
+    [half] = [h for h in _halves(consuming) if h.relation.cross_model.side == "consumer"][-1:]
+    [offerer] = [
+        h
+        for h in _halves(offering)
+        if h.relation.cross_model.token == half.relation.cross_model.token
+    ]
+    with grpc.insecure_channel(f"127.0.0.1:{consuming.built[3].port}") as channel:
+        saas = (
+            offers_pb2_grpc.OfferServiceStub(channel)
+            .GetSaas(
+                offers_pb2.GetSaasRequest(model_uuid=half.model_uuid, name="mysql"), timeout=5
+            )
+            .saas
+        )
+    # a consumer that registers a relation and has not written its own half yet
+    token = "relation-not-yet-written"
+    with grpc.insecure_channel(offering.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        reply = stub.RegisterRemoteRelation(
+            gateway_pb2.RegisterRemoteRelationRequest(
+                consume_token=saas.consume_token,
+                offer_uuid=saas.offer_uuid,
+                source_model_uuid=half.model_uuid,
+                token=token,
+                consumer_endpoint=gateway_pb2.RemoteEndpoint(
+                    name="db", role="requirer", interface="mysql"
+                ),
+                offer_endpoint="db",
+                consumer_controller_uuid=offerer.relation.cross_model.peer_controller,
+                consumer_address=consuming.address,
+                callback_token=offerer.relation.cross_model.peer_token,
+                proxy_name="remote-" + "b" * 32,
+            ),
+            timeout=5,
+        )
+        time.sleep(1.0)  # five periodic passes of the offerer
+        assert token in {h.relation.cross_model.token for h in _halves(offering)}
+        # the consumer says it has no half (it failed to write it): dropped at once
+        stub.Nudge(
+            gateway_pb2.NudgeRequest(credential=reply.relation_token, token=token), timeout=5
+        )
+        assert token not in {h.relation.cross_model.token for h in _halves(offering)}
 
 
 def test_expired_tokens_are_renewed_and_still_re_authorised(

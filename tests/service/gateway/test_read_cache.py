@@ -75,9 +75,11 @@ def rpcs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
     original = gateway_peers.Peers.call
 
-    def counted(self: gateway_peers.Peers, service: str, fn: Callable[[], T]) -> T:
+    def counted(
+        self: gateway_peers.Peers, service: str, fn: Callable[[], T], *, changes: bool = True
+    ) -> T:
         made.append(service)
-        return original(self, service, fn)
+        return original(self, service, fn, changes=changes)
 
     monkeypatch.setattr(gateway_peers.Peers, "call", counted)
     return made

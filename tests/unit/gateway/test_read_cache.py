@@ -16,6 +16,7 @@ from gateway.peers import Peers
 from services.common.config import Config
 
 REQUEST = placement_pb2.GetModelRequest(owner="admin", name="prod")
+WRITE = placement_pb2.AddMachineRequest(model_uuid="u1")
 
 
 class Fetcher:
@@ -189,7 +190,7 @@ def test_a_write_makes_stale_what_the_services_it_called_own(
     during: list[str] = []
 
     def grant(request_: Any, context: Any) -> str:
-        peers.ask("access", _answer, REQUEST, CONTEXT)
+        peers.ask("access", _answer, WRITE, CONTEXT)
         # the rest of the command reads what it changed
         during.append(cache.get(("access",), request, levels).model.uuid)
         return "done"
@@ -208,7 +209,7 @@ def test_a_failed_call_also_makes_them_stale(cache: ReadCache, peers: Peers) -> 
         raise RuntimeError("refused")
 
     def deploy(request: Any, context: Any) -> str:
-        peers.ask("placement", refused, REQUEST, CONTEXT)
+        peers.ask("placement", refused, WRITE, CONTEXT)
         return "not reached"
 
     fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Deploy", deploy)
@@ -231,7 +232,7 @@ def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -
     cache.get(("models",), REQUEST, fetch)
 
     def read(request: Any, context: Any) -> str:
-        peers.ask("placement", _answer, REQUEST, CONTEXT)
+        peers.ask("placement", _answer, WRITE, CONTEXT)
         return "read"
 
     handler = _fenced(peers, "/cmr.gateway.v1.GatewayService/ShowOffer", read)
@@ -243,7 +244,9 @@ def test_peers_track_the_services_called_other_than_through_the_cache(peers: Pee
     with peers.tracking() as called:
         peers.read("placement", _answer, REQUEST, CONTEXT, ("models",))
         assert called == set()
-        peers.ask("access", _answer, REQUEST, CONTEXT)
+        peers.ask("placement", _answer, REQUEST, CONTEXT)  # a read (Get...)
+        assert called == set()
+        peers.ask("access", _answer, WRITE, CONTEXT)
         assert called == {"access"}
-    peers.ask("offers", _answer, REQUEST, CONTEXT)
+    peers.ask("offers", _answer, WRITE, CONTEXT)
     assert called == {"access"}  # no longer tracking
