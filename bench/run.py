@@ -40,12 +40,14 @@ import grpc
 
 from cli import runtime
 from cli.client import merge_status
+from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from gateway import peers as gateway_peers
 from gateway.cache import latest_watchers
+from gateway.resolve import offer_target
 from services.common import db as common_db
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import CHANNEL_OPTIONS, Built
@@ -131,19 +133,11 @@ def settle(bench: Bench, limit_s: float = 300.0) -> None:
         with grpc.insecure_channel(f"127.0.0.1:{ports[source]}") as channel:
             stream = watch[source](channel)
             head = next(iter(stream)).head
-            stream.cancel()
+            stream.cancel()  # type: ignore[attr-defined]
         with grpc.insecure_channel(f"127.0.0.1:{ports[follower]}") as channel:
-            sync = (
-                relations_pb2_grpc.RelationServiceStub(channel).Sync
-                if follower == "relations"
-                else placement_pb2_grpc.PlacementServiceStub(channel).Sync
-            )
-            request_type = (
-                relations_pb2.SyncRequest if follower == "relations" else placement_pb2.SyncRequest
-            )
             while True:
                 try:
-                    sync(request_type(source=source, sequence=head), timeout=35)
+                    _sync(channel, follower, source, head)
                     break
                 except grpc.RpcError:
                     if time.perf_counter() > deadline:
@@ -155,6 +149,18 @@ def settle(bench: Bench, limit_s: float = 300.0) -> None:
         if now[1] == last[1]:
             return
         last = now
+
+
+def _sync(channel: grpc.Channel, follower: str, source: str, sequence: int) -> None:
+    """Wait until `follower`'s reactor on `source` has applied `sequence`."""
+    if follower == "relations":
+        relations_pb2_grpc.RelationServiceStub(channel).Sync(
+            relations_pb2.SyncRequest(source=source, sequence=sequence), timeout=35
+        )
+    else:
+        placement_pb2_grpc.PlacementServiceStub(channel).Sync(
+            placement_pb2.SyncRequest(source=source, sequence=sequence), timeout=35
+        )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -221,6 +227,15 @@ class Result:
         return (
             self.measured >= self.limit if self.higher_is_better else self.measured <= self.limit
         )
+
+
+@dataclass
+class Note:
+    """A context row: measured in the same run to explain a target, with no verdict."""
+
+    target: str
+    description: str
+    measured: float
 
 
 # -- the controller under test ------------------------------------------------------------------
@@ -301,8 +316,8 @@ def big_model(bench: Bench, name: str, units: int) -> None:
 # -- the targets --------------------------------------------------------------------------------
 
 
-def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
-    """Measure every target; return the verdicts and the raw numbers."""
+def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
+    """Measure every target; return the verdicts, the context rows and the raw numbers."""
     n = 300 if quick else 2000
     warm = 50 if quick else 200
     reps = 7
@@ -311,6 +326,7 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
     biggest = 2000 if quick else 40000
     raw: dict[str, Any] = {}
     results: list[Result] = []
+    notes: list[Note] = []
     with tempfile.TemporaryDirectory(prefix="cmr-bench-") as tmp, controller(Path(tmp)) as b:
         ping = latencies(lambda: b.gateway.Ping(pb.PingRequest(), timeout=10), n, warm)
         ping50 = statistics.median(ping)
@@ -372,6 +388,57 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
                 "grant/revoke/suspend/resume p50 / Ping p50",
                 statistics.median(writes) / ping50,
                 2.0,
+            )
+        )
+
+        # Context for P2 (no target): the same writes' floor. One write made directly on its
+        # owner (access, no gateway) and the Ping of a service; a write through the gateway
+        # costs the gateway's own RPC on top of the owner's.
+        with grpc.insecure_channel(f"127.0.0.1:{b.built[1].port}", options=CHANNEL_OPTIONS) as ch:
+            access = access_pb2_grpc.AccessServiceStub(ch)
+            target = offer_target(offer)
+
+            held = access.CheckAccess(
+                access_pb2.CheckAccessRequest(user="benchuser", targets=[target]), timeout=10
+            ).levels[0]
+            turn = iter(range(1 if held else 0, 10**9))
+
+            def owner_write() -> None:
+                if next(turn) % 2 == 0:
+                    access.Grant(
+                        access_pb2.GrantRequest(
+                            actor="admin", user="benchuser", level="read", target=target
+                        ),
+                        timeout=10,
+                    )
+                else:
+                    access.Revoke(
+                        access_pb2.RevokeRequest(
+                            actor="admin", user="benchuser", level="read", target=target
+                        ),
+                        timeout=10,
+                    )
+
+            owner = latencies(owner_write, n // 2, warm // 2)
+            access_ping = latencies(
+                lambda: access.Ping(access_pb2.PingRequest(), timeout=10), n, warm
+            )
+        raw["p2_context_ms"] = {
+            "owner_write_p50": statistics.median(owner),
+            "service_ping_p50": statistics.median(access_ping),
+        }
+        notes.append(
+            Note(
+                "P2",
+                "grant/revoke made on the access service itself (no gateway) p50 / Ping p50",
+                statistics.median(owner) / ping50,
+            )
+        )
+        notes.append(
+            Note(
+                "P2",
+                "a service's Ping p50 / gateway Ping p50",
+                statistics.median(access_ping) / ping50,
             )
         )
 
@@ -519,7 +586,7 @@ def run(quick: bool) -> tuple[list[Result], dict[str, Any]]:
                 detail=detail or "",
             )
         )
-    return results, raw
+    return results, notes, raw
 
 
 def placement_writes(seconds: float, writers: int = 8) -> tuple[float, float, int, int]:
@@ -613,8 +680,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
     instrument()
-    results, raw = run(args.quick)
+    results, notes, raw = run(args.quick)
     print(table(results))
+    if notes:
+        print("\nContext (no verdict)")
+        width = max(len(n.description) for n in notes)
+        for n in notes:
+            print(f"{n.target:<6}  {n.description.ljust(width)}  {n.measured:.3g}")
     for r in results:
         if r.detail:
             print(f"{r.target}: {r.detail}")
@@ -624,6 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "quick": args.quick,
                 "results": [{**asdict(r), "passed": r.passed} for r in results],
+                "context": [asdict(n) for n in notes],
                 "raw": raw,
             },
             indent=2,

@@ -190,16 +190,16 @@ class CrossModel:
         return reply.application if reply is not None else None
 
     def offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
-        """An offer of this controller by UUID, or None."""
+        """An offer of this controller by UUID (without its connections), or None."""
         return self._offer(offer_uuid, context)
 
     def _offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
         reply = self._peers.read(
             "offers",
             self._peers.offers.GetOffer,
-            offers_pb2.GetOfferRequest(offer_uuid=offer_uuid),
+            offers_pb2.GetOfferRequest(offer_uuid=offer_uuid, without_connections=True),
             context,
-            ("offers", "relations"),
+            ("offers",),
             or_none=True,
         )
         return reply.offer if reply is not None else None

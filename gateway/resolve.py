@@ -176,8 +176,13 @@ class Resolver:
         url: OfferURL,
         needed: str,
         context: grpc.ServicerContext,
+        *,
+        connections: bool = False,
     ) -> Held:
-        """Resolve an offer URL to an offer on which the caller holds `needed` or more."""
+        """Resolve an offer URL to an offer on which the caller holds `needed` or more.
+
+        The offer's connections (a question to the relations context) only when asked for.
+        """
         label = f"{url.user}/{url.model}.{url.offer}"
         missing = errors.NotFound(f'application offer "{label}" not found')
         in_model = self._peers.read(
@@ -192,9 +197,13 @@ class Resolver:
             self._peers.read(
                 "offers",
                 self._peers.offers.GetOffer,
-                offers_pb2.GetOfferRequest(model_uuid=in_model.model.uuid, name=url.offer),
+                offers_pb2.GetOfferRequest(
+                    model_uuid=in_model.model.uuid,
+                    name=url.offer,
+                    without_connections=not connections,
+                ),
                 context,
-                ("offers", "relations"),
+                ("offers", "relations") if connections else ("offers",),
                 or_none=True,
             )
             if in_model is not None

@@ -861,7 +861,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if not request.url:
             raise errors.Invalid("must specify endpoint URL")
         url = self._offer_ref(caller, request.url, request.model, context)
-        held = self._resolve.offer(caller, url, "read", context)
+        held = self._resolve.offer(caller, url, "read", context, connections=True)
         return pb.ShowOfferResponse(offer=self._details(caller, held, context))
 
     def _offer_ref(
@@ -1145,11 +1145,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if not request.source_model_uuid:
             raise errors.Invalid("the consuming model's UUID is required")
         url = self._resolve.offer_url(caller, request.url, context)
-        held = self._resolve.offer(caller, url, "consume", context)
-        offer = offers_pb2.Offer()
-        offer.CopyFrom(held.offer)
-        del offer.connections[:]
-        offer.total_connected_count = offer.active_connected_count = 0
+        offer = self._resolve.offer(caller, url, "consume", context).offer  # no connections
         token = self._cmr.issue_token(
             user=caller.user,
             offer_model_uuid=offer.model_uuid,

@@ -40,6 +40,53 @@ def test_events_commit_with_their_transaction_and_roll_back_with_it(tmp_path: Pa
         store.close()
 
 
+def test_live_watchers_read_committed_events_from_memory_without_sql(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db", migrations)
+    statements: list[str] = []
+    try:
+        with store.transaction():
+            first = store.append_event("thing-added", entity="a")
+            store.append_event("thing-added", entity="b")
+            # not committed yet: a watcher hears nothing
+            assert store.recent_after(0) == []
+        with pytest.raises(ZeroDivisionError):
+            _fail_after_event(store)
+        store.db.conn.set_trace_callback(statements.append)
+        recent = store.recent_after(0)
+        assert [e.entity for e in store.recent_after(first)] == ["b"]
+        assert store.recent_after(first, limit=0) == []
+        assert statements == []
+        store.db.conn.set_trace_callback(None)
+        # the same events, attributes and times as the outbox table holds
+        assert recent == store.events_after(0)
+    finally:
+        store.close()
+
+
+def test_events_another_connection_commits_are_never_skipped(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db", migrations)
+    other = SqliteStore(tmp_path / "t.db", migrations)
+    try:
+        with store.transaction():
+            store.append_event("thing-added", entity="a")
+        with other.transaction():
+            store_b = other.append_event("thing-added", entity="b")
+        # unseen until a refresh (a watch refreshes when it opens and on every idle poll)
+        assert [e.entity for e in store.recent_after(0)] == ["a"]
+        assert store.wait_for_events(store_b - 1, 0.01)
+        assert [e.entity for e in store.recent_after(0)] == ["a", "b"]
+        with other.transaction():
+            other.append_event("thing-added", entity="c")
+        with store.transaction():
+            store.append_event("thing-added", entity="d")
+        # d follows a gap (c was written elsewhere): the tail starts again at d, so a watcher
+        # behind it reads the table and hears c
+        assert [e.entity for e in store.recent_after(store_b)] == ["c", "d"]
+    finally:
+        other.close()
+        store.close()
+
+
 def test_append_event_outside_a_transaction_is_a_bug(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "t.db", migrations)
     try:

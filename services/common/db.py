@@ -2,13 +2,24 @@
 
 Every service store derives from `SqliteStore`. Handlers run on gRPC pool threads, so the store
 keeps one connection (`check_same_thread=False`) and one re-entrant lock around every transaction
-and read: a use case's transaction may call store methods that open their own (they become
-savepoints). Events are appended to the `outbox` table inside the caller's transaction, so a change
-and its event commit together or not at all; watchers are woken after the outermost commit.
+and read: a use case's transaction may call store methods that open their own (they join it).
+Events are appended to the `outbox` table inside the caller's transaction, so a change and its
+event commit together or not at all; watchers are woken after the outermost commit.
+
+**The tail.** The store also keeps the newest committed events (`TAIL_EVENTS`) and the newest
+sequence in memory, published at the outermost commit (a rolled back transaction publishes
+nothing). A live watcher reads from the tail and runs no SQL; a replay from further back than
+the tail reads the `outbox` table. The service is its file's writer; should another connection
+append events too (a test, a repair tool), `refresh()` takes them in: a watch calls it when it
+opens and each time it has waited `POLL_S` in vain, and a gap in the sequences empties the tail,
+so such events are never skipped, only heard up to a poll later (as before the tail). Each
+event is then read once for every watcher instead of queried once by each, which with three or
+four watchers per feed was most of a write's cost (issue 8).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -25,6 +36,8 @@ from sqlite_utils.migrations import Migrations
 
 BUSY_TIMEOUT_S: Final = 5.0
 WATCH_BATCH: Final = 500
+TAIL_EVENTS: Final = 4096
+"""Newest committed events kept in memory for live watchers."""
 
 
 def now_rfc3339() -> str:
@@ -80,10 +93,13 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._depth = 0
-        self._wrote_event = False
+        self._pending: list[Event] = []  # appended in the open transaction
+        self._tail: list[Event] = []  # newest committed events, oldest first
         self._closed = False
         with self._lock:
             migrations.apply(self._db)
+            rows = self._db.conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM outbox")
+            self._last = int(rows.fetchone()[0])
 
     @property
     def db(self) -> Database:
@@ -108,13 +124,28 @@ class SqliteStore:
                 if self._depth > 1:
                     yield
                 else:
-                    with self._db.atomic():
-                        yield
+                    try:
+                        with self._db.atomic():
+                            yield
+                    except BaseException:
+                        self._pending.clear()  # rolled back: nothing to publish
+                        raise
+                    self._publish()
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._wrote_event:
-                    self._wrote_event = False
-                    self._changed.notify_all()
+
+    def _publish(self) -> None:
+        """After the outermost commit: the transaction's events join the tail; wake watchers."""
+        if not self._pending:
+            return
+        if self._pending[0].sequence != self._last + 1:
+            self._tail.clear()  # another connection wrote in between: the tail must not skip it
+        self._tail.extend(self._pending)
+        self._last = self._pending[-1].sequence
+        self._pending.clear()
+        if len(self._tail) > 2 * TAIL_EVENTS:
+            del self._tail[:-TAIL_EVENTS]
+        self._changed.notify_all()
 
     @contextmanager
     def read(self) -> Iterator[None]:
@@ -140,19 +171,42 @@ class SqliteStore:
         """Append a change-feed event inside the current transaction and return its sequence."""
         if self._depth == 0:
             raise RuntimeError("append_event must run inside transaction()")
+        facts = dict(attributes or {})
+        at = now_rfc3339()
         cursor = self._db.execute(
             "INSERT INTO outbox (kind, model_uuid, entity, attributes, time) VALUES (?,?,?,?,?)",
-            (kind, model_uuid, entity, json.dumps(dict(attributes or {})), now_rfc3339()),
+            (kind, model_uuid, entity, json.dumps(facts), at),
         )
-        self._wrote_event = True
         sequence = cursor.lastrowid
         assert sequence is not None  # noqa: S101 - an INSERT always sets it
+        self._pending.append(
+            Event(
+                sequence=sequence,
+                kind=kind,
+                model_uuid=model_uuid,
+                entity=entity,
+                attributes=facts,
+                time=at,
+            )
+        )
         return sequence
 
     def last_sequence(self) -> int:
-        """Return the sequence of the newest event, or 0 when the feed is empty."""
+        """Return the sequence of the newest event in the file, or 0 when the feed is empty."""
         rows = self.query("SELECT COALESCE(MAX(sequence), 0) AS s FROM outbox")
         return int(rows[0]["s"])
+
+    def recent_after(self, sequence: int, limit: int = WATCH_BATCH) -> list[Event]:
+        """As `events_after`, for a live watcher: from the tail when it reaches back that far.
+
+        Events another connection committed since the last `refresh()` are not seen yet.
+        """
+        with self._lock:
+            tail = self._tail
+            if sequence >= self._last or (tail and sequence >= tail[0].sequence - 1):
+                start = bisect.bisect_right(tail, sequence, key=lambda e: e.sequence)
+                return tail[start : start + limit]
+        return self.events_after(sequence, limit)
 
     def events_after(self, sequence: int, limit: int = WATCH_BATCH) -> list[Event]:
         """Return up to `limit` events with a sequence greater than `sequence`, in order."""
@@ -172,6 +226,16 @@ class SqliteStore:
             for r in rows
         ]
 
+    def refresh(self) -> None:
+        """Take in events another connection committed to the file (see the tail, above)."""
+        with self._lock:
+            if self._depth or self._closed:
+                return
+            row = self._db.conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM outbox").fetchone()
+            if int(row[0]) > self._last:
+                self._last = int(row[0])
+                self._tail.clear()
+
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Block until an event after `after` commits, `timeout` passes or the store closes.
 
@@ -181,10 +245,11 @@ class SqliteStore:
         with self._changed:
             if self._closed:
                 return False
-            if self.last_sequence() > after:
+            if self._last > after:
                 return True
-            self._changed.wait(timeout)
-            return not self._closed and self.last_sequence() > after
+            if not self._changed.wait(timeout):
+                self.refresh()
+            return not self._closed and self._last > after
 
     def close(self) -> None:
         """Wake every watcher and close the connection."""

@@ -43,8 +43,9 @@ def follow(
     if after_sequence < 0:
         raise errors.Invalid(f"after_sequence must not be negative, got {after_sequence}")
     cursor = after_sequence
+    store.refresh()
     while context.is_active() and not store.closed:
-        batch = store.events_after(cursor)
+        batch = store.recent_after(cursor)
         for event in batch:
             yield to_pb(event)
             cursor = event.sequence

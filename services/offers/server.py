@@ -154,7 +154,8 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         self, request: pb.GetOfferRequest, context: grpc.ServicerContext
     ) -> pb.GetOfferResponse:
         offer = domain.get_offer(self._store, request.offer_uuid, request.model_uuid, request.name)
-        [offer] = domain.with_connections(self._relations, [offer])
+        if not request.without_connections:
+            [offer] = domain.with_connections(self._relations, [offer])
         return pb.GetOfferResponse(offer=offer_pb(offer))
 
     @override
