@@ -90,6 +90,14 @@ def build_embedded(cfg: Config) -> list[Built]:
         for one in built:
             if one.on_peers is not None:
                 one.on_peers(gateway_cfg.addresses)
+        local = {
+            name: one.local
+            for name, one in zip(SERVICES, built, strict=False)
+            if one.local is not None
+        }
+        for one in built:
+            if one.on_local is not None:
+                one.on_local(local)
     except BaseException:
         for one in built:
             one.stop(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -16,6 +16,7 @@ from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2_grpc
 from services.common import errors
 from services.common.config import SERVICES, Config
+from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 
 if TYPE_CHECKING:
@@ -75,6 +76,15 @@ class Peers:
         self.cache: ReadCache | None = None
         """Where `read` keeps replies; None reads the service every time."""
         self._local = threading.local()
+
+    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
+        """Call the services built in this process without the wire (`services.common.local`).
+
+        Their unary methods only; the read cache still follows their feeds over gRPC.
+        """
+        for name, target in targets.items():
+            if name in SERVICES:
+                setattr(self, name, target.stub())
 
     @contextmanager
     def tracking(self) -> Iterator[set[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final, TypeVar
@@ -1263,4 +1264,4 @@ def build_server(config: Config) -> Built:
     gateway.advertise = config.advertise_address or f"{host}:{built.port}"
     gateway.reconciler.start(config.reconcile_seconds)
     cache.start()
-    return built
+    return dataclasses.replace(built, on_local=peers.use_local)

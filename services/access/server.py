@@ -408,4 +408,5 @@ def build_server(
         lambda s: access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, s),
         config.bind_address("access"),
         store.close,
+        servicer=servicer,
     )

@@ -23,11 +23,12 @@ import bisect
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Final
 
 from sqlite_utils import Database
@@ -63,6 +64,55 @@ class Event:
     """Commit time, RFC 3339 UTC."""
 
 
+class Transaction:
+    """The context manager `SqliteStore.transaction()` returns.
+
+    A plain class, not a generator: every write enters it a few times (each store method opens
+    one, and they nest).
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        store = self._store
+        store._lock.acquire()
+        store._depth += 1
+        if store._depth == 1:
+            try:
+                store._db.conn.execute("BEGIN")
+            except BaseException:
+                store._depth -= 1
+                store._lock.release()
+                raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        store = self._store
+        try:
+            if store._depth == 1:
+                if kind is not None:
+                    store._pending.clear()  # rolled back: nothing to publish
+                    store._db.rollback()  # a no-op if the error already ended the transaction
+                    return
+                try:
+                    store._db.conn.execute("COMMIT")
+                except BaseException:
+                    store._pending.clear()
+                    store._db.rollback()
+                    raise
+                store._publish()
+        finally:
+            store._depth -= 1
+            store._lock.release()
+
+
 def outbox_migration(db: Database) -> None:
     """Create the outbox table; every service's first migration calls this."""
     db.execute(
@@ -96,6 +146,7 @@ class SqliteStore:
         self._pending: list[Event] = []  # appended in the open transaction
         self._tail: list[Event] = []  # newest committed events, oldest first
         self._closed = False
+        self._transaction = Transaction(self)
         with self._lock:
             migrations.apply(self._db)
             rows = self._db.conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM outbox")
@@ -110,29 +161,14 @@ class SqliteStore:
         """Return a table by name (typed `Table`, unlike `db[name]`)."""
         return self._db.table(name)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> Transaction:
         """Run a block in one transaction; wake watchers on commit.
 
         A nested block joins the outer transaction (no savepoint): an error that leaves any
         block rolls the whole transaction back. Nothing here catches an error inside a
         transaction and goes on, so a savepoint would only cost two statements per store call.
         """
-        with self._lock:
-            self._depth += 1
-            try:
-                if self._depth > 1:
-                    yield
-                else:
-                    try:
-                        with self._db.atomic():
-                            yield
-                    except BaseException:
-                        self._pending.clear()  # rolled back: nothing to publish
-                        raise
-                    self._publish()
-            finally:
-                self._depth -= 1
+        return self._transaction
 
     def _publish(self) -> None:
         """After the outermost commit: the transaction's events join the tail; wake watchers."""
@@ -147,11 +183,9 @@ class SqliteStore:
             del self._tail[:-TAIL_EVENTS]
         self._changed.notify_all()
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
+    def read(self) -> AbstractContextManager[object]:
         """Hold the lock for a consistent multi-query read."""
-        with self._lock:
-            yield
+        return self._lock
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Run a query under the lock and return every row as a dict."""

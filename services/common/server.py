@@ -14,6 +14,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.local import LocalTarget
+
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
@@ -54,6 +56,11 @@ class Built:
     on_peers: Callable[[Mapping[str, str]], None] | None = None
     """Told the `host:port` of every peer once an embedded controller has bound them all, for
     a server whose reactors follow a peer built after it."""
+    local: LocalTarget | None = None
+    """Its servicer, for unary calls from the same process (`services.common.local`)."""
+    on_local: Callable[[Mapping[str, LocalTarget]], None] | None = None
+    """Told the servicers built in the same process (by service: `placement`, ...), for a
+    server that calls them: it may call them without the wire."""
 
     def mark_serving(self) -> None:
         """Report SERVING for the whole server and its service."""
@@ -63,10 +70,14 @@ class Built:
     def start(self) -> None:
         """Start serving and report healthy."""
         self.server.start()
+        if self.local is not None:
+            self.local.open()
         self.mark_serving()
 
     def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, stop the server, then close its resources."""
+        if self.local is not None:
+            self.local.close()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         for close in self.closers:
@@ -81,6 +92,7 @@ def new_server(
     max_workers: int = 16,
     interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
     closers: Iterable[Callable[[], None]] = (),
+    servicer: object | None = None,
 ) -> Built:
     """Create a server with health checking and reflection, bound to `address`.
 
@@ -91,14 +103,19 @@ def new_server(
         max_workers: handler threads; each open `Watch` stream holds one.
         interceptors: server interceptors, outermost first.
         closers: called after the server stops.
+        servicer: the servicer `add` registers, when a caller in this process may call its
+            unary methods without the wire (`Built.local`); only without interceptors.
 
     Raises:
         RuntimeError: the address could not be bound.
     """
+    chain = list(interceptors)
+    if servicer is not None and chain:
+        raise ValueError("a local servicer would bypass the server's interceptors")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
         options=SERVER_OPTIONS,
-        interceptors=list(interceptors),
+        interceptors=chain,
     )
     add(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -120,6 +137,7 @@ def new_server(
         health=health_servicer,
         service_name=service_name,
         closers=tuple(closers),
+        local=LocalTarget(service_name, servicer) if servicer is not None else None,
     )
 
 
@@ -154,6 +172,7 @@ def new_server_owning(
     add: Callable[[grpc.Server], None],
     address: str,
     close_store: Callable[[], None],
+    servicer: object | None = None,
 ) -> Built:
     """Build a server that owns a store.
 
@@ -161,7 +180,7 @@ def new_server_owning(
     failed start leaves no open file behind.
     """
     try:
-        return new_server(service_name, add, address, closers=(close_store,))
+        return new_server(service_name, add, address, closers=(close_store,), servicer=servicer)
     except BaseException:
         close_store()
         raise

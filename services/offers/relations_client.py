@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 import grpc
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import errors
+from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 from services.offers.domain import OfferConnection
 
@@ -30,6 +31,11 @@ class RelationsClient:
         self._deadline = deadline
         self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         self._stub = relations_pb2_grpc.RelationServiceStub(self._channel)
+
+    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
+        """Call the relations service without the wire when it was built in this process."""
+        if "relations" in targets:
+            self._stub = targets["relations"].stub()  # type: ignore[assignment]
 
     def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
         """Return the connections of each offer: the offerer's halves of its relations.

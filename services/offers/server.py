@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -333,9 +334,11 @@ def build_server(config: Config) -> Built:
         store.close()
 
     servicer = OfferServicer(store, relations)
-    return new_server_owning(
+    built = new_server_owning(
         SERVICE_NAME,
         lambda s: offers_pb2_grpc.add_OfferServiceServicer_to_server(servicer, s),
         config.bind_address("offers"),
         close,
+        servicer=servicer,
     )
+    return dataclasses.replace(built, on_local=relations.use_local)

@@ -333,6 +333,7 @@ def build_server(config: Config) -> Built:
         lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
         config.bind_address("placement"),
         close,
+        servicer=servicer,
     )
     follower.start()
     return dataclasses.replace(built, on_peers=peers.update)

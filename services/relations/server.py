@@ -336,6 +336,7 @@ def build_server(config: Config) -> Built:
         lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
         config.bind_address("relations"),
         close,
+        servicer=servicer,
     )
     for follower in followers.values():
         follower.start()

@@ -1,0 +1,270 @@
+"""Unary calls to a servicer in the same process, without the wire (the embedded controller).
+
+`cmr run` and every embedded controller run the four services and the gateway in one process.
+A gateway command then crosses from the gateway to each owner it asks, and each crossing over
+gRPC costs a whole RPC: HTTP/2 framing, a hand-off to the service's pool thread and back. That
+was most of a write's cost (issue 8: a grant, a suspend, a relate are several such calls). A
+`LocalStub` stands in for the generated stub of a service built in the same process, so such a
+call costs the handler's own work:
+
+- **The same contract.** A method is called as on the generated stub (`stub.Method(request,
+  timeout=...)`, `stub.Method.future(...)`); the request and the reply cross as bytes (each
+  side parses its own copy, as over the wire), so neither shares an object with the other.
+- **The same errors.** The servicer's `context.abort(code, details)` reaches the caller as a
+  `grpc.RpcError` that is a `grpc.Call` with that code and details; a call that outlives its
+  deadline ends in `DEADLINE_EXCEEDED`; a stopped service answers `UNAVAILABLE`.
+- **The same deadline.** The servicer's `context.time_remaining()` is the caller's deadline.
+- **Only unary methods.** Streams (`Watch`) still go through the service's server, and the
+  services still serve their ports to every other client (other controllers' gateways, the
+  load tool, a split deployment).
+
+A controller whose services run elsewhere (`cmr serve --service ...`) uses gRPC throughout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from typing import Any, Final, NoReturn
+
+import grpc
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import Message
+
+FUTURE_THREADS: Final = 8
+"""Threads that run `future()` calls, so a command's parallel reads stay parallel."""
+
+_POOL: futures.ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> futures.ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = futures.ThreadPoolExecutor(FUTURE_THREADS, thread_name_prefix="cmr-local")
+        return _POOL
+
+
+class LocalRpcError(grpc.RpcError, grpc.Call):
+    """A local call's failure, shaped as gRPC's: a `grpc.Call` with a code and details."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code = code
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        """The status code."""
+        return self._code
+
+    def details(self) -> str:
+        """The message."""
+        return self._details
+
+    def initial_metadata(self) -> tuple[()]:
+        """None is sent."""
+        return ()
+
+    def trailing_metadata(self) -> tuple[()]:
+        """None is sent."""
+        return ()
+
+    def is_active(self) -> bool:
+        """A failed call is over."""
+        return False
+
+    def time_remaining(self) -> float:
+        """A failed call has no time left."""
+        return 0.0
+
+    def cancel(self) -> bool:
+        """Too late to cancel."""
+        return False
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        """The call has ended: the callback is not kept."""
+        return False
+
+    def __str__(self) -> str:
+        return f"<LocalRpcError {self._code.name}: {self._details}>"
+
+
+class _Aborted(Exception):
+    """Unwinds the servicer after `context.abort`."""
+
+
+class LocalContext:
+    """What a servicer uses of `grpc.ServicerContext`, for a call made in-process."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._code: grpc.StatusCode | None = None
+        self._details = ""
+
+    def time_remaining(self) -> float | None:
+        """Seconds until the caller's deadline (None: no deadline)."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def is_active(self) -> bool:
+        """Whether the caller still waits."""
+        return self._deadline is None or time.monotonic() < self._deadline
+
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        """End the call with `code` and `details`."""
+        self._code = code
+        self._details = details
+        raise _Aborted(details)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        """Set the code the call ends with."""
+        self._code = code
+
+    def set_details(self, details: str) -> None:
+        """Set the message the call ends with."""
+        self._details = details
+
+    def code(self) -> grpc.StatusCode | None:
+        """The code set so far (None: none)."""
+        return self._code
+
+    def details(self) -> str:
+        """The message set so far."""
+        return self._details
+
+    def invocation_metadata(self) -> tuple[()]:
+        """A local caller sends no metadata."""
+        return ()
+
+    def peer(self) -> str:
+        """Who calls."""
+        return "local"
+
+
+class LocalTarget:
+    """A servicer built in this process, open to local calls while its server serves."""
+
+    def __init__(self, service_name: str, servicer: object) -> None:
+        self.service_name = service_name
+        self.servicer = servicer
+        self.descriptor = descriptor_pool.Default().FindServiceByName(service_name)
+        self._serving = threading.Event()
+
+    def open(self) -> None:
+        """Its server started: local calls are answered."""
+        self._serving.set()
+
+    def close(self) -> None:
+        """Its server stops: local calls answer UNAVAILABLE."""
+        self._serving.clear()
+
+    @property
+    def serving(self) -> bool:
+        """Whether local calls are answered."""
+        return self._serving.is_set()
+
+    def stub(self) -> LocalStub:
+        """A stand-in for the generated stub of this service."""
+        return LocalStub(self)
+
+
+class _Future:
+    """What callers use of the future a generated stub's `method.future(...)` returns."""
+
+    def __init__(self, inner: futures.Future[Any]) -> None:
+        self._inner = inner
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The reply, or the call's `grpc.RpcError`."""
+        return self._inner.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The call's error, if it failed."""
+        return self._inner.exception(timeout)
+
+    def done(self) -> bool:
+        """Whether the call has ended."""
+        return self._inner.done()
+
+    def cancel(self) -> bool:
+        """Cancel the call if it has not started."""
+        return self._inner.cancel()
+
+
+class LocalMethod:
+    """One unary method of a `LocalStub`."""
+
+    def __init__(
+        self,
+        target: LocalTarget,
+        name: str,
+        request_type: type[Message],
+        reply_type: type[Message],
+    ) -> None:
+        self._target = target
+        self._name = name
+        self._request_type = request_type
+        self._reply_type = reply_type
+        self._handler: Callable[[Message, LocalContext], Message] = getattr(target.servicer, name)
+
+    def __call__(
+        self,
+        request: Message,
+        timeout: float | None = None,
+        metadata: object = None,
+        **_: object,
+    ) -> Message:
+        """Call the method as the generated stub would, and return the reply."""
+        if not self._target.serving:
+            raise LocalRpcError(
+                grpc.StatusCode.UNAVAILABLE, f"{self._target.service_name} is not serving"
+            )
+        parsed = self._request_type.FromString(request.SerializeToString())
+        context = LocalContext(timeout)
+        try:
+            reply = self._handler(parsed, context)
+        except _Aborted:
+            raise LocalRpcError(
+                context.code() or grpc.StatusCode.UNKNOWN, context.details()
+            ) from None
+        if context.code() not in (None, grpc.StatusCode.OK):
+            raise LocalRpcError(context.code() or grpc.StatusCode.UNKNOWN, context.details())
+        if not context.is_active():
+            raise LocalRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        return self._reply_type.FromString(reply.SerializeToString())
+
+    def future(
+        self, request: Message, timeout: float | None = None, metadata: object = None
+    ) -> _Future:
+        """Start the call on the local pool; the future's `result()` is its reply."""
+        return _Future(_pool().submit(self, request, timeout, metadata))
+
+
+class LocalStub:
+    """A stand-in for a service's generated stub: every unary method, called in-process."""
+
+    def __init__(self, target: LocalTarget) -> None:
+        methods: dict[str, LocalMethod] = {}
+        for method in target.descriptor.methods:
+            if method.client_streaming or method.server_streaming:
+                continue
+            methods[method.name] = LocalMethod(
+                target,
+                method.name,
+                message_factory.GetMessageClass(method.input_type),
+                message_factory.GetMessageClass(method.output_type),
+            )
+        self._methods: Mapping[str, LocalMethod] = methods
+        self.target = target
+
+    def __getattr__(self, name: str) -> LocalMethod:
+        try:
+            return self._methods[name]
+        except KeyError:
+            raise AttributeError(
+                f"{self.target.service_name} has no unary method {name!r} to call locally"
+            ) from None
