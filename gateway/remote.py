@@ -21,8 +21,8 @@ gateway `Nudge`s the peer, which pulls at once; a periodic pass catches what a n
 **A new relation is made offerer first.** The offerer registers its half and answers; only then
 does the consumer write its own. In between, the offerer's periodic pass would find no consumer
 half and drop the new one, so it leaves an offerer half it registered less than
-`REGISTER_GRACE_S` ago alone; a nudge from the consumer (it failed to write its half) is
-definitive and drops it at once.
+`REGISTER_GRACE_S` ago alone until it has once found the consumer's half; a nudge from the
+consumer (it failed to write its half) is definitive and drops it at once.
 """
 
 from __future__ import annotations
@@ -298,7 +298,10 @@ class Reconciler:
                     self._saas_status(saas, "error", REVOKED, context)
                 return
             raise
-        if not state.exists:
+        if state.exists:
+            with self._lock:
+                self._registered.pop(cross.token, None)  # the consumer's half is there
+        else:
             if isinstance(context, Background) and self._settling(cross.token):
                 return  # the consumer has not written its half yet (see the module's notes)
             self._peers.ask_or_none(

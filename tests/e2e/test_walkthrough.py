@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from tests.e2e.conftest import Cmr, Controller
@@ -37,6 +39,10 @@ def test_deploy_scale_and_status_in_every_format(cmr: Cmr) -> None:
 
     text = cmr.ok("status", "--format", "yaml")
     loaded = yaml.safe_load(text)
+    # the same status, but for the controller's clock (`15:04:05Z`), which moves on between
+    # the two calls
+    clocks = [s.pop("controller")["timestamp"] for s in (loaded, status)]
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\dZ", c) for c in clocks), clocks
     assert loaded == status
     assert text.startswith("model:\n")
     assert text.index("machines:") < text.index("applications:") < text.index("storage:")
