@@ -40,6 +40,7 @@ from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from gateway.peers import Peers
+from services.common.local import LocalTarget
 from services.common.reactor import BACKOFF_S
 from services.common.server import CHANNEL_OPTIONS
 
@@ -54,20 +55,25 @@ class _Message(Protocol):
     def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...  # noqa: N802
 
 
+_LATEST: Final[dict[str, Any]] = {
+    "placement": placement_pb2.WatchRequest(from_latest=True),
+    "offers": offers_pb2.WatchRequest(from_latest=True),
+    "access": access_pb2.WatchRequest(from_latest=True),
+    "relations": relations_pb2.WatchRequest(from_latest=True),
+}
+"""Each service's `Watch` request from its newest event on."""
+
+
 def latest_watchers() -> dict[str, Callable[[grpc.Channel], Iterable[Any]]]:
     """How to open a `from_latest` Watch on each service."""
     return {
         "placement": lambda ch: placement_pb2_grpc.PlacementServiceStub(ch).Watch(
-            placement_pb2.WatchRequest(from_latest=True)
+            _LATEST["placement"]
         ),
-        "offers": lambda ch: offers_pb2_grpc.OfferServiceStub(ch).Watch(
-            offers_pb2.WatchRequest(from_latest=True)
-        ),
-        "access": lambda ch: access_pb2_grpc.AccessServiceStub(ch).Watch(
-            access_pb2.WatchRequest(from_latest=True)
-        ),
+        "offers": lambda ch: offers_pb2_grpc.OfferServiceStub(ch).Watch(_LATEST["offers"]),
+        "access": lambda ch: access_pb2_grpc.AccessServiceStub(ch).Watch(_LATEST["access"]),
         "relations": lambda ch: relations_pb2_grpc.RelationServiceStub(ch).Watch(
-            relations_pb2.WatchRequest(from_latest=True)
+            _LATEST["relations"]
         ),
     }
 
@@ -101,6 +107,7 @@ class ReadCache:
         self._entries: dict[tuple[str, bytes], tuple[Any, tuple[int, ...]]] = {}
         self._stop = threading.Event()
         self._calls: dict[str, Any] = {}
+        self._local: dict[str, Any] = {}  # service -> its LocalStub, when co-located
         self._threads = [
             threading.Thread(
                 target=self._follow, args=(service, watch), name=f"gateway-{service}-cache"
@@ -130,6 +137,18 @@ class ReadCache:
             self._generations.clear()
             self._entries.clear()
 
+    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
+        """Follow the services built in this process without the wire (`services.common.local`).
+
+        A feed followed over gRPC until now is dropped and opened again locally.
+        """
+        for service, target in targets.items():
+            if service in self._addresses:
+                self._local[service] = target.stub()
+                call = self._calls.get(service)
+                if call is not None:
+                    call.cancel()
+
     def following(self, service: str) -> bool:
         """Whether `service`'s feed is followed now (its topics are cached)."""
         with self._lock:
@@ -156,21 +175,30 @@ class ReadCache:
             for topic in TOPICS[service]:
                 self._generations.pop(topic, None)
 
+    def _listen(self, service: str, stream: Any, attempt: int) -> int:
+        self._calls[service] = stream
+        if self._stop.is_set():
+            stream.cancel()  # stopped while it opened
+        for item in stream:
+            if not item.HasField("event"):  # the head: from now on, every change
+                attempt = 0
+                self.opened(service)
+                continue
+            self.heard(service, item.event.kind)
+        return attempt
+
     def _follow(self, service: str, watch: Callable[[grpc.Channel], Iterable[Any]]) -> None:
         attempt = 0
         while not self._stop.is_set():
             try:
-                with grpc.insecure_channel(
-                    self._addresses[service], options=CHANNEL_OPTIONS
-                ) as channel:
-                    stream = watch(channel)
-                    self._calls[service] = stream
-                    for item in stream:
-                        if not item.HasField("event"):  # the head: from now on, every change
-                            attempt = 0
-                            self.opened(service)
-                            continue
-                        self.heard(service, item.event.kind)
+                local = self._local.get(service)
+                if local is not None:
+                    attempt = self._listen(service, local.Watch(_LATEST[service]), attempt)
+                else:
+                    with grpc.insecure_channel(
+                        self._addresses[service], options=CHANNEL_OPTIONS
+                    ) as channel:
+                        attempt = self._listen(service, watch(channel), attempt)
             except grpc.RpcError as err:
                 log.debug("read cache: %s feed: %s", service, err)
             except Exception:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, TypeVar
 
 import grpc
@@ -35,6 +35,7 @@ from services.access import tokens
 from services.common import errors
 from services.common import status as codes
 from services.common.config import Config
+from services.common.local import LocalTarget
 from services.common.server import Built, new_server
 from services.offers.url import OfferURL
 
@@ -1264,4 +1265,9 @@ def build_server(config: Config) -> Built:
     gateway.advertise = config.advertise_address or f"{host}:{built.port}"
     gateway.reconciler.start(config.reconcile_seconds)
     cache.start()
-    return dataclasses.replace(built, on_local=peers.use_local)
+
+    def use_local(targets: Mapping[str, LocalTarget]) -> None:
+        peers.use_local(targets)
+        cache.use_local(targets)
+
+    return dataclasses.replace(built, on_local=use_local)

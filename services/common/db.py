@@ -270,6 +270,11 @@ class SqliteStore:
                 self._last = int(row[0])
                 self._tail.clear()
 
+    def wake(self) -> None:
+        """Wake every watcher waiting for events (one of them may have been cancelled)."""
+        with self._changed:
+            self._changed.notify_all()
+
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Block until an event after `after` commits, `timeout` passes or the store closes.
 

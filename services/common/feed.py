@@ -44,6 +44,7 @@ def follow(
         raise errors.Invalid(f"after_sequence must not be negative, got {after_sequence}")
     cursor = after_sequence
     store.refresh()
+    context.add_callback(store.wake)  # a cancelled watch leaves at once, not at the next poll
     while context.is_active() and not store.closed:
         batch = store.recent_after(cursor)
         for event in batch:

@@ -14,9 +14,12 @@ call costs the handler's own work:
   `grpc.RpcError` that is a `grpc.Call` with that code and details; a call that outlives its
   deadline ends in `DEADLINE_EXCEEDED`; a stopped service answers `UNAVAILABLE`.
 - **The same deadline.** The servicer's `context.time_remaining()` is the caller's deadline.
-- **Only unary methods.** Streams (`Watch`) still go through the service's server, and the
-  services still serve their ports to every other client (other controllers' gateways, the
-  load tool, a split deployment).
+- **Streams too.** A server-streaming method (`Watch`) runs the servicer's generator in the
+  caller's thread, one reply per `next()`; `cancel()` ends it (the servicer's context turns
+  inactive and its termination callbacks run, as when a gRPC client cancels), and so does the
+  service stopping. The gateway's read cache and the reactors follow co-located feeds so.
+- The services still serve their ports to every other client (other controllers' gateways,
+  the load tool, a split deployment).
 
 A controller whose services run elsewhere (`cmr serve --service ...`) uses gRPC throughout.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from typing import Any, Final, NoReturn
 
@@ -99,10 +102,37 @@ class _Aborted(Exception):
 class LocalContext:
     """What a servicer uses of `grpc.ServicerContext`, for a call made in-process."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, target: LocalTarget | None = None) -> None:
         self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._target = target
         self._code: grpc.StatusCode | None = None
         self._details = ""
+        self._cancelled = False
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        """Run `callback` when the call ends early (cancelled by its caller)."""
+        with self._lock:
+            if self._cancelled:
+                return False
+            self._callbacks.append(callback)
+            return True
+
+    def cancel(self) -> None:
+        """The caller leaves: the call is no longer active; its callbacks run."""
+        with self._lock:
+            if self._cancelled:
+                return
+            self._cancelled = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the caller has cancelled."""
+        return self._cancelled
 
     def time_remaining(self) -> float | None:
         """Seconds until the caller's deadline (None: no deadline)."""
@@ -111,7 +141,9 @@ class LocalContext:
         return max(0.0, self._deadline - time.monotonic())
 
     def is_active(self) -> bool:
-        """Whether the caller still waits."""
+        """Whether the caller still waits (and the service still serves)."""
+        if self._cancelled or (self._target is not None and not self._target.serving):
+            return False
         return self._deadline is None or time.monotonic() < self._deadline
 
     def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
@@ -244,27 +276,103 @@ class LocalMethod:
         return _Future(_pool().submit(self, request, timeout, metadata))
 
 
+class LocalStream:
+    """A server-streaming call in progress: iterate it for the replies; `cancel()` it."""
+
+    def __init__(
+        self,
+        target: LocalTarget,
+        handler: Callable[[Message, LocalContext], Iterator[Message]],
+        request: Message,
+        reply_type: type[Message],
+    ) -> None:
+        self._context = LocalContext(None, target)
+        self._replies = handler(request, self._context)
+        self._reply_type = reply_type
+
+    def __iter__(self) -> LocalStream:
+        return self
+
+    def __next__(self) -> Message:
+        if self._context.cancelled:
+            raise LocalRpcError(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+        try:
+            reply = next(self._replies)
+        except _Aborted:
+            raise LocalRpcError(
+                self._context.code() or grpc.StatusCode.UNKNOWN, self._context.details()
+            ) from None
+        except StopIteration:
+            if self._context.cancelled:
+                raise LocalRpcError(
+                    grpc.StatusCode.CANCELLED, "Locally cancelled by application!"
+                ) from None
+            if not self._context.is_active():
+                raise LocalRpcError(grpc.StatusCode.UNAVAILABLE, "the service stopped") from None
+            raise
+        return self._reply_type.FromString(reply.SerializeToString())
+
+    def cancel(self) -> bool:
+        """End the call; the servicer's loop sees it at its next check."""
+        self._context.cancel()
+        return True
+
+
+class LocalStreamMethod:
+    """One server-streaming method of a `LocalStub`."""
+
+    def __init__(
+        self,
+        target: LocalTarget,
+        name: str,
+        request_type: type[Message],
+        reply_type: type[Message],
+    ) -> None:
+        self._target = target
+        self._request_type = request_type
+        self._reply_type = reply_type
+        self._handler: Callable[[Message, LocalContext], Iterator[Message]] = getattr(
+            target.servicer, name
+        )
+
+    def __call__(
+        self,
+        request: Message,
+        timeout: float | None = None,
+        metadata: object = None,
+        **_: object,
+    ) -> LocalStream:
+        """Start the call; nothing runs until the first `next()`."""
+        if not self._target.serving:
+            raise LocalRpcError(
+                grpc.StatusCode.UNAVAILABLE, f"{self._target.service_name} is not serving"
+            )
+        parsed = self._request_type.FromString(request.SerializeToString())
+        return LocalStream(self._target, self._handler, parsed, self._reply_type)
+
+
 class LocalStub:
-    """A stand-in for a service's generated stub: every unary method, called in-process."""
+    """A stand-in for a service's generated stub: its unary and server-streaming methods."""
 
     def __init__(self, target: LocalTarget) -> None:
-        methods: dict[str, LocalMethod] = {}
+        methods: dict[str, LocalMethod | LocalStreamMethod] = {}
         for method in target.descriptor.methods:
-            if method.client_streaming or method.server_streaming:
+            if method.client_streaming:
                 continue
-            methods[method.name] = LocalMethod(
+            kind = LocalStreamMethod if method.server_streaming else LocalMethod
+            methods[method.name] = kind(
                 target,
                 method.name,
                 message_factory.GetMessageClass(method.input_type),
                 message_factory.GetMessageClass(method.output_type),
             )
-        self._methods: Mapping[str, LocalMethod] = methods
+        self._methods: Mapping[str, LocalMethod | LocalStreamMethod] = methods
         self.target = target
 
-    def __getattr__(self, name: str) -> LocalMethod:
+    def __getattr__(self, name: str) -> Any:
         try:
             return self._methods[name]
         except KeyError:
             raise AttributeError(
-                f"{self.target.service_name} has no unary method {name!r} to call locally"
+                f"{self.target.service_name} has no method {name!r} to call locally"
             ) from None

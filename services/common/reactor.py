@@ -85,6 +85,7 @@ class FeedReactor:
         self._stop = threading.Event()
         self._applied = threading.Condition()
         self._call: _Cancellable | None = None
+        self._local: Callable[[int], Iterable[_Item]] | None = None
         self._thread = threading.Thread(target=self._run, name=f"{owner}-{source}-reactor")
         self._thread.daemon = True
 
@@ -100,6 +101,16 @@ class FeedReactor:
             call.cancel()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+    def use_local(self, watch: Callable[[int], Iterable[_Item]]) -> None:
+        """Follow the source in this process (`services.common.local`).
+
+        `watch(after)` opens the stream; a stream open over gRPC is left for it.
+        """
+        self._local = watch
+        call = self._call
+        if call is not None:
+            call.cancel()
 
     def applied(self) -> int:
         """The last sequence of the source applied (or passed over)."""
@@ -119,19 +130,28 @@ class FeedReactor:
         self._passed_count = 0
         self._apply(event)
 
+    def _follow(self, stream: Iterable[_Item], attempt: int) -> int:
+        self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
+        if self._stop.is_set() and self._call is not None:
+            self._call.cancel()  # stopped while it opened
+        for item in stream:
+            attempt = 0
+            self._take(item.event)
+            with self._applied:
+                self._applied.notify_all()
+        return attempt
+
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            address = self._address()
+            local = self._local
+            address = "this process" if local is not None else self._address()
             try:
-                with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-                    stream = self._watch(channel, self.applied())
-                    self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
-                    for item in stream:
-                        attempt = 0
-                        self._take(item.event)
-                        with self._applied:
-                            self._applied.notify_all()
+                if local is not None:
+                    attempt = self._follow(local(self.applied()), attempt)
+                else:
+                    with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+                        attempt = self._follow(self._watch(channel, self.applied()), attempt)
             except grpc.RpcError as err:
                 if self._stop.is_set():
                     return

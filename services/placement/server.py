@@ -17,6 +17,7 @@ from services.common import errors, feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
+from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within
 from services.common.server import Built, new_server_owning
 from services.placement import domain
@@ -336,4 +337,12 @@ def build_server(config: Config) -> Built:
         servicer=servicer,
     )
     follower.start()
-    return dataclasses.replace(built, on_peers=peers.update)
+
+    def use_local(targets: Mapping[str, LocalTarget]) -> None:
+        if "relations" in targets:
+            relations = targets["relations"].stub()
+            follower.use_local(
+                lambda after: relations.Watch(relations_pb2.WatchRequest(after_sequence=after))
+            )
+
+    return dataclasses.replace(built, on_peers=peers.update, on_local=use_local)

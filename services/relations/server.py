@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 
 import grpc
@@ -10,6 +11,7 @@ from typing_extensions import override
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common import errors, feed, status
 from services.common.config import Config
+from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within
 from services.common.server import Built, new_server_owning
 from services.relations import domain, reactor
@@ -340,4 +342,9 @@ def build_server(config: Config) -> Built:
     )
     for follower in followers.values():
         follower.start()
-    return built
+
+    def use_local(targets: Mapping[str, LocalTarget]) -> None:
+        for source, watch in reactor.local_watchers(targets).items():
+            followers[source].use_local(watch)
+
+    return dataclasses.replace(built, on_local=use_local)
