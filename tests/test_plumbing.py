@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +87,31 @@ def test_events_another_connection_commits_are_never_skipped(tmp_path: Path) -> 
         assert [e.entity for e in store.recent_after(store_b)] == ["c", "d"]
     finally:
         other.close()
+        store.close()
+
+
+def test_commits_leave_checkpoints_to_the_stores_own_thread(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db", migrations)
+    try:
+        assert store.query("PRAGMA wal_autocheckpoint")[0]["wal_autocheckpoint"] == 0
+        for n in range(50):
+            with store.transaction():
+                store.append_event("thing-added", entity=str(n))
+        # the database file alone (a copy, without its WAL) holds them once checkpointed
+        for attempt in range(100):  # bounded: the checkpointer runs 0.2 s after the commits
+            shutil.copyfile(tmp_path / "t.db", tmp_path / f"copy{attempt}.db")
+            copy = sqlite3.connect(tmp_path / f"copy{attempt}.db")
+            try:
+                (count,) = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()
+            except sqlite3.OperationalError:  # not even the table is in the file yet
+                count = 0
+            finally:
+                copy.close()
+            if count == 50:
+                break
+            time.sleep(0.05)
+        assert count == 50
+    finally:
         store.close()
 
 
