@@ -217,6 +217,12 @@ class Placement(EventStore, Protocol):
     def next_machine_number(self, uuid: str) -> int:
         """Take the model's next machine number."""
 
+    def take_machine_numbers(self, uuid: str, count: int) -> tuple[Model, int] | None:
+        """Take the model's next `count` machine numbers: the model and the first number.
+
+        None when there is no such model. One statement, where a lookup and a take are two.
+        """
+
     def add_machine(self, uuid: str, machine: Machine) -> None:
         """Insert a machine."""
 
@@ -449,7 +455,12 @@ def set_config(
 
 
 def _new_machine(store: Placement, model: Model, *, auto: bool) -> tuple[Machine, int]:
-    number = store.next_machine_number(model.uuid)
+    return _machine_numbered(store, model, store.next_machine_number(model.uuid), auto=auto)
+
+
+def _machine_numbered(
+    store: Placement, model: Model, number: int, *, auto: bool
+) -> tuple[Machine, int]:
     machine = Machine(id=str(number), address=machine_address(model.pool_index, number), auto=auto)
     store.add_machine(model.uuid, machine)
     seq = store.append_event(
@@ -646,12 +657,18 @@ def add_machines(store: Placement, uuid: str, count: int) -> tuple[list[Machine]
     """Add empty machines; they stay until removed."""
     if count < 0:
         raise errors.Invalid(f"count must not be negative, got {count}")
+    if not uuid:
+        raise errors.Invalid("model_uuid is required")
+    wanted = count or 1
     with store.transaction():
-        model = _model(store, uuid)
+        taken = store.take_machine_numbers(uuid, wanted)
+        if taken is None:
+            raise errors.NotFound(f'model "{uuid}" not found')
+        model, first = taken
         machines = []
         seq = 0
-        for _ in range(count or 1):
-            machine, seq = _new_machine(store, model, auto=False)
+        for number in range(first, first + wanted):
+            machine, seq = _machine_numbered(store, model, number, auto=False)
             machines.append(machine)
         return machines, seq
 

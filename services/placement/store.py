@@ -388,6 +388,14 @@ class SqlitePlacement(SqliteStore):
             )
             return int(rows[0]["n"])
 
+    def take_machine_numbers(self, uuid: str, count: int) -> tuple[Model, int] | None:
+        with self.transaction():
+            rows = self.query(
+                "UPDATE models SET next_machine = next_machine + ? WHERE uuid = ? RETURNING *",
+                (count, uuid),
+            )
+            return (_model(rows[0]), int(rows[0]["next_machine"]) - count) if rows else None
+
     def add_machine(self, uuid: str, machine: Machine) -> None:
         with self.transaction():
             self.db.execute(

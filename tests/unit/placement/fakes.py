@@ -159,6 +159,14 @@ class InMemoryPlacement:
         self._s.machine_sequences[uuid] = number + 1
         return number
 
+    def take_machine_numbers(self, uuid: str, count: int) -> tuple[Model, int] | None:
+        model = self._s.models.get(uuid)
+        if model is None:
+            return None
+        first = self._s.machine_sequences[uuid]
+        self._s.machine_sequences[uuid] = first + count
+        return model, first
+
     def add_machine(self, uuid: str, machine: Machine) -> None:
         self._s.machines[(uuid, int(machine.id))] = machine
 
