@@ -6,6 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
@@ -18,15 +20,16 @@ CLOUD: Final = "localhost"
 VERSION: Final = "0.1.0"
 
 
-def _unit(unit: placement_pb2.Unit, *, nested: bool) -> pb.UnitStatus:
-    return pb.UnitStatus(
-        name=unit.name,
-        workload_status=pb.StatusValue(current=unit.workload_status or "unknown"),
-        juju_status=pb.StatusValue(current=unit.agent_status or "idle"),
-        leader=unit.leader,
-        machine="" if nested else unit.machine,
-        public_address=unit.address,
+def _add_unit(
+    into: RepeatedCompositeFieldContainer[pb.UnitStatus], unit: placement_pb2.Unit, machine: str
+) -> pb.UnitStatus:
+    """Add a unit's status in place (a model's status holds tens of thousands of them)."""
+    status = into.add(
+        name=unit.name, leader=unit.leader, machine=machine, public_address=unit.address
     )
+    status.workload_status.current = unit.workload_status or "unknown"
+    status.juju_status.current = unit.agent_status or "idle"
+    return status
 
 
 def compose(
@@ -54,14 +57,17 @@ def compose(
     mirrored = saas_status or {}
     by_application = endpoint_relations(relations)
     units_by_name = {u.name: u for u in placement.units}
-    nested: dict[str, list[pb.UnitStatus]] = defaultdict(list)
+    nested: dict[str, list[placement_pb2.Unit]] = defaultdict(list)
+    principal_units: dict[str, list[placement_pb2.Unit]] = defaultdict(list)
     principals_of: dict[str, set[str]] = defaultdict(set)
     for unit in placement.units:
         if unit.principal:
-            nested[unit.principal].append(_unit(unit, nested=True))
+            nested[unit.principal].append(unit)
             principal = units_by_name.get(unit.principal)
             if principal is not None:
                 principals_of[unit.application].add(principal.application)
+        else:
+            principal_units[unit.application].append(unit)
     # a subordinate runs beside the principals it has a container relation with (§7.3)
     subordinates = {a.name for a in placement.applications if a.subordinate}
     for app, items in by_application.items():
@@ -71,45 +77,41 @@ def compose(
                 for r in items
                 if r.scope == "container" and r.related_application not in subordinates
             )
-    units_of: dict[str, list[pb.UnitStatus]] = defaultdict(list)
-    for unit in placement.units:
-        if not unit.principal:
-            status = _unit(unit, nested=False)
-            status.subordinates.extend(nested.get(unit.name, []))
-            units_of[unit.application].append(status)
-    applications = [
-        pb.ApplicationStatus(
-            name=app.name,
-            charm=app.charm.name,
+    # built in place, message by message: a model's status holds tens of thousands of units,
+    # and a message handed to a constructor or `extend` is copied
+    response = pb.GetStatusResponse()
+    for application in placement.applications:
+        added = response.applications.add(
+            name=application.name,
+            charm=application.charm.name,
             charm_origin="local",
-            charm_rev=app.charm.revision,
+            charm_rev=application.charm.revision,
             base_name="ubuntu",
             base_channel="22.04",
-            scale=app.unit_count,
+            scale=application.unit_count,
             exposed=False,
-            application_status=pb.StatusValue(current=app.status or "unknown"),
-            subordinate=app.subordinate,
-            subordinate_to=sorted(principals_of.get(app.name, ())),
-            units=units_of.get(app.name, []),
-            relations=by_application.get(app.name, []),
+            subordinate=application.subordinate,
+            subordinate_to=sorted(principals_of.get(application.name, ())),
+            relations=by_application.get(application.name, []),
         )
-        for app in placement.applications
-    ]
-    machines = [
-        pb.MachineStatus(
+        added.application_status.current = application.status or "unknown"
+        for unit in principal_units.get(application.name, ()):
+            status = _add_unit(added.units, unit, unit.machine)
+            for sub in nested.get(unit.name, ()):
+                _add_unit(status.subordinates, sub, "")
+    for m in placement.machines:
+        machine = response.machines.add(
             id=m.id,
-            juju_status=pb.StatusValue(current=m.status or "started"),
             dns_name=m.address,
             ip_addresses=[m.address] if m.address else [],
             instance_id=f"machine-{m.id}",
-            machine_status=pb.StatusValue(current=m.instance_status or "running"),
             base_name=m.base_name or "ubuntu",
             base_channel=m.base_channel or "22.04",
         )
-        for m in placement.machines
-    ]
-    return pb.GetStatusResponse(
-        model=pb.ModelInfo(
+        machine.juju_status.current = m.status or "started"
+        machine.machine_status.current = m.instance_status or "running"
+    response.model.CopyFrom(
+        pb.ModelInfo(
             name=model.name,
             owner=model.owner,
             uuid=model.uuid,
@@ -118,27 +120,26 @@ def compose(
             cloud=CLOUD,
             version=VERSION,
             model_status=pb.StatusValue(current="available"),
-        ),
-        machines=machines,
-        applications=applications,
-        timestamp=now_rfc3339(),
-        relations=sorted(relations, key=lambda r: r.id),
-        saas=[
-            _saas(one, by_application.get(one.name, []), relations, mirrored.get(one.name))
-            for one in sorted(saas, key=lambda s: s.name)
-        ],
-        offers=[
-            pb.OfferStatus(
-                name=o.name,
-                application=o.application,
-                charm=o.charm,
-                total_connected_count=o.total_connected_count,
-                active_connected_count=o.active_connected_count,
-                endpoints=o.endpoints,
-            )
-            for o in sorted(offers, key=lambda o: o.name)
-        ],
+        )
     )
+    response.timestamp = now_rfc3339()
+    response.relations.extend(sorted(relations, key=lambda r: r.id))
+    response.saas.extend(
+        _saas(one, by_application.get(one.name, []), relations, mirrored.get(one.name))
+        for one in sorted(saas, key=lambda s: s.name)
+    )
+    response.offers.extend(
+        pb.OfferStatus(
+            name=o.name,
+            application=o.application,
+            charm=o.charm,
+            total_connected_count=o.total_connected_count,
+            active_connected_count=o.active_connected_count,
+            endpoints=o.endpoints,
+        )
+        for o in sorted(offers, key=lambda o: o.name)
+    )
+    return response
 
 
 def _saas(

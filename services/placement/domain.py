@@ -36,7 +36,7 @@ import ipaddress
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from services.common import errors, paging
@@ -731,16 +731,10 @@ def mark_leaders(units: Sequence[Unit]) -> list[Unit]:
     lowest: dict[str, int] = {}
     for unit in units:
         lowest[unit.application] = min(unit.number, lowest.get(unit.application, unit.number))
+    # only the leaders and any unit marked wrongly are new objects: a model has tens of
+    # thousands of units and a handful of leaders
     return [
-        Unit(
-            name=u.name,
-            application=u.application,
-            number=u.number,
-            machine=u.machine,
-            address=u.address,
-            principal=u.principal,
-            leader=lowest[u.application] == u.number,
-        )
+        u if u.leader == (lowest[u.application] == u.number) else replace(u, leader=not u.leader)
         for u in units
     ]
 

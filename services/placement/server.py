@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Final
+from typing import Any, Final
 
 import grpc
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from typing_extensions import override
 
 from cmr.common.v1 import common_pb2
@@ -80,30 +81,47 @@ def application_pb(app: domain.Application) -> pb.Application:
     )
 
 
+_MACHINE_FIXED: Final = {
+    "status": "started",
+    "instance_status": "running",
+    "base_name": domain.BASE[0],
+    "base_channel": domain.BASE[1],
+}
+_UNIT_FIXED: Final = {"workload_status": "unknown", "agent_status": "idle"}
+
+
 def machine_pb(machine: domain.Machine) -> pb.Machine:
     """A machine on the wire."""
-    return pb.Machine(
-        id=machine.id,
-        address=machine.address,
-        status="started",
-        instance_status="running",
-        base_name=domain.BASE[0],
-        base_channel=domain.BASE[1],
-    )
+    return pb.Machine(id=machine.id, address=machine.address, **_MACHINE_FIXED)
+
+
+def add_machine_pb(
+    into: RepeatedCompositeFieldContainer[pb.Machine], machine: domain.Machine
+) -> None:
+    """Add a machine to a reply in place (`machine_pb`'s fields)."""
+    into.add(id=machine.id, address=machine.address, **_MACHINE_FIXED)
 
 
 def unit_pb(unit: domain.Unit) -> pb.Unit:
     """A unit on the wire."""
-    return pb.Unit(
-        name=unit.name,
-        application=unit.application,
-        machine=unit.machine,
-        address=unit.address,
-        principal=unit.principal,
-        workload_status="unknown",
-        agent_status="idle",
-        leader=unit.leader,
-    )
+    return pb.Unit(**_unit_fields(unit))
+
+
+def add_unit_pb(into: RepeatedCompositeFieldContainer[pb.Unit], unit: domain.Unit) -> None:
+    """Add a unit to a reply in place (`unit_pb`'s fields)."""
+    into.add(**_unit_fields(unit))
+
+
+def _unit_fields(unit: domain.Unit) -> dict[str, Any]:
+    return {
+        "name": unit.name,
+        "application": unit.application,
+        "machine": unit.machine,
+        "address": unit.address,
+        "principal": unit.principal,
+        "leader": unit.leader,
+        **_UNIT_FIXED,
+    }
 
 
 class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
@@ -259,13 +277,17 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
         self, request: pb.GetModelStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetModelStatusResponse:
         status = domain.model_status(self._store, request.model_uuid)
-        return pb.GetModelStatusResponse(
+        reply = pb.GetModelStatusResponse(
             model=model_pb(status.model),
-            machines=[machine_pb(m) for m in status.machines],
             applications=[application_pb(a) for a in status.applications],
-            units=[unit_pb(u) for u in status.units],
             config=dict(status.config),
         )
+        # machines and units are added in place: a message handed to a constructor is copied
+        for machine in status.machines:
+            add_machine_pb(reply.machines, machine)
+        for unit in status.units:
+            add_unit_pb(reply.units, unit)
+        return reply
 
     @override
     @codes.unary

@@ -468,11 +468,19 @@ class SqlitePlacement(SqliteStore):
                 "SELECT * FROM machines WHERE model_uuid = ? ORDER BY number", (uuid,)
             )
             apps = self.query(f"{_APPLICATIONS} WHERE a.model_uuid = ? ORDER BY a.name", (uuid,))
-            units = self.query(
-                f"{_UNITS} WHERE u.model_uuid = ? ORDER BY u.application, u.number", (uuid,)
-            )
+            # plain rows, not dicts: a model has tens of thousands of units
+            units = self.db.conn.execute(
+                "SELECT u.name, u.application, u.number, u.machine, m.address, u.principal"
+                " FROM units u"
+                " JOIN machines m ON m.model_uuid = u.model_uuid AND m.number = u.machine"
+                " WHERE u.model_uuid = ? ORDER BY u.application, u.number",
+                (uuid,),
+            ).fetchall()
         return (
             [_machine(r) for r in machines],
             [_application(r) for r in apps],
-            [_unit(r) for r in units],
+            [
+                Unit(name=n, application=a, number=k, machine=str(m), address=ad, principal=p)
+                for n, a, k, m, ad, p in units
+            ],
         )
