@@ -227,8 +227,8 @@ class _Future:
         return self._inner.cancel()
 
 
-class LocalMethod:
-    """One unary method of a `LocalStub`."""
+class _Method:
+    """What a unary and a server-streaming method of a `LocalStub` share."""
 
     def __init__(
         self,
@@ -238,10 +238,21 @@ class LocalMethod:
         reply_type: type[Message],
     ) -> None:
         self._target = target
-        self._name = name
         self._request_type = request_type
         self._reply_type = reply_type
-        self._handler: Callable[[Message, LocalContext], Message] = getattr(target.servicer, name)
+        self._handler: Callable[[Message, LocalContext], Any] = getattr(target.servicer, name)
+
+    def _parsed(self, request: Message) -> Message:
+        """The servicer's own copy of `request`; UNAVAILABLE while its server is not serving."""
+        if not self._target.serving:
+            raise LocalRpcError(
+                grpc.StatusCode.UNAVAILABLE, f"{self._target.service_name} is not serving"
+            )
+        return self._request_type.FromString(request.SerializeToString())
+
+
+class LocalMethod(_Method):
+    """One unary method of a `LocalStub`."""
 
     def __call__(
         self,
@@ -251,11 +262,7 @@ class LocalMethod:
         **_: object,
     ) -> Message:
         """Call the method as the generated stub would, and return the reply."""
-        if not self._target.serving:
-            raise LocalRpcError(
-                grpc.StatusCode.UNAVAILABLE, f"{self._target.service_name} is not serving"
-            )
-        parsed = self._request_type.FromString(request.SerializeToString())
+        parsed = self._parsed(request)
         context = LocalContext(timeout)
         try:
             reply = self._handler(parsed, context)
@@ -318,22 +325,8 @@ class LocalStream:
         return True
 
 
-class LocalStreamMethod:
+class LocalStreamMethod(_Method):
     """One server-streaming method of a `LocalStub`."""
-
-    def __init__(
-        self,
-        target: LocalTarget,
-        name: str,
-        request_type: type[Message],
-        reply_type: type[Message],
-    ) -> None:
-        self._target = target
-        self._request_type = request_type
-        self._reply_type = reply_type
-        self._handler: Callable[[Message, LocalContext], Iterator[Message]] = getattr(
-            target.servicer, name
-        )
 
     def __call__(
         self,
@@ -343,12 +336,7 @@ class LocalStreamMethod:
         **_: object,
     ) -> LocalStream:
         """Start the call; nothing runs until the first `next()`."""
-        if not self._target.serving:
-            raise LocalRpcError(
-                grpc.StatusCode.UNAVAILABLE, f"{self._target.service_name} is not serving"
-            )
-        parsed = self._request_type.FromString(request.SerializeToString())
-        return LocalStream(self._target, self._handler, parsed, self._reply_type)
+        return LocalStream(self._target, self._handler, self._parsed(request), self._reply_type)
 
 
 class LocalStub:

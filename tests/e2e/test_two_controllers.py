@@ -230,23 +230,37 @@ def test_bad_cross_controller_requests(
     assert "application-endpoints" not in admin1.json("status", "-m", "bad")
 
 
+def _related_as_admin(
+    controllers: tuple[Controller, Controller], tmp_path: Path, n: int
+) -> tuple[Cmr, relations_pb2.RemoteHalf, relations_pb2.RemoteHalf]:
+    """`prod<n>.mysql` offered on ctrl2, related from `wiki<n>` on ctrl1 by one admin client.
+
+    Returns ctrl2's admin client and the relation's consumer and offerer halves.
+    """
+    consuming, offering = controllers
+    admin2 = _admin(tmp_path, "ctrl2", offering)
+    admin2.ok("add-model", f"prod{n}")
+    admin2.ok("deploy", "mysql", "-m", f"prod{n}")
+    admin2.ok("offer", f"prod{n}.mysql:db", "-m", f"prod{n}")
+    both = Cmr(tmp_path / "both")
+    both.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
+    both.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
+    both.ok("add-model", f"wiki{n}")
+    both.ok("deploy", "mediawiki", "-m", f"wiki{n}")
+    both.ok("add-relation", "mediawiki", f"ctrl2:admin/prod{n}.mysql", "-m", f"wiki{n}")
+    [half] = [h for h in _halves(consuming) if h.relation.cross_model.side == "consumer"][-1:]
+    token = half.relation.cross_model.token
+    [offerer] = [h for h in _halves(offering) if h.relation.cross_model.token == token]
+    return admin2, half, offerer
+
+
 def test_forged_expired_and_replayed_tokens_are_refused(
     controllers: tuple[Controller, Controller], tmp_path: Path
 ) -> None:
     consuming, offering = controllers
-    admin2 = _admin(tmp_path, "ctrl2", offering)
-    admin2.ok("add-model", "prod3")
-    admin2.ok("deploy", "mysql", "-m", "prod3")
-    admin2.ok("offer", "prod3.mysql:db", "-m", "prod3")
+    admin2, half, offerer = _related_as_admin(controllers, tmp_path, 3)
     both = Cmr(tmp_path / "both")
-    both.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
-    both.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
-    both.ok("add-model", "wiki3")
-    both.ok("deploy", "mediawiki", "-m", "wiki3")
-    both.ok("add-relation", "mediawiki", "ctrl2:admin/prod3.mysql", "-m", "wiki3")
-    [half] = [h for h in _halves(consuming) if h.relation.cross_model.side == "consumer"][-1:]
     cross = half.relation.cross_model
-    [offerer] = [h for h in _halves(offering) if h.relation.cross_model.token == cross.token]
     offer_uuid = offerer.relation.cross_model.offer_uuid
     with grpc.insecure_channel(offering.address) as channel:
         stub = gateway_pb2_grpc.GatewayServiceStub(channel)
@@ -344,22 +358,7 @@ def test_a_new_offerer_half_waits_for_its_consumer_until_nudged(
 ) -> None:
     """The offerer registers first; its periodic pass must not drop the half meanwhile."""
     consuming, offering = controllers
-    admin2 = _admin(tmp_path, "ctrl2", offering)
-    admin2.ok("add-model", "prod5")
-    admin2.ok("deploy", "mysql", "-m", "prod5")
-    admin2.ok("offer", "prod5.mysql:db", "-m", "prod5")
-    both = Cmr(tmp_path / "both")
-    both.ok("login", offering.address, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")
-    both.ok("login", consuming.address, "-c", "ctrl1", "-u", "admin", input="pw-admin\n")
-    both.ok("add-model", "wiki5")
-    both.ok("deploy", "mediawiki", "-m", "wiki5")
-    both.ok("add-relation", "mediawiki", "ctrl2:admin/prod5.mysql", "-m", "wiki5")
-    [half] = [h for h in _halves(consuming) if h.relation.cross_model.side == "consumer"][-1:]
-    [offerer] = [
-        h
-        for h in _halves(offering)
-        if h.relation.cross_model.token == half.relation.cross_model.token
-    ]
+    _, half, offerer = _related_as_admin(controllers, tmp_path, 5)
     with grpc.insecure_channel(f"127.0.0.1:{consuming.built[3].port}") as channel:
         saas = (
             offers_pb2_grpc.OfferServiceStub(channel)
