@@ -426,7 +426,7 @@ class CrossModel:
         status = self._peers.ask(
             "placement",
             self._peers.placement.GetModelStatus,
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid),
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, application=application),
             context,
         )
         out = []

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -1309,7 +1310,9 @@ def issue_offer_token(
                 raise errors.NotFound(f'application offer "{claims.offer_uuid}" not found')
             if rank(TargetKind.OFFER, level) < rank(TargetKind.OFFER, Level.CONSUME):
                 raise errors.Forbidden("permission denied")
-        expires = int(now) + tokens.LIFETIME_S
+        # whole seconds, rounded up: a token lasts at least LIFETIME_S (truncating took up
+        # to a second off it, all of it with a short lifetime)
+        expires = math.ceil(now) + tokens.LIFETIME_S
         signed = tokens.mint(
             access.secret(TOKEN_KEY),
             replace(claims, issuer=info.uuid, user=user, expires=expires),

@@ -713,10 +713,18 @@ def remove_machines(store: Placement, uuid: str, ids: Sequence[str], *, force: b
         return seq
 
 
-def model_status(store: Placement, uuid: str) -> ModelStatus:
-    """Machines, applications and units of a model; leaders marked."""
+def model_status(store: Placement, uuid: str, application: str = "") -> ModelStatus:
+    """Machines, applications and units of a model; leaders marked.
+
+    With `application`, only that application's units (no machines, no applications).
+    """
     model = _model(store, uuid)
-    machines, applications, units = store.status(uuid)
+    if application:
+        machines: list[Machine] = []
+        applications: list[Application] = []
+        units = store.units_of(uuid, application)
+    else:
+        machines, applications, units = store.status(uuid)
     return ModelStatus(
         model=model,
         machines=machines,

@@ -276,7 +276,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     def GetModelStatus(
         self, request: pb.GetModelStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetModelStatusResponse:
-        status = domain.model_status(self._store, request.model_uuid)
+        status = domain.model_status(self._store, request.model_uuid, request.application)
         reply = pb.GetModelStatusResponse(
             model=model_pb(status.model),
             applications=[application_pb(a) for a in status.applications],

@@ -575,6 +575,32 @@ for _name, _call in BY_MODEL.items():
     )
 
 
+def test_status_of_one_application_lists_only_its_units(stub: Stub) -> None:
+    uuid = _model(stub, "egress")
+    _deploy(stub, uuid, num_units=2)
+    _deploy(stub, uuid, WORDPRESS, num_units=1)
+    whole = _status(stub, uuid)
+    one = stub.GetModelStatus(
+        pb.GetModelStatusRequest(model_uuid=uuid, application="mysql"), timeout=T
+    )
+    assert [u.name for u in one.units] == ["mysql/0", "mysql/1"]
+    assert list(one.units) == [u for u in whole.units if u.application == "mysql"]
+    assert (list(one.machines), list(one.applications)) == ([], [])
+    assert (one.model, one.config) == (whole.model, whole.config)
+    none = stub.GetModelStatus(
+        pb.GetModelStatusRequest(model_uuid=uuid, application="nope"), timeout=T
+    )
+    assert list(none.units) == []
+    assert (
+        _fails(
+            lambda: stub.GetModelStatus(
+                pb.GetModelStatusRequest(model_uuid=UNKNOWN, application="mysql"), timeout=T
+            )
+        )[0]
+        == Code.NOT_FOUND
+    )
+
+
 @pytest.mark.parametrize(("call", "code", "message"), BAD)
 def test_bad_input_is_refused_with_its_code_and_changes_nothing(
     stub: Stub, call: Call, code: grpc.StatusCode, message: str

@@ -72,6 +72,20 @@ def test_a_token_expires(world: World) -> None:
         _verify(world, token, at=T0 + tokens.LIFETIME_S)
 
 
+def test_a_token_lasts_its_whole_lifetime_whenever_in_a_second_it_is_issued(
+    world: World,
+) -> None:
+    domain.grant(world.store, "admin", "bob", "consume", OFFER, now=now)
+    issued = T0 + 0.9
+    token, expires = domain.issue_offer_token(
+        world.store, user="bob", offer_model_uuid="m1", claims=CLAIMS, now=issued
+    )
+    assert expires >= issued + tokens.LIFETIME_S
+    _verify(world, token, at=issued + tokens.LIFETIME_S - 0.01)
+    with pytest.raises(errors.Unauthenticated, match="expired"):
+        _verify(world, token, at=expires)
+
+
 def test_a_revoke_bites_at_the_next_use(world: World) -> None:
     domain.grant(world.store, "admin", "bob", "consume", OFFER, now=now)
     token = _issue(world, "bob")
