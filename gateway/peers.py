@@ -78,10 +78,7 @@ class Peers:
         self._local = threading.local()
 
     def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
-        """Call the services built in this process without the wire (`services.common.local`).
-
-        Their unary methods only; the read cache still follows their feeds over gRPC.
-        """
+        """Call the services built in this process without the wire (`services.common.local`)."""
         for name, target in targets.items():
             if name in SERVICES:
                 setattr(self, name, target.stub())

@@ -79,7 +79,19 @@ def compose(
             )
     # built in place, message by message: a model's status holds tens of thousands of units,
     # and a message handed to a constructor or `extend` is copied
-    response = pb.GetStatusResponse()
+    response = pb.GetStatusResponse(
+        model=pb.ModelInfo(
+            name=model.name,
+            owner=model.owner,
+            uuid=model.uuid,
+            type=MODEL_TYPE,
+            controller=controller,
+            cloud=CLOUD,
+            version=VERSION,
+            model_status=pb.StatusValue(current="available"),
+        ),
+        timestamp=now_rfc3339(),
+    )
     for application in placement.applications:
         added = response.applications.add(
             name=application.name,
@@ -110,19 +122,6 @@ def compose(
         )
         machine.juju_status.current = m.status or "started"
         machine.machine_status.current = m.instance_status or "running"
-    response.model.CopyFrom(
-        pb.ModelInfo(
-            name=model.name,
-            owner=model.owner,
-            uuid=model.uuid,
-            type=MODEL_TYPE,
-            controller=controller,
-            cloud=CLOUD,
-            version=VERSION,
-            model_status=pb.StatusValue(current="available"),
-        )
-    )
-    response.timestamp = now_rfc3339()
     response.relations.extend(sorted(relations, key=lambda r: r.id))
     response.saas.extend(
         _saas(one, by_application.get(one.name, []), relations, mirrored.get(one.name))

@@ -166,8 +166,7 @@ class SqliteStore:
         self._transaction = Transaction(self)
         with self._lock:
             migrations.apply(self._db)
-            rows = self._db.conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM outbox")
-            self._last = int(rows.fetchone()[0])
+            self._last = self.last_sequence()
         self._checkpointer: threading.Thread | None = None
         if self._dirty is not None:
             self._checkpointer = threading.Thread(
@@ -306,9 +305,9 @@ class SqliteStore:
         with self._lock:
             if self._depth or self._closed:
                 return
-            row = self._db.conn.execute("SELECT COALESCE(MAX(sequence), 0) FROM outbox").fetchone()
-            if int(row[0]) > self._last:
-                self._last = int(row[0])
+            newest = self.last_sequence()
+            if newest > self._last:
+                self._last = newest
                 self._tail.clear()
 
     def wake(self) -> None:

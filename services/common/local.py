@@ -152,14 +152,6 @@ class LocalContext:
         self._details = details
         raise _Aborted(details)
 
-    def set_code(self, code: grpc.StatusCode) -> None:
-        """Set the code the call ends with."""
-        self._code = code
-
-    def set_details(self, details: str) -> None:
-        """Set the message the call ends with."""
-        self._details = details
-
     def code(self) -> grpc.StatusCode | None:
         """The code set so far (None: none)."""
         return self._code
@@ -167,14 +159,6 @@ class LocalContext:
     def details(self) -> str:
         """The message set so far."""
         return self._details
-
-    def invocation_metadata(self) -> tuple[()]:
-        """A local caller sends no metadata."""
-        return ()
-
-    def peer(self) -> str:
-        """Who calls."""
-        return "local"
 
 
 class LocalTarget:
@@ -270,8 +254,6 @@ class LocalMethod(_Method):
             raise LocalRpcError(
                 context.code() or grpc.StatusCode.UNKNOWN, context.details()
             ) from None
-        if context.code() not in (None, grpc.StatusCode.OK):
-            raise LocalRpcError(context.code() or grpc.StatusCode.UNKNOWN, context.details())
         if not context.is_active():
             raise LocalRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         return self._reply_type.FromString(reply.SerializeToString())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+from typing import Final
 
 import grpc
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
@@ -81,47 +81,40 @@ def application_pb(app: domain.Application) -> pb.Application:
     )
 
 
-_MACHINE_FIXED: Final = {
-    "status": "started",
-    "instance_status": "running",
-    "base_name": domain.BASE[0],
-    "base_channel": domain.BASE[1],
-}
-_UNIT_FIXED: Final = {"workload_status": "unknown", "agent_status": "idle"}
-
-
-def machine_pb(machine: domain.Machine) -> pb.Machine:
-    """A machine on the wire."""
-    return pb.Machine(id=machine.id, address=machine.address, **_MACHINE_FIXED)
-
-
-def add_machine_pb(
-    into: RepeatedCompositeFieldContainer[pb.Machine], machine: domain.Machine
+def add_machines_pb(
+    into: RepeatedCompositeFieldContainer[pb.Machine], machines: Iterable[domain.Machine]
 ) -> None:
-    """Add a machine to a reply in place (`machine_pb`'s fields)."""
-    into.add(id=machine.id, address=machine.address, **_MACHINE_FIXED)
+    """Add machines to a reply, on the wire, in place.
+
+    In place because a message given to a constructor is copied, and a model's status holds
+    tens of thousands.
+    """
+    for machine in machines:
+        into.add(
+            id=machine.id,
+            address=machine.address,
+            status="started",
+            instance_status="running",
+            base_name=domain.BASE[0],
+            base_channel=domain.BASE[1],
+        )
 
 
-def unit_pb(unit: domain.Unit) -> pb.Unit:
-    """A unit on the wire."""
-    return pb.Unit(**_unit_fields(unit))
-
-
-def add_unit_pb(into: RepeatedCompositeFieldContainer[pb.Unit], unit: domain.Unit) -> None:
-    """Add a unit to a reply in place (`unit_pb`'s fields)."""
-    into.add(**_unit_fields(unit))
-
-
-def _unit_fields(unit: domain.Unit) -> dict[str, Any]:
-    return {
-        "name": unit.name,
-        "application": unit.application,
-        "machine": unit.machine,
-        "address": unit.address,
-        "principal": unit.principal,
-        "leader": unit.leader,
-        **_UNIT_FIXED,
-    }
+def add_units_pb(
+    into: RepeatedCompositeFieldContainer[pb.Unit], units: Iterable[domain.Unit]
+) -> None:
+    """Add units to a reply, on the wire, in place (see `add_machines_pb`)."""
+    for unit in units:
+        into.add(
+            name=unit.name,
+            application=unit.application,
+            machine=unit.machine,
+            address=unit.address,
+            principal=unit.principal,
+            workload_status="unknown",
+            agent_status="idle",
+            leader=unit.leader,
+        )
 
 
 class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
@@ -202,12 +195,12 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             request.num_units,
             list(request.to),
         )
-        return pb.DeployResponse(
-            application=application_pb(placed.application),
-            units=[unit_pb(u) for u in placed.units],
-            machines=[machine_pb(m) for m in placed.machines],
-            sequence=placed.sequence,
+        reply = pb.DeployResponse(
+            application=application_pb(placed.application), sequence=placed.sequence
         )
+        add_units_pb(reply.units, placed.units)
+        add_machines_pb(reply.machines, placed.machines)
+        return reply
 
     @override
     @codes.unary
@@ -239,11 +232,10 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             request.num_units,
             list(request.to),
         )
-        return pb.AddUnitResponse(
-            units=[unit_pb(u) for u in placed.units],
-            machines=[machine_pb(m) for m in placed.machines],
-            sequence=placed.sequence,
-        )
+        reply = pb.AddUnitResponse(sequence=placed.sequence)
+        add_units_pb(reply.units, placed.units)
+        add_machines_pb(reply.machines, placed.machines)
+        return reply
 
     @override
     @codes.unary
@@ -259,7 +251,9 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
         self, request: pb.AddMachineRequest, context: grpc.ServicerContext
     ) -> pb.AddMachineResponse:
         machines, seq = domain.add_machines(self._store, request.model_uuid, request.count)
-        return pb.AddMachineResponse(machines=[machine_pb(m) for m in machines], sequence=seq)
+        reply = pb.AddMachineResponse(sequence=seq)
+        add_machines_pb(reply.machines, machines)
+        return reply
 
     @override
     @codes.unary
@@ -282,11 +276,8 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             applications=[application_pb(a) for a in status.applications],
             config=dict(status.config),
         )
-        # machines and units are added in place: a message handed to a constructor is copied
-        for machine in status.machines:
-            add_machine_pb(reply.machines, machine)
-        for unit in status.units:
-            add_unit_pb(reply.units, unit)
+        add_machines_pb(reply.machines, status.machines)
+        add_units_pb(reply.units, status.units)
         return reply
 
     @override
