@@ -456,7 +456,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         model = self._resolve.model(caller, request.model, "read", context)
         deadline = timeout(context)
         placement_call = self._peers.placement.GetModelStatus.future(
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid), timeout=deadline
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
+            timeout=deadline,
         )
         offers_call = self._peers.offers.ListOffers.future(
             offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline

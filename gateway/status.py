@@ -6,8 +6,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
-from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
@@ -18,18 +16,6 @@ from services.common.db import now_rfc3339
 MODEL_TYPE: Final = "iaas"
 CLOUD: Final = "localhost"
 VERSION: Final = "0.1.0"
-
-
-def _add_unit(
-    into: RepeatedCompositeFieldContainer[pb.UnitStatus], unit: placement_pb2.Unit, machine: str
-) -> pb.UnitStatus:
-    """Add a unit's status in place (a model's status holds tens of thousands of them)."""
-    status = into.add(
-        name=unit.name, leader=unit.leader, machine=machine, public_address=unit.address
-    )
-    status.workload_status.current = unit.workload_status or "unknown"
-    status.juju_status.current = unit.agent_status or "idle"
-    return status
 
 
 def compose(
@@ -56,20 +42,15 @@ def compose(
     relations = [r for r in relations if r.cross_model.side != OFFERER]
     mirrored = saas_status or {}
     by_application = endpoint_relations(relations)
-    units_by_name = {u.name: u for u in placement.units}
-    nested: dict[str, list[placement_pb2.Unit]] = defaultdict(list)
-    principal_units: dict[str, list[placement_pb2.Unit]] = defaultdict(list)
-    principals_of: dict[str, set[str]] = defaultdict(set)
-    for unit in placement.units:
-        if unit.principal:
-            nested[unit.principal].append(unit)
-            principal = units_by_name.get(unit.principal)
-            if principal is not None:
-                principals_of[unit.application].add(principal.application)
-        else:
-            principal_units[unit.application].append(unit)
-    # a subordinate runs beside the principals it has a container relation with (§7.3)
+    units_of = {one.application: one for one in placement.status_units}
+    # a subordinate runs beside the principals of its units and those it has a container
+    # relation with (§7.3)
     subordinates = {a.name for a in placement.applications if a.subordinate}
+    principals_of: dict[str, set[str]] = defaultdict(set)
+    for application_units in placement.status_units:
+        principals_of[application_units.application].update(
+            application_units.principal_applications
+        )
     for app, items in by_application.items():
         if app in subordinates:
             principals_of[app].update(
@@ -107,21 +88,12 @@ def compose(
             relations=by_application.get(application.name, []),
         )
         added.application_status.current = application.status or "unknown"
-        for unit in principal_units.get(application.name, ()):
-            status = _add_unit(added.units, unit, unit.machine)
-            for sub in nested.get(unit.name, ()):
-                _add_unit(status.subordinates, sub, "")
-    for m in placement.machines:
-        machine = response.machines.add(
-            id=m.id,
-            dns_name=m.address,
-            ip_addresses=[m.address] if m.address else [],
-            instance_id=f"machine-{m.id}",
-            base_name=m.base_name or "ubuntu",
-            base_channel=m.base_channel or "22.04",
-        )
-        machine.juju_status.current = m.status or "started"
-        machine.machine_status.current = m.instance_status or "running"
+        units = units_of.get(application.name)
+        if units is not None:
+            # placement's units for status share `UnitStatus`'s wire form (its contract says
+            # so, and a test holds both to it): merged as bytes, not unit by unit
+            added.MergeFromString(units.status.SerializeToString())
+    response.MergeFromString(placement.status_machines.SerializeToString())  # as the units
     response.relations.extend(sorted(relations, key=lambda r: r.id))
     response.saas.extend(
         _saas(one, by_application.get(one.name, []), relations, mirrored.get(one.name))

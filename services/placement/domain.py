@@ -35,9 +35,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid as uuidlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeAlias
 
 from services.common import errors, paging
 from services.common.events import EventStore
@@ -140,6 +140,31 @@ class Unit:
     """For a subordinate unit, the principal unit's name."""
     leader: bool = False
     """Lowest-numbered unit of its application."""
+
+
+MachineRow: TypeAlias = tuple[str, str]
+"""A machine as status reads it: id, address."""
+
+UnitRow: TypeAlias = tuple[str, str, int, str, str, str]
+"""A unit as status reads it: name, application, number, machine id, address, principal."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StatusRows:
+    """A model's status as plain rows: a model has tens of thousands of units."""
+
+    model: Model
+    """The model."""
+    machines: Sequence[MachineRow]
+    """By number."""
+    applications: Sequence[Application]
+    """By name."""
+    units: Sequence[UnitRow]
+    """By application, then number."""
+    leaders: Mapping[str, int]
+    """Each application's leader's number."""
+    config: Mapping[str, str] = field(default_factory=dict)
+    """Model configuration, defaults included."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -252,6 +277,9 @@ class Placement(EventStore, Protocol):
 
     def status(self, uuid: str) -> tuple[list[Machine], list[Application], list[Unit]]:
         """Every machine, application and unit of a model, one query each."""
+
+    def status_rows(self, uuid: str) -> tuple[list[MachineRow], list[Application], list[UnitRow]]:
+        """As `status`, machines and units as plain rows (by number; by application, number)."""
 
     def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
         """Record a container-scoped relation between two applications (idempotent)."""
@@ -734,11 +762,32 @@ def model_status(store: Placement, uuid: str, application: str = "") -> ModelSta
     )
 
 
-def mark_leaders(units: Sequence[Unit]) -> list[Unit]:
-    """Mark the lowest-numbered unit of each application as its leader."""
+def status_rows(store: Placement, uuid: str) -> StatusRows:
+    """A model's status as plain rows, for the status reply (tens of thousands of units)."""
+    model = _model(store, uuid)
+    machines, applications, units = store.status_rows(uuid)
+    return StatusRows(
+        model=model,
+        machines=machines,
+        applications=applications,
+        units=units,
+        leaders=leaders((application, number) for _, application, number, *_ in units),
+        config={**CONFIG_DEFAULTS, **store.config(uuid)},
+    )
+
+
+def leaders(units: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """The leader of each application: its lowest-numbered unit. From (application, number)."""
     lowest: dict[str, int] = {}
-    for unit in units:
-        lowest[unit.application] = min(unit.number, lowest.get(unit.application, unit.number))
+    for application, number in units:
+        if number < lowest.get(application, number + 1):
+            lowest[application] = number
+    return lowest
+
+
+def mark_leaders(units: Sequence[Unit]) -> list[Unit]:
+    """Mark the leader of each application (see `leaders`)."""
+    lowest = leaders((u.application, u.number) for u in units)
     # only the leaders and any unit marked wrongly are new objects: a model has tens of
     # thousands of units and a handful of leaders
     return [

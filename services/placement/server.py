@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 import grpc
@@ -115,6 +115,80 @@ def add_units_pb(
             agent_status="idle",
             leader=unit.leader,
         )
+
+
+def add_status_machines(
+    into: RepeatedCompositeFieldContainer[pb.StatusMachine], machines: Iterable[domain.MachineRow]
+) -> None:
+    """Add machines shaped for status (the gateway's `MachineStatus` on the wire), in place."""
+    started = pb.StatusMachine(
+        agent_status=pb.StatusWord(current="started"),
+        instance_status=pb.StatusWord(current="running"),
+        base_name=domain.BASE[0],
+        base_channel=domain.BASE[1],
+    )
+    for number, address in machines:
+        added = into.add()
+        added.CopyFrom(started)  # the fields every machine shares, in one C call
+        added.id = number
+        added.instance_id = f"machine-{number}"
+        if address:
+            added.dns_name = address
+            added.ip_addresses.append(address)
+
+
+def add_status_units(
+    into: RepeatedCompositeFieldContainer[pb.ApplicationStatusUnits],
+    units: Sequence[domain.UnitRow],
+    leaders: Mapping[str, int],
+) -> None:
+    """Add units shaped for status: per application, principal units with subordinates nested.
+
+    `units` by application then number, as `status_rows` gives them. A subordinate unit whose
+    principal is not among them shows nowhere (status has no place for it).
+    """
+    idle = pb.StatusUnit(
+        workload_status=pb.StatusWord(current="unknown"),
+        agent_status=pb.StatusWord(current="idle"),
+    )
+
+    def add(
+        into: RepeatedCompositeFieldContainer[pb.StatusUnit], row: domain.UnitRow
+    ) -> pb.StatusUnit:
+        name, application, number, machine, address, principal = row
+        added = into.add()
+        added.CopyFrom(idle)  # the fields every unit shares, in one C call
+        added.name = name
+        added.address = address
+        if not principal:
+            added.machine = machine
+        if leaders.get(application) == number:
+            added.leader = True
+        return added
+
+    groups: dict[str, pb.ApplicationStatusUnits] = {}
+    shown: dict[str, tuple[str, pb.StatusUnit]] = {}
+    for row in units:
+        name, application, _, _, _, principal = row
+        if principal:
+            continue
+        group = groups.get(application)
+        if group is None:
+            group = groups[application] = into.add(application=application)
+        shown[name] = (application, add(group.status.units, row))
+    beside: dict[str, set[str]] = {}
+    for row in units:
+        principal = row[5]
+        if not principal or principal not in shown:
+            continue
+        application, host = shown[principal]
+        add(host.subordinates, row)
+        beside.setdefault(row[1], set()).add(application)
+    for application, principals in beside.items():
+        group = groups.get(application)
+        if group is None:
+            group = groups[application] = into.add(application=application)
+        group.principal_applications.extend(sorted(principals))
 
 
 class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
@@ -270,6 +344,16 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     def GetModelStatus(
         self, request: pb.GetModelStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetModelStatusResponse:
+        if request.for_status and not request.application:
+            rows = domain.status_rows(self._store, request.model_uuid)
+            reply = pb.GetModelStatusResponse(
+                model=model_pb(rows.model),
+                applications=[application_pb(a) for a in rows.applications],
+                config=dict(rows.config),
+            )
+            add_status_machines(reply.status_machines.machines, rows.machines)
+            add_status_units(reply.status_units, rows.units, rows.leaders)
+            return reply
         status = domain.model_status(self._store, request.model_uuid, request.application)
         reply = pb.GetModelStatusResponse(
             model=model_pb(status.model),

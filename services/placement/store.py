@@ -17,7 +17,7 @@ from sqlite_utils.migrations import Migrations
 
 from services.common.db import SqliteStore, outbox_migration
 from services.placement.charm import CharmMeta, Endpoint, Role, Scope
-from services.placement.domain import Application, Machine, Model, Unit
+from services.placement.domain import Application, Machine, MachineRow, Model, Unit, UnitRow
 
 migrations = Migrations("cmr.placement")
 MAX_SQLITE_INT = 2**63 - 1
@@ -467,20 +467,30 @@ class SqlitePlacement(SqliteStore):
             machines = self.query(
                 "SELECT * FROM machines WHERE model_uuid = ? ORDER BY number", (uuid,)
             )
+            _, apps, units = self.status_rows(uuid)
+        return (
+            [_machine(r) for r in machines],
+            apps,
+            [
+                Unit(name=n, application=a, number=k, machine=m, address=ad, principal=p)
+                for n, a, k, m, ad, p in units
+            ],
+        )
+
+    def status_rows(self, uuid: str) -> tuple[list[MachineRow], list[Application], list[UnitRow]]:
+        # plain rows, not dicts: a model has tens of thousands of units
+        with self.read():
+            machines = self.db.conn.execute(
+                "SELECT CAST(number AS TEXT), address FROM machines WHERE model_uuid = ?"
+                " ORDER BY number",
+                (uuid,),
+            ).fetchall()
             apps = self.query(f"{_APPLICATIONS} WHERE a.model_uuid = ? ORDER BY a.name", (uuid,))
-            # plain rows, not dicts: a model has tens of thousands of units
             units = self.db.conn.execute(
-                "SELECT u.name, u.application, u.number, u.machine, m.address, u.principal"
-                " FROM units u"
+                "SELECT u.name, u.application, u.number, CAST(u.machine AS TEXT), m.address,"
+                " u.principal FROM units u"
                 " JOIN machines m ON m.model_uuid = u.model_uuid AND m.number = u.machine"
                 " WHERE u.model_uuid = ? ORDER BY u.application, u.number",
                 (uuid,),
             ).fetchall()
-        return (
-            [_machine(r) for r in machines],
-            [_application(r) for r in apps],
-            [
-                Unit(name=n, application=a, number=k, machine=str(m), address=ad, principal=p)
-                for n, a, k, m, ad, p in units
-            ],
-        )
+        return machines, [_application(r) for r in apps], units

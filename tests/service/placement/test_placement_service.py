@@ -601,6 +601,30 @@ def test_status_of_one_application_lists_only_its_units(stub: Stub) -> None:
     )
 
 
+def test_status_shaped_for_status_holds_what_the_flat_reply_holds(stub: Stub) -> None:
+    uuid = _model(stub, "shaped")
+    _deploy(stub, uuid, num_units=2)
+    stub.AddMachine(pb.AddMachineRequest(model_uuid=uuid), timeout=T)
+    flat = _status(stub, uuid)
+    shaped = stub.GetModelStatus(
+        pb.GetModelStatusRequest(model_uuid=uuid, for_status=True), timeout=T
+    )
+    assert (list(shaped.units), list(shaped.machines)) == ([], [])
+    assert (shaped.model, shaped.config, shaped.applications) == (
+        flat.model,
+        flat.config,
+        flat.applications,
+    )
+    assert [(m.id, m.dns_name, m.base_name) for m in shaped.status_machines.machines] == [
+        (m.id, m.address, m.base_name) for m in flat.machines
+    ]
+    (mysql,) = shaped.status_units
+    assert mysql.application == "mysql"
+    assert [(u.name, u.machine, u.address, u.leader) for u in mysql.status.units] == [
+        (u.name, u.machine, u.address, u.leader) for u in flat.units
+    ]
+
+
 @pytest.mark.parametrize(("call", "code", "message"), BAD)
 def test_bad_input_is_refused_with_its_code_and_changes_nothing(
     stub: Stub, call: Call, code: grpc.StatusCode, message: str

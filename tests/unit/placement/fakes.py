@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from services.common.db import Event
 from services.placement.charm import CharmMeta
-from services.placement.domain import Application, Machine, Model, Unit
+from services.placement.domain import Application, Machine, MachineRow, Model, Unit, UnitRow
 
 
 @dataclass
@@ -206,6 +206,14 @@ class InMemoryPlacement:
             if u == uuid and (a := self.application(uuid, name)) is not None
         ]
         return machines, apps, self._units(uuid)
+
+    def status_rows(self, uuid: str) -> tuple[list[MachineRow], list[Application], list[UnitRow]]:
+        machines, apps, units = self.status(uuid)
+        return (
+            [(m.id, m.address) for m in machines],
+            apps,
+            [(u.name, u.application, u.number, u.machine, u.address, u.principal) for u in units],
+        )
 
     def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
         self._s.container_relations.setdefault((uuid, relation_id), (app_a, app_b))
