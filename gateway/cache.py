@@ -175,10 +175,10 @@ class ReadCache:
             for topic in TOPICS[service]:
                 self._generations.pop(topic, None)
 
-    def _listen(self, service: str, stream: Any, attempt: int) -> int:
+    def _listen(self, service: str, stream: Any, attempt: int, *, local: bool) -> int:
         self._calls[service] = stream
-        if self._stop.is_set():
-            stream.cancel()  # stopped while it opened
+        if self._stop.is_set() or (not local and service in self._local):
+            stream.cancel()  # stopped, or told to follow locally, while it opened
         for item in stream:
             if not item.HasField("event"):  # the head: from now on, every change
                 attempt = 0
@@ -193,12 +193,14 @@ class ReadCache:
             try:
                 local = self._local.get(service)
                 if local is not None:
-                    attempt = self._listen(service, local.Watch(_LATEST[service]), attempt)
+                    attempt = self._listen(
+                        service, local.Watch(_LATEST[service]), attempt, local=True
+                    )
                 else:
                     with grpc.insecure_channel(
                         self._addresses[service], options=CHANNEL_OPTIONS
                     ) as channel:
-                        attempt = self._listen(service, watch(channel), attempt)
+                        attempt = self._listen(service, watch(channel), attempt, local=False)
             except grpc.RpcError as err:
                 log.debug("read cache: %s feed: %s", service, err)
             except Exception:

@@ -130,10 +130,11 @@ class FeedReactor:
         self._passed_count = 0
         self._apply(event)
 
-    def _follow(self, stream: Iterable[_Item], attempt: int) -> int:
+    def _follow(self, stream: Iterable[_Item], attempt: int, *, local: bool) -> int:
         self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
-        if self._stop.is_set() and self._call is not None:
-            self._call.cancel()  # stopped while it opened
+        moved = not local and self._local is not None
+        if (self._stop.is_set() or moved) and self._call is not None:
+            self._call.cancel()  # stopped, or told to follow locally, while it opened
         for item in stream:
             attempt = 0
             self._take(item.event)
@@ -148,10 +149,12 @@ class FeedReactor:
             address = "this process" if local is not None else self._address()
             try:
                 if local is not None:
-                    attempt = self._follow(local(self.applied()), attempt)
+                    attempt = self._follow(local(self.applied()), attempt, local=True)
                 else:
                     with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-                        attempt = self._follow(self._watch(channel, self.applied()), attempt)
+                        attempt = self._follow(
+                            self._watch(channel, self.applied()), attempt, local=False
+                        )
             except grpc.RpcError as err:
                 if self._stop.is_set():
                     return

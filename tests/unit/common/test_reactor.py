@@ -102,3 +102,47 @@ def test_a_restart_resumes_from_the_stored_cursor() -> None:
         assert store.applied == [10, 20, 30, 40]
     finally:
         restarted.stop()
+
+
+class Hanging:
+    """A remote stream that yields nothing until cancelled, then fails as a cancelled call."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[Item]:
+        self.cancelled.wait(10)
+        raise grpc.RpcError("cancelled")
+        yield  # pragma: no cover - a generator that never yields
+
+    def cancel(self) -> bool:
+        self.cancelled.set()
+        return True
+
+
+def test_told_to_follow_locally_while_a_remote_stream_opens_it_drops_that_stream() -> None:
+    source, store = Source(10), Store()
+    remote = Hanging()
+    follower: FeedReactor
+
+    def open_remote(channel: grpc.Channel, after: int) -> Hanging:
+        # the embedded controller hands over the local source just as this stream opens:
+        # the reactor has no call yet to cancel
+        follower.use_local(lambda after: source.watch(None, after))  # type: ignore[arg-type]
+        return remote
+
+    follower = FeedReactor(
+        "things",
+        lambda: "127.0.0.1:1",
+        open_remote,
+        store.apply,
+        lambda: store.cursor,
+        owner="test",
+    )
+    follower.start()
+    try:
+        assert remote.cancelled.wait(5), "the remote stream was kept"
+        assert follower.wait_for(10, timeout=5)
+        assert store.applied == list(range(1, 11))
+    finally:
+        follower.stop()
