@@ -38,6 +38,7 @@ from services.common.config import Config
 from services.common.local import LocalTarget
 from services.common.server import Built, new_server
 from services.offers.url import OfferURL
+from services.relations.domain import access_event_matters
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
 
@@ -643,8 +644,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> None:
         """Resolve every target first, then grant or revoke on each through access.
 
-        After a revoke on an offer, wait (under the deadline) until the relations context has
-        applied it: the relations it suspends are suspended when `revoke` returns.
+        After a revoke on an offer that the relations context acts on (it takes the user below
+        consume: `access_event_matters`), wait (under the deadline) until relations has applied
+        it: the relations it suspends are suspended when `revoke` returns.
         """
         caller = self._auth.caller(context)
         last = 0
@@ -657,9 +659,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 ),
                 context,
             )
-            if target.kind == access_pb2.TARGET_KIND_OFFER:
-                last = max(last, getattr(reply, "sequence", 0))
-        if last and isinstance(request, pb.RevokeRequest):
+            if isinstance(reply, access_pb2.RevokeResponse) and access_event_matters(
+                "access-revoked",
+                {
+                    "target-kind": "offer" if target.kind == access_pb2.TARGET_KIND_OFFER else "",
+                    "offer-uuid": target.offer_uuid,
+                    "previous": reply.previous,
+                    "effective": reply.effective,
+                },
+            ):
+                last = max(last, reply.sequence)
+        if last:
             self._peers.ask(
                 "relations",
                 self._peers.relations.Sync,

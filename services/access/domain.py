@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from services.access import tokens
 from services.common import errors
@@ -990,8 +990,10 @@ def _record(
     level: str,
     previous: str,
     now: Clock,
+    effective: str | None = None,
 ) -> int:
     # One audit entry and one feed event per permission changed, in the caller's transaction.
+    # `effective`: the user's effective level afterwards, when the caller has it already.
     access.add_audit(
         AuditEntry(time=now(), actor=actor, action=action, user=user, level=level, target=target)
     )
@@ -1010,7 +1012,7 @@ def _record(
             "label": target.label,
             # The level the user is left with, implicit admin included: the relations reactor
             # suspends only when this is below `consume` (an implicit admin keeps relations).
-            "effective": effective_level(access, user, target),
+            "effective": effective_level(access, user, target) if effective is None else effective,
         },
     )
 
@@ -1072,9 +1074,22 @@ def grant(
         )
 
 
+class Revoked(NamedTuple):
+    """What a revoke did."""
+
+    level: str
+    """The user's recorded level afterwards; empty for none."""
+    sequence: int
+    """The `access-revoked` event's sequence."""
+    previous: str
+    """The user's recorded level before."""
+    effective: str
+    """The user's effective level afterwards, implicit admin included (as the event says)."""
+
+
 def revoke(
     access: Access, actor: str, user: str, level: str, target: Target, *, now: Clock = utc_now
-) -> tuple[str, int]:
+) -> Revoked:
     """Revoke a level: the user steps down to the rung below it (REFERENCE §3.2).
 
     Revoking the lowest rung (`read`, `login`) removes the access; revoking a higher one sets
@@ -1084,7 +1099,8 @@ def revoke(
     `revoke`; feed event `access-revoked`.
 
     Returns:
-        The user's recorded level afterwards (empty for none), and the event's sequence.
+        The user's recorded level afterwards (empty for none), the event's sequence, the
+        recorded level before and the effective level afterwards.
 
     Raises:
         Invalid: a level not on the kind's ladder, a malformed name or target.
@@ -1117,6 +1133,7 @@ def revoke(
             )
         new = ladder[rung - 1] if rung else Level.NONE
         access.set_level(holder, target, new)
+        effective = effective_level(access, holder, target)
         seq = _record(
             access,
             actor=me.name,
@@ -1126,8 +1143,9 @@ def revoke(
             level=new,
             previous=previous,
             now=now,
+            effective=effective,
         )
-        return str(new), seq
+        return Revoked(level=str(new), sequence=seq, previous=str(previous), effective=effective)
 
 
 def _owned_target(target: Target) -> Target:

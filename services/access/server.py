@@ -229,7 +229,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
     def Revoke(  # noqa: N802 - gRPC method name
         self, request: access_pb2.RevokeRequest, context: grpc.ServicerContext
     ) -> access_pb2.RevokeResponse:
-        level, seq = domain.revoke(
+        revoked = domain.revoke(
             self._store,
             request.actor,
             request.user,
@@ -237,7 +237,12 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
             _target(request.target),
             now=self._now,
         )
-        return access_pb2.RevokeResponse(level=level, sequence=seq)
+        return access_pb2.RevokeResponse(
+            level=revoked.level,
+            sequence=revoked.sequence,
+            previous=revoked.previous,
+            effective=revoked.effective,
+        )
 
     @status.unary
     def CheckAccess(  # noqa: N802 - gRPC method name

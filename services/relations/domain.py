@@ -1160,11 +1160,20 @@ CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})
 
 
 def access_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
-    """Whether an access event can change relations: a revoke on an offer below consume."""
+    """Whether an access event can change relations: an offer revoke that ends consume.
+
+    That is a revoke on an offer that takes a user from consume or more (`previous`, recorded)
+    to below it (`effective`, implicit admin included). A user whose recorded level was
+    already below consume had nothing that kept relations going but implicit admin, which an
+    offer revoke does not take away.
+
+    The gateway asks the same of a revoke's reply, to know whether to wait for this context.
+    """
     return (
         kind == "access-revoked"
         and attributes.get("target-kind") == "offer"
         and bool(attributes.get("offer-uuid"))
+        and attributes.get("previous", "consume") in CONSUME_OR_MORE
         and attributes.get("effective", "") not in CONSUME_OR_MORE
     )
 

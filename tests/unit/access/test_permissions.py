@@ -226,7 +226,7 @@ def test_the_full_offer_revoke_ladder(world: World) -> None:
     domain.grant(store, "admin", "bob", "admin", OFFER)
     assert domain.revoke(store, "admin", "bob", "admin", OFFER)[0] == "consume"
     assert domain.revoke(store, "admin", "bob", "consume", OFFER)[0] == "read"
-    level, seq = domain.revoke(store, "admin", "bob", "read", OFFER)
+    level, seq, *_ = domain.revoke(store, "admin", "bob", "read", OFFER)
     assert level == ""
     assert world.level("bob") == ""
     assert world.events()[seq - 1] == (

@@ -260,6 +260,7 @@ def test_revoking_consume_suspends_only_that_users_relations_to_that_offer(
         _revoke("bob", "admin"),  # an implicit admin keeps everything
         _revoke("bob", "", offer="offer-2"),  # another offer
         {**_revoke("bob", ""), "target-kind": "model"},
+        {**_revoke("bob", ""), "level": "", "previous": "read"},  # read -> nothing
     ],
 )
 def test_other_revokes_suspend_nothing(
