@@ -951,25 +951,38 @@ def _transition(
     *,
     message: str,
     suspended: bool,
-) -> int:
-    """Move one half through `steps` (event name, status), one event each; the last sequence."""
+    write: bool = True,
+) -> tuple[int, Relation]:
+    """Move one half through `steps` (event name, status), one event each.
+
+    Only the last step's state is written (`write=False`: none): the steps between are seen
+    on the feed, never in the store, since they all commit together.
+
+    Returns:
+        The last event's sequence, and the half as it now is.
+    """
     seq = 0
+    status = half.status
     for event, status in steps:
-        relations.set_state(
-            half.model_uuid,
-            half.id,
-            status=status,
-            message=message,
-            suspended=suspended,
-            suspended_reason=message if suspended else "",
-        )
         seq = relations.append_event(
             event,
             model_uuid=half.model_uuid,
             entity=str(half.id),
             attributes={"key": half.key, "status": str(status), **_cross_attributes(half)},
         )
-    return seq
+    reason = message if suspended else ""
+    if write:
+        relations.set_state(
+            half.model_uuid,
+            half.id,
+            status=status,
+            message=message,
+            suspended=suspended,
+            suspended_reason=reason,
+        )
+    return seq, replace(
+        half, status=status, message=message, suspended=suspended, suspended_reason=reason
+    )
 
 
 _SUSPEND: Final = (
@@ -982,20 +995,33 @@ _RESUME: Final = (
 )
 
 
-def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> int:
+def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> tuple[int, Relation]:
     """Suspend the offerer's half and its consumer half (`suspending`, then `suspended`).
 
     cmr runs no agents, so the departed and broken hooks that end `suspending` in Juju are
     done at once; the feed still shows both steps. The consumer's half shows the reason, or
     Juju's `suspending after update from remote model` when there is none.
+
+    Returns:
+        The last event's sequence, and the offerer's half as it now is.
     """
     seq = 0
+    now = offered
     for half in relations.halves(offered.token) or [offered]:
         text = reason if half.side == OFFERER else (reason or FROM_REMOTE)
-        seq = _transition(relations, half, _SUSPEND[:1], message=text, suspended=True)
+        seq, _ = _transition(
+            relations, half, _SUSPEND[:1], message=text, suspended=True, write=False
+        )
         seq = _leave_all(relations, half) or seq
-        seq = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
-    return seq
+        seq, done = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+        if half.id == offered.id and half.model_uuid == offered.model_uuid:
+            now = done
+    return seq, now
+
+
+def _once(relations: Sequence[Relation]) -> list[Relation]:
+    """Each relation once, in order (an id given twice is changed once)."""
+    return list({r.id: r for r in relations}.values())
 
 
 def suspend_relations(
@@ -1011,12 +1037,14 @@ def suspend_relations(
         Refused: a relation that is not the offerer's half of a cross-model relation.
     """
     seq = 0
+    after: dict[int, Relation] = {}
     with relations.transaction():
-        for relation in _offered(relations, model_uuid, ids):
-            if not relation.suspended:
-                seq = _suspend_halves(relations, relation, message)
-        after = [relations.get_relation(model_uuid, i) for i in ids]
-    return Changed(relations=[r for r in after if r is not None], sequence=seq)
+        for relation in _once(_offered(relations, model_uuid, ids)):
+            if relation.suspended:
+                after[relation.id] = relation
+            else:
+                seq, after[relation.id] = _suspend_halves(relations, relation, message)
+    return Changed(relations=[after[i] for i in ids], sequence=seq)
 
 
 def resumable(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list[Relation]:
@@ -1048,18 +1076,21 @@ def resume_relations(
     """
     seq = 0
     refused = refused or {}
+    after: dict[int, Relation] = {}
     with relations.transaction():
-        for relation in _offered(relations, model_uuid, ids):
+        for relation in _once(_offered(relations, model_uuid, ids)):
+            after[relation.id] = relation
             if not relation.suspended:
                 continue
             why = refused.get(relation.id, "")
             steps = ((_RESUME[0]), ("relation-error", RelationStatus.ERROR)) if why else _RESUME
             for half in relations.halves(relation.token) or [relation]:
-                seq = _transition(relations, half, steps, message=why, suspended=False)
+                seq, now = _transition(relations, half, steps, message=why, suspended=False)
                 if not why:
-                    seq = sync_scope(relations, replace(half, suspended=False)) or seq
-        after = [relations.get_relation(model_uuid, i) for i in ids]
-    return Changed(relations=[r for r in after if r is not None], sequence=seq)
+                    seq = sync_scope(relations, now) or seq
+                if half.id == relation.id and half.model_uuid == relation.model_uuid:
+                    after[relation.id] = now
+    return Changed(relations=[after[i] for i in ids], sequence=seq)
 
 
 def update_egress(
@@ -1104,7 +1135,7 @@ def update_egress(
             if half.suspended:
                 continue
             if refused and (half.status, half.message) != (RelationStatus.ERROR, refused):
-                seq = _transition(
+                seq, _ = _transition(
                     relations,
                     half,
                     (("relation-error", RelationStatus.ERROR),),
@@ -1113,14 +1144,14 @@ def update_egress(
                 )
                 seq = _leave_all(relations, half) or seq
             elif not refused and half.status is RelationStatus.ERROR:
-                seq = _transition(
+                seq, now = _transition(
                     relations,
                     half,
                     (("relation-joined", RelationStatus.JOINED),),
                     message="",
                     suspended=False,
                 )
-                seq = sync_scope(relations, replace(half, status=RelationStatus.JOINED)) or seq
+                seq = sync_scope(relations, now) or seq
         after = relations.get_relation(model_uuid, relation_id) or relation
     return Changed(relations=[after], sequence=seq)
 
@@ -1146,12 +1177,14 @@ def mirror_remote_state(relations: Relations, token: str, suspended: bool, reaso
         for half in halves:
             text = reason or FROM_REMOTE
             if suspended and not (half.suspended and half.message == text):
-                seq = _transition(relations, half, _SUSPEND[:1], message=text, suspended=True)
+                seq, _ = _transition(
+                    relations, half, _SUSPEND[:1], message=text, suspended=True, write=False
+                )
                 seq = _leave_all(relations, half) or seq
-                seq = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+                seq, _ = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
             elif not suspended and half.suspended:
-                seq = _transition(relations, half, _RESUME, message="", suspended=False)
-                seq = sync_scope(relations, replace(half, suspended=False)) or seq
+                seq, now = _transition(relations, half, _RESUME, message="", suspended=False)
+                seq = sync_scope(relations, now) or seq
     return seq
 
 

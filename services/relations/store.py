@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -409,55 +409,93 @@ class SqliteRelations(SqliteStore):
         )
 
     def _relations(self, where: str, params: tuple[Any, ...]) -> list[Relation]:
-        """Relations matching `where` (on `relations r`), one query per table, by model and id."""
+        """Relations matching `where` (on `relations r`), one query per table, by model and id.
+
+        Plain rows with their columns named: every command reads a few relations.
+        """
         with self.read():
-            rows = self.query(
-                f"SELECT r.* FROM relations r WHERE {where} ORDER BY r.model_uuid, r.id",  # noqa: S608 - fixed clauses
+            rows = self.db.conn.execute(
+                f"SELECT {_RELATION_COLUMNS} FROM relations r WHERE {where}"  # noqa: S608 - fixed clauses
+                " ORDER BY r.model_uuid, r.id",
                 params,
-            )
-            ends = self.query(
-                "SELECT e.* FROM relation_endpoints e JOIN relations r"  # noqa: S608 - fixed clauses
+            ).fetchall()
+            ends = self.db.conn.execute(
+                "SELECT e.model_uuid, e.relation_id, e.application, e.endpoint, e.role,"  # noqa: S608 - fixed clauses
+                " e.interface, e.scope, e.remote FROM relation_endpoints e JOIN relations r"
                 " ON r.model_uuid = e.model_uuid AND r.id = e.relation_id"
                 f" WHERE {where}",
                 params,
-            )
+            ).fetchall()
         by_relation: dict[tuple[str, int], list[Endpoint]] = {}
-        for e in ends:
-            by_relation.setdefault((e["model_uuid"], int(e["relation_id"])), []).append(
+        for model_uuid, relation_id, application, name, role, interface, scope, remote in ends:
+            by_relation.setdefault((model_uuid, relation_id), []).append(
                 Endpoint(
-                    application=e["application"],
-                    name=e["endpoint"],
-                    role=Role(e["role"]),
-                    interface=e["interface"],
-                    scope=Scope(e["scope"]),
-                    remote=bool(e["remote"]),
+                    application=application,
+                    name=name,
+                    role=Role(role),
+                    interface=interface,
+                    scope=Scope(scope),
+                    remote=bool(remote),
                 )
             )
         return [
             Relation(
-                model_uuid=r["model_uuid"],
-                id=int(r["id"]),
-                key=r["key"],
-                endpoints=in_key_order(by_relation.get((r["model_uuid"], int(r["id"])), [])),
-                scope=Scope(r["scope"]),
-                status=RelationStatus(r["status"]),
-                message=r["message"],
-                suspended=bool(r["suspended"]),
-                suspended_reason=r["suspended_reason"],
-                offer_uuid=r["offer_uuid"],
-                via=tuple(json.loads(r["via_cidrs"])),
-                token=r["token"],
-                side=r["side"],
-                username=r["username"],
-                source_model_uuid=r["source_model_uuid"],
-                subnets=tuple(json.loads(r["subnets"])),
-                peer_controller=r["peer_controller"],
-                peer_address=r["peer_address"],
-                peer_token=r["peer_token"],
-                created_at=r["created_at"],
+                model_uuid=model_uuid,
+                id=relation_id,
+                key=key,
+                endpoints=in_key_order(by_relation.get((model_uuid, relation_id), [])),
+                scope=Scope(scope),
+                status=RelationStatus(status),
+                message=message,
+                suspended=bool(suspended),
+                suspended_reason=suspended_reason,
+                offer_uuid=offer_uuid,
+                via=_strings(via),
+                token=token,
+                side=side,
+                username=username,
+                source_model_uuid=source_model_uuid,
+                subnets=_strings(subnets),
+                peer_controller=peer_controller,
+                peer_address=peer_address,
+                peer_token=peer_token,
+                created_at=created_at,
             )
-            for r in rows
+            for (
+                model_uuid,
+                relation_id,
+                key,
+                scope,
+                status,
+                message,
+                suspended,
+                suspended_reason,
+                offer_uuid,
+                via,
+                token,
+                side,
+                username,
+                source_model_uuid,
+                subnets,
+                peer_controller,
+                peer_address,
+                peer_token,
+                created_at,
+            ) in rows
         ]
+
+
+_RELATION_COLUMNS: Final = (
+    "r.model_uuid, r.id, r.key, r.scope, r.status, r.message, r.suspended, r.suspended_reason,"
+    " r.offer_uuid, r.via_cidrs, r.token, r.side, r.username, r.source_model_uuid, r.subnets,"
+    " r.peer_controller, r.peer_address, r.peer_token, r.created_at"
+)
+"""The columns `_relations` reads, in the order it unpacks them."""
+
+
+def _strings(text: str) -> tuple[str, ...]:
+    """A JSON list of strings column (most are empty)."""
+    return () if text == "[]" else tuple(json.loads(text))
 
 
 def _known(row: dict[str, Any]) -> KnownUnit:

@@ -340,3 +340,20 @@ def test_container_scope_pairs_units_in_one_container_only() -> None:
     ]
     members = [u.name for u in domain.scope_members(relation, units)]
     assert members == ["mysql/0", "logging/0"]
+
+
+def test_an_id_given_twice_is_suspended_and_resumed_once(store: InMemoryRelations) -> None:
+    _, offerer_id = _pair(store)
+    changed = domain.suspend_relations(store, OFFERING, [offerer_id, offerer_id])
+    assert [r.id for r in changed.relations] == [offerer_id, offerer_id]
+    assert changed.relations[0] == _get(store, OFFERING, offerer_id)  # the state stored
+    assert changed.relations[0].suspended
+    kinds = [e[0] for e in store.state.events]
+    assert kinds.count("relation-suspended") == 2  # one per half, not per id given
+    resumed = domain.resume_relations(store, OFFERING, [offerer_id, offerer_id])
+    assert [(r.status, r.suspended) for r in resumed.relations] == [
+        (RelationStatus.JOINED, False)
+    ] * 2
+    assert [e[0] for e in store.state.events].count("relation-resumed") == 2
+    # the reply is the state stored
+    assert resumed.relations[0] == _get(store, OFFERING, offerer_id)
