@@ -107,7 +107,7 @@ class ReadCache:
         self._entries: dict[tuple[str, bytes], tuple[Any, tuple[int, ...]]] = {}
         self._stop = threading.Event()
         self._calls: dict[str, Any] = {}
-        self._local: dict[str, Any] = {}  # service -> its LocalStub, when co-located
+        self._local: dict[str, grpc.Channel] = {}  # service -> its LocalChannel, when co-located
         self._threads = [
             threading.Thread(
                 target=self._follow, args=(service, watch), name=f"gateway-{service}-cache"
@@ -144,7 +144,7 @@ class ReadCache:
         """
         for service, target in targets.items():
             if service in self._addresses:
-                self._local[service] = target.stub()
+                self._local[service] = target.channel()
                 call = self._calls.get(service)
                 if call is not None:
                     call.cancel()
@@ -193,9 +193,7 @@ class ReadCache:
             try:
                 local = self._local.get(service)
                 if local is not None:
-                    attempt = self._listen(
-                        service, local.Watch(_LATEST[service]), attempt, local=True
-                    )
+                    attempt = self._listen(service, watch(local), attempt, local=True)
                 else:
                     with grpc.insecure_channel(
                         self._addresses[service], options=CHANNEL_OPTIONS

@@ -81,7 +81,7 @@ class Peers:
         """Call the services built in this process without the wire (`services.common.local`)."""
         for name, target in targets.items():
             if name in SERVICES:
-                setattr(self, name, target.stub())
+                setattr(self, name, type(getattr(self, name))(target.channel()))
 
     @contextmanager
     def tracking(self) -> Iterator[set[str]]:

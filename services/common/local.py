@@ -4,10 +4,11 @@
 A gateway command then crosses from the gateway to each owner it asks, and each crossing over
 gRPC costs a whole RPC: HTTP/2 framing, a hand-off to the service's pool thread and back. That
 was most of a write's cost (issue 8: a grant, a suspend, a relate are several such calls). A
-`LocalStub` stands in for the generated stub of a service built in the same process, so such a
-call costs the handler's own work:
+`LocalChannel` stands in for a `grpc.Channel` to a service built in the same process: the
+generated stub, and everything written against a channel (the reactors' and the read cache's
+`Watch`), take it unchanged, and a call costs the handler's own work:
 
-- **The same contract.** A method is called as on the generated stub (`stub.Method(request,
+- **The same contract.** A method is called as through any channel (`stub.Method(request,
   timeout=...)`, `stub.Method.future(...)`); the request and the reply cross as bytes (each
   side parses its own copy, as over the wire), so neither shares an object with the other.
 - **The same errors.** The servicer's `context.abort(code, details)` reaches the caller as a
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any, Final, NoReturn
 
@@ -183,9 +184,9 @@ class LocalTarget:
         """Whether local calls are answered."""
         return self._serving.is_set()
 
-    def stub(self) -> LocalStub:
-        """A stand-in for the generated stub of this service."""
-        return LocalStub(self)
+    def channel(self) -> LocalChannel:
+        """A stand-in for a channel to this service: give it to the generated stub."""
+        return LocalChannel(self)
 
 
 class _Future:
@@ -212,7 +213,7 @@ class _Future:
 
 
 class _Method:
-    """What a unary and a server-streaming method of a `LocalStub` share."""
+    """What a unary and a server-streaming method of a `LocalChannel` share."""
 
     def __init__(
         self,
@@ -236,7 +237,7 @@ class _Method:
 
 
 class LocalMethod(_Method):
-    """One unary method of a `LocalStub`."""
+    """One unary method through a `LocalChannel`."""
 
     def __call__(
         self,
@@ -308,7 +309,7 @@ class LocalStream:
 
 
 class LocalStreamMethod(_Method):
-    """One server-streaming method of a `LocalStub`."""
+    """One server-streaming method through a `LocalChannel`."""
 
     def __call__(
         self,
@@ -321,28 +322,77 @@ class LocalStreamMethod(_Method):
         return LocalStream(self._target, self._handler, self._parsed(request), self._reply_type)
 
 
-class LocalStub:
-    """A stand-in for a service's generated stub: its unary and server-streaming methods."""
+class LocalChannel(grpc.Channel):
+    """A `grpc.Channel` whose unary and server-streaming calls reach a `LocalTarget`.
+
+    Only what the generated stubs ask of a channel: `unary_unary` and `unary_stream` by method
+    path. A client-streaming method is not offered (no service has one); closing is a no-op,
+    the target's server owns the servicer.
+    """
 
     def __init__(self, target: LocalTarget) -> None:
-        methods: dict[str, LocalMethod | LocalStreamMethod] = {}
-        for method in target.descriptor.methods:
-            if method.client_streaming:
-                continue
-            kind = LocalStreamMethod if method.server_streaming else LocalMethod
-            methods[method.name] = kind(
-                target,
-                method.name,
-                message_factory.GetMessageClass(method.input_type),
-                message_factory.GetMessageClass(method.output_type),
-            )
-        self._methods: Mapping[str, LocalMethod | LocalStreamMethod] = methods
         self.target = target
+        self._methods = {
+            f"/{target.service_name}/{method.name}": method for method in target.descriptor.methods
+        }
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._methods[name]
-        except KeyError:
-            raise AttributeError(
-                f"{self.target.service_name} has no method {name!r} to call locally"
-            ) from None
+    def _method(self, path: str) -> Any:
+        found = self._methods.get(path)
+        if found is None:
+            raise ValueError(f"{self.target.service_name} has no method {path!r} to call locally")
+        return found
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """The unary method at `method` (`/package.Service/Method`)."""
+        found = self._method(method)
+        return LocalMethod(
+            self.target,
+            found.name,
+            message_factory.GetMessageClass(found.input_type),
+            message_factory.GetMessageClass(found.output_type),
+        )
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """The server-streaming method at `method`."""
+        found = self._method(method)
+        return LocalStreamMethod(
+            self.target,
+            found.name,
+            message_factory.GetMessageClass(found.input_type),
+            message_factory.GetMessageClass(found.output_type),
+        )
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Not offered locally."""
+        return _NotLocal(method)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Not offered locally."""
+        return _NotLocal(method)
+
+    def subscribe(self, callback: Callable[..., None], try_to_connect: bool = False) -> None:
+        """A local channel has no connectivity to watch."""
+
+    def unsubscribe(self, callback: Callable[..., None]) -> None:
+        """A local channel has no connectivity to watch."""
+
+    def close(self) -> None:
+        """Nothing to close: the target's server owns the servicer."""
+
+    def __enter__(self) -> LocalChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _NotLocal:
+    """A client-streaming method through a `LocalChannel`: refused as unimplemented."""
+
+    def __init__(self, method: str) -> None:
+        self._method = method
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise LocalRpcError(
+            grpc.StatusCode.UNIMPLEMENTED, f"{self._method} cannot be called locally"
+        )

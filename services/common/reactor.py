@@ -85,7 +85,7 @@ class FeedReactor:
         self._stop = threading.Event()
         self._applied = threading.Condition()
         self._call: _Cancellable | None = None
-        self._local: Callable[[int], Iterable[_Item]] | None = None
+        self._local: grpc.Channel | None = None
         self._thread = threading.Thread(target=self._run, name=f"{owner}-{source}-reactor")
         self._thread.daemon = True
 
@@ -102,12 +102,12 @@ class FeedReactor:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def use_local(self, watch: Callable[[int], Iterable[_Item]]) -> None:
-        """Follow the source in this process (`services.common.local`).
+    def use_local(self, channel: grpc.Channel) -> None:
+        """Follow the source built in this process through `channel` (a `LocalChannel`).
 
-        `watch(after)` opens the stream; a stream open over gRPC is left for it.
+        A stream open over gRPC is left for it.
         """
-        self._local = watch
+        self._local = channel
         call = self._call
         if call is not None:
             call.cancel()
@@ -149,7 +149,7 @@ class FeedReactor:
             address = "this process" if local is not None else self._address()
             try:
                 if local is not None:
-                    attempt = self._follow(local(self.applied()), attempt, local=True)
+                    attempt = self._follow(self._watch(local, self.applied()), attempt, local=True)
                 else:
                     with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
                         attempt = self._follow(

@@ -35,7 +35,7 @@ class RelationsClient:
     def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
         """Call the relations service without the wire when it was built in this process."""
         if "relations" in targets:
-            self._stub = targets["relations"].stub()  # type: ignore[assignment]
+            self._stub = relations_pb2_grpc.RelationServiceStub(targets["relations"].channel())
 
     def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
         """Return the connections of each offer: the offerer's halves of its relations.

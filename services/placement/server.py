@@ -437,9 +437,6 @@ def build_server(config: Config) -> Built:
 
     def use_local(targets: Mapping[str, LocalTarget]) -> None:
         if "relations" in targets:
-            relations = targets["relations"].stub()
-            follower.use_local(
-                lambda after: relations.Watch(relations_pb2.WatchRequest(after_sequence=after))
-            )
+            follower.use_local(targets["relations"].channel())
 
     return dataclasses.replace(built, on_peers=peers.update, on_local=use_local)

@@ -9,15 +9,13 @@ relations store and moved in the same transaction as the change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import grpc
 
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.common.v1 import common_pb2
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
-from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor
 from services.relations import domain
 
@@ -30,24 +28,6 @@ def _watch_access(channel: grpc.Channel, after: int) -> Iterable[access_pb2.Watc
 def _watch_placement(channel: grpc.Channel, after: int) -> Iterable[placement_pb2.WatchResponse]:
     stub = placement_pb2_grpc.PlacementServiceStub(channel)
     return stub.Watch(placement_pb2.WatchRequest(after_sequence=after))
-
-
-def local_watchers(
-    targets: Mapping[str, LocalTarget],
-) -> dict[str, Callable[[int], Iterable[Any]]]:
-    """How to open each co-located source's feed in this process, after a sequence."""
-    opened: dict[str, Callable[[int], Iterable[Any]]] = {}
-    if "access" in targets:
-        access = targets["access"].stub()
-        opened["access"] = lambda after: access.Watch(
-            access_pb2.WatchRequest(after_sequence=after)
-        )
-    if "placement" in targets:
-        placement = targets["placement"].stub()
-        opened["placement"] = lambda after: placement.Watch(
-            placement_pb2.WatchRequest(after_sequence=after)
-        )
-    return opened
 
 
 def reactors(store: domain.Relations, address: Callable[[str], str]) -> dict[str, FeedReactor]:

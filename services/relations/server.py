@@ -344,7 +344,8 @@ def build_server(config: Config) -> Built:
         follower.start()
 
     def use_local(targets: Mapping[str, LocalTarget]) -> None:
-        for source, watch in reactor.local_watchers(targets).items():
-            followers[source].use_local(watch)
+        for source, follower in followers.items():
+            if source in targets:
+                follower.use_local(targets[source].channel())
 
     return dataclasses.replace(built, on_local=use_local)

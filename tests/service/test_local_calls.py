@@ -5,6 +5,7 @@ Each check makes the same call both ways, to the same running placement server, 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ import pytest
 
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config
-from services.common.local import LocalStub
 from services.common.server import Built, new_server
 from services.placement import server as placement_server
 
@@ -28,7 +28,7 @@ TIMEOUT = 10
 class Both:
     built: Built
     remote: placement_pb2_grpc.PlacementServiceStub
-    local: Any  # LocalStub, typed as the generated stub it stands in for
+    local: placement_pb2_grpc.PlacementServiceStub  # on a LocalChannel
 
 
 @pytest.fixture
@@ -39,7 +39,11 @@ def both(tmp_path: Path) -> Iterator[Both]:
     assert built.local is not None
     try:
         with grpc.insecure_channel(f"127.0.0.1:{built.port}") as channel:
-            yield Both(built, placement_pb2_grpc.PlacementServiceStub(channel), built.local.stub())
+            yield Both(
+                built,
+                placement_pb2_grpc.PlacementServiceStub(channel),
+                placement_pb2_grpc.PlacementServiceStub(built.local.channel()),
+            )
     finally:
         built.stop(None)
 
@@ -118,7 +122,7 @@ def test_a_stopped_service_is_unavailable_locally(tmp_path: Path) -> None:
     cfg = Config(data_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
     built = placement_server.build_server(cfg)
     assert built.local is not None
-    stub: Any = built.local.stub()
+    stub = placement_pb2_grpc.PlacementServiceStub(built.local.channel())
     # not started yet: nothing answers, as with a server not yet listening
     assert _failure(lambda: stub.Ping(placement_pb2.PingRequest(), timeout=TIMEOUT))[0] == (
         grpc.StatusCode.UNAVAILABLE
@@ -132,9 +136,18 @@ def test_a_stopped_service_is_unavailable_locally(tmp_path: Path) -> None:
 
 
 def test_unknown_methods_are_refused(both: Both) -> None:
-    assert isinstance(both.local, LocalStub)
-    with pytest.raises(AttributeError, match="no method 'Nope'"):
-        _ = both.local.Nope
+    assert both.built.local is not None
+    channel = both.built.local.channel()
+    assert isinstance(channel, grpc.Channel)
+    with pytest.raises(
+        ValueError, match=re.escape("no method '/cmr.placement.v1.PlacementService/Nope'")
+    ):
+        channel.unary_unary("/cmr.placement.v1.PlacementService/Nope")
+    refused = channel.stream_unary("/cmr.placement.v1.PlacementService/Ping")
+    assert _failure(lambda: refused(iter(()))) == (
+        grpc.StatusCode.UNIMPLEMENTED,
+        "/cmr.placement.v1.PlacementService/Ping cannot be called locally",
+    )
 
 
 def test_a_local_watch_streams_what_the_server_streams_until_cancelled(both: Both) -> None:
@@ -165,7 +178,7 @@ def test_a_local_watch_streams_what_the_server_streams_until_cancelled(both: Bot
             break
         time.sleep(0.01)
     assert heard == ["machine-added"]
-    local.cancel()
+    local.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert ended == [grpc.StatusCode.CANCELLED]
@@ -176,7 +189,8 @@ def test_a_local_watch_ends_when_the_service_stops(tmp_path: Path) -> None:
     built = placement_server.build_server(cfg)
     built.start()
     assert built.local is not None
-    stream = built.local.stub().Watch(placement_pb2.WatchRequest(from_latest=True))
+    stub = placement_pb2_grpc.PlacementServiceStub(built.local.channel())
+    stream = iter(stub.Watch(placement_pb2.WatchRequest(from_latest=True)))
     assert next(stream).head == 0
     built.stop(None)
     with pytest.raises(grpc.RpcError) as raised:

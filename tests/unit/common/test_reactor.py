@@ -123,18 +123,21 @@ class Hanging:
 def test_told_to_follow_locally_while_a_remote_stream_opens_it_drops_that_stream() -> None:
     source, store = Source(10), Store()
     remote = Hanging()
+    local = object()  # stands for the LocalChannel of the source
     follower: FeedReactor
 
-    def open_remote(channel: grpc.Channel, after: int) -> Hanging:
-        # the embedded controller hands over the local source just as this stream opens:
+    def watch(channel: grpc.Channel, after: int) -> Iterator[Item] | Hanging:
+        if channel is local:
+            return source.watch(channel, after)
+        # the embedded controller hands over the local channel just as this stream opens:
         # the reactor has no call yet to cancel
-        follower.use_local(lambda after: source.watch(None, after))  # type: ignore[arg-type]
+        follower.use_local(local)  # type: ignore[arg-type]
         return remote
 
     follower = FeedReactor(
         "things",
         lambda: "127.0.0.1:1",
-        open_remote,
+        watch,
         store.apply,
         lambda: store.cursor,
         owner="test",
