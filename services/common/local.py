@@ -336,31 +336,25 @@ class LocalChannel(grpc.Channel):
             f"/{target.service_name}/{method.name}": method for method in target.descriptor.methods
         }
 
-    def _method(self, path: str) -> Any:
+    def _method(self, path: str) -> tuple[LocalTarget, str, type[Message], type[Message]]:
+        """What a method object needs of the method at `path` (`/package.Service/Method`)."""
         found = self._methods.get(path)
         if found is None:
             raise ValueError(f"{self.target.service_name} has no method {path!r} to call locally")
-        return found
-
-    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """The unary method at `method` (`/package.Service/Method`)."""
-        found = self._method(method)
-        return LocalMethod(
+        return (
             self.target,
             found.name,
             message_factory.GetMessageClass(found.input_type),
             message_factory.GetMessageClass(found.output_type),
         )
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """The unary method at `method`."""
+        return LocalMethod(*self._method(method))
 
     def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """The server-streaming method at `method`."""
-        found = self._method(method)
-        return LocalStreamMethod(
-            self.target,
-            found.name,
-            message_factory.GetMessageClass(found.input_type),
-            message_factory.GetMessageClass(found.output_type),
-        )
+        return LocalStreamMethod(*self._method(method))
 
     def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Not offered locally."""
