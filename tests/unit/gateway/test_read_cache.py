@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from cmr.access.v1 import access_pb2
 from cmr.placement.v1 import placement_pb2
+from gateway import cache as cache_module
 from gateway.cache import READS, ReadCache, WriteFence, topics_of
 from gateway.peers import Peers
 from services.common.config import Config
@@ -250,3 +252,54 @@ def test_peers_track_the_services_called_other_than_through_the_cache(peers: Pee
         assert called == {"access"}
     peers.ask("offers", _answer, WRITE, CONTEXT)
     assert called == {"access"}  # no longer tracking
+
+
+class _Stream:
+    """A feed stream: its first items, then nothing until cancelled (then it fails, as gRPC's)."""
+
+    def __init__(self, *items: access_pb2.WatchResponse) -> None:
+        self.items = list(items)
+        self.cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[access_pb2.WatchResponse]:
+        yield from self.items
+        self.cancelled.wait(10)
+        raise grpc.RpcError("cancelled")
+
+    def cancel(self) -> bool:
+        self.cancelled.set()
+        return True
+
+
+def test_told_to_follow_locally_while_a_remote_feed_opens_the_cache_drops_that_feed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_channel = object()  # stands for the co-located service's LocalChannel
+    remote = _Stream()
+    local = _Stream(access_pb2.WatchResponse(head=0))
+    cache: ReadCache
+
+    class Target:
+        def channel(self) -> object:
+            return local_channel
+
+    def watch(channel: object) -> _Stream:
+        if channel is local_channel:
+            return local
+        # the embedded controller hands over the local channel just as this feed opens: the
+        # cache has no call yet to cancel
+        cache.use_local({"access": Target()})  # type: ignore[dict-item]
+        return remote
+
+    monkeypatch.setattr(cache_module, "latest_watchers", lambda: {"access": watch})
+    cache = ReadCache({"access": "127.0.0.1:1"})
+    cache.start()
+    try:
+        assert remote.cancelled.wait(5), "the remote feed was kept"
+        for _ in range(500):  # bounded: the local feed opens after the reconnect delay
+            if cache.following("access"):
+                break
+            threading.Event().wait(0.01)
+        assert cache.following("access")
+    finally:
+        cache.stop()
