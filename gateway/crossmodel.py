@@ -791,7 +791,7 @@ class CrossModel:
         relations = self._peers.ask(
             "relations",
             self._peers.relations.ListRelations,
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid, ids=ids),
             context,
         ).relations
         by_id = {r.id: r for r in relations}

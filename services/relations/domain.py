@@ -874,14 +874,22 @@ def remove_relation(
         return found, _remove(relations, found)
 
 
-def list_relations(relations: Relations, model_uuid: str) -> list[Relation]:
+def list_relations(
+    relations: Relations, model_uuid: str, ids: Sequence[int] = ()
+) -> list[Relation]:
     """The model's relations by id, each with its endpoints in key order.
+
+    With `ids`, only those, in the order given and each once (an id not in the model is left
+    out): what one command acts on, whatever the model's size.
 
     Raises:
         Invalid: no model.
     """
     _require_model(model_uuid)
-    return relations.list_relations(model_uuid)
+    if not ids:
+        return relations.list_relations(model_uuid)
+    found = (relations.get_relation(model_uuid, i) for i in dict.fromkeys(ids))
+    return [r for r in found if r is not None]
 
 
 def remove_application_relations(
@@ -1045,17 +1053,6 @@ def suspend_relations(
             else:
                 seq, after[relation.id] = _suspend_halves(relations, relation, message)
     return Changed(relations=[after[i] for i in ids], sequence=seq)
-
-
-def resumable(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list[Relation]:
-    """The offerer's halves `resume-relation` would resume, checked as it checks them.
-
-    The gateway asks this first, to check that each connection's user still has consume.
-
-    Raises:
-        Invalid, NotFound, Refused: as `suspend_relations`.
-    """
-    return _offered(relations, model_uuid, ids)
 
 
 def resume_relations(

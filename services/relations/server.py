@@ -91,7 +91,7 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
     def ListRelations(
         self, request: relations_pb2.ListRelationsRequest, context: grpc.ServicerContext
     ) -> relations_pb2.ListRelationsResponse:
-        found = domain.list_relations(self._store, request.model_uuid)
+        found = domain.list_relations(self._store, request.model_uuid, list(request.ids))
         return relations_pb2.ListRelationsResponse(relations=[_relation(r) for r in found])
 
     @override

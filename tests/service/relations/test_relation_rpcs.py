@@ -132,6 +132,11 @@ def test_add_relation_returns_the_relation_and_lists_it(
     assert list(listed_reply.relations) == [relation, container, fallback]
     other = stub.ListRelations(pb.ListRelationsRequest(model_uuid="model-2"), timeout=TIMEOUT)
     assert list(other.relations) == []
+    # only the ids asked for, in that order, each once; an id not in the model is left out
+    some = stub.ListRelations(
+        pb.ListRelationsRequest(model_uuid=M, ids=[2, 0, 2, 99, -1]), timeout=TIMEOUT
+    )
+    assert list(some.relations) == [fallback, relation]
 
 
 def test_a_dry_run_explains_and_writes_nothing(
