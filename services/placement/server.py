@@ -344,7 +344,9 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     def GetModelStatus(
         self, request: pb.GetModelStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetModelStatusResponse:
-        if request.for_status and not request.application:
+        if request.for_status:
+            if request.application:
+                raise errors.Invalid("for_status and application cannot be combined")
             rows = domain.status_rows(self._store, request.model_uuid)
             reply = pb.GetModelStatusResponse(
                 model=model_pb(rows.model),

@@ -623,6 +623,11 @@ def test_status_shaped_for_status_holds_what_the_flat_reply_holds(stub: Stub) ->
     assert [(u.name, u.machine, u.address, u.leader) for u in mysql.status.units] == [
         (u.name, u.machine, u.address, u.leader) for u in flat.units
     ]
+    both = pb.GetModelStatusRequest(model_uuid=uuid, for_status=True, application="mysql")
+    assert _fails(lambda: stub.GetModelStatus(both, timeout=T)) == (
+        Code.INVALID_ARGUMENT,
+        "for_status and application cannot be combined",
+    )
 
 
 @pytest.mark.parametrize(("call", "code", "message"), BAD)
