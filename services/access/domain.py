@@ -990,15 +990,15 @@ def _record(
     level: str,
     previous: str,
     now: Clock,
-    effective: str | None = None,
-) -> int:
+) -> tuple[int, str]:
     # One audit entry and one feed event per permission changed, in the caller's transaction.
-    # `effective`: the user's effective level afterwards, when the caller has it already.
+    # Returns the event's sequence and the user's effective level afterwards.
     access.add_audit(
         AuditEntry(time=now(), actor=actor, action=action, user=user, level=level, target=target)
     )
     raised = rank(target.kind, level) > rank(target.kind, previous)
-    return access.append_event(
+    effective = effective_level(access, user, target)
+    sequence = access.append_event(
         "access-granted" if raised else "access-revoked",
         model_uuid=target.model_uuid,
         entity=user,
@@ -1012,9 +1012,10 @@ def _record(
             "label": target.label,
             # The level the user is left with, implicit admin included: the relations reactor
             # suspends only when this is below `consume` (an implicit admin keeps relations).
-            "effective": effective_level(access, user, target) if effective is None else effective,
+            "effective": effective,
         },
     )
+    return sequence, effective
 
 
 def grant(
@@ -1062,7 +1063,7 @@ def grant(
         if rank(target.kind, previous) >= rank(target.kind, wanted):
             raise errors.Refused(f"user already has {_quote(wanted)} access or greater")
         access.set_level(holder, target, wanted)
-        return _record(
+        sequence, _ = _record(
             access,
             actor=me.name,
             action="grant",
@@ -1072,6 +1073,7 @@ def grant(
             previous=previous,
             now=now,
         )
+        return sequence
 
 
 class Revoked(NamedTuple):
@@ -1133,8 +1135,7 @@ def revoke(
             )
         new = ladder[rung - 1] if rung else Level.NONE
         access.set_level(holder, target, new)
-        effective = effective_level(access, holder, target)
-        seq = _record(
+        seq, effective = _record(
             access,
             actor=me.name,
             action="revoke",
@@ -1143,7 +1144,6 @@ def revoke(
             level=new,
             previous=previous,
             now=now,
-            effective=effective,
         )
         return Revoked(level=str(new), sequence=seq, previous=str(previous), effective=effective)
 
@@ -1182,7 +1182,7 @@ def init_target(access: Access, target: Target, owner: str, *, now: Clock = utc_
             if rank(target.kind, previous) >= rank(target.kind, level):
                 continue
             access.set_level(holder, target, level)
-            seq = _record(
+            seq, _ = _record(
                 access,
                 actor=found.name,
                 action="init-target",
@@ -1216,7 +1216,7 @@ def drop_target(access: Access, target: Target, *, now: Clock = utc_now) -> int:
         seq = 0
         for permission in held:
             access.set_level(permission.user, permission.target, Level.NONE)
-            seq = _record(
+            seq, _ = _record(
                 access,
                 actor=CONTROLLER_ACTOR,
                 action="drop-target",

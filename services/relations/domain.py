@@ -1017,14 +1017,23 @@ def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> tup
     now = offered
     for half in relations.halves(offered.token) or [offered]:
         text = reason if half.side == OFFERER else (reason or FROM_REMOTE)
-        seq, _ = _transition(
-            relations, half, _SUSPEND[:1], message=text, suspended=True, write=False
-        )
-        seq = _leave_all(relations, half) or seq
-        seq, done = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+        seq, done = _suspend_half(relations, half, text)
         if half.id == offered.id and half.model_uuid == offered.model_uuid:
             now = done
     return seq, now
+
+
+def _suspend_half(relations: Relations, half: Relation, text: str) -> tuple[int, Relation]:
+    """One half: `suspending` (on the feed only), its units leave scope, then `suspended`."""
+    _transition(relations, half, _SUSPEND[:1], message=text, suspended=True, write=False)
+    _leave_all(relations, half)
+    return _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+
+
+def _resume_half(relations: Relations, half: Relation) -> tuple[int, Relation]:
+    """One half: `joining`, then `joined`, and its units enter scope again."""
+    seq, now = _transition(relations, half, _RESUME, message="", suspended=False)
+    return sync_scope(relations, now) or seq, now
 
 
 def _once(relations: Sequence[Relation]) -> list[Relation]:
@@ -1080,11 +1089,12 @@ def resume_relations(
             if not relation.suspended:
                 continue
             why = refused.get(relation.id, "")
-            steps = ((_RESUME[0]), ("relation-error", RelationStatus.ERROR)) if why else _RESUME
             for half in relations.halves(relation.token) or [relation]:
-                seq, now = _transition(relations, half, steps, message=why, suspended=False)
-                if not why:
-                    seq = sync_scope(relations, now) or seq
+                if why:
+                    steps = (_RESUME[0], ("relation-error", RelationStatus.ERROR))
+                    seq, now = _transition(relations, half, steps, message=why, suspended=False)
+                else:
+                    seq, now = _resume_half(relations, half)
                 if half.id == relation.id and half.model_uuid == relation.model_uuid:
                     after[relation.id] = now
     return Changed(relations=[after[i] for i in ids], sequence=seq)
@@ -1174,14 +1184,9 @@ def mirror_remote_state(relations: Relations, token: str, suspended: bool, reaso
         for half in halves:
             text = reason or FROM_REMOTE
             if suspended and not (half.suspended and half.message == text):
-                seq, _ = _transition(
-                    relations, half, _SUSPEND[:1], message=text, suspended=True, write=False
-                )
-                seq = _leave_all(relations, half) or seq
-                seq, _ = _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+                seq, _ = _suspend_half(relations, half, text)
             elif not suspended and half.suspended:
-                seq, now = _transition(relations, half, _RESUME, message="", suspended=False)
-                seq = sync_scope(relations, now) or seq
+                seq, _ = _resume_half(relations, half)
     return seq
 
 
