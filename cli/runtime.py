@@ -136,7 +136,8 @@ def serve(cfg: Config, service: str | None, ready_file: Path | None) -> None:
         built = build_embedded(cfg)
     else:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        built = [_builder(service)(cfg)]
+        # a service alone in its process serves on an event loop (services.common.aio)
+        built = [_builder(service)(cfg.with_changes(event_loop=service != "gateway"))]
     for one in built:
         log.info("%s listening on port %d", one.service_name, one.port)
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 import grpc
 
@@ -389,6 +390,10 @@ def open_store(
     return store
 
 
+ON_A_THREAD: Final[frozenset[str]] = frozenset()
+"""Methods that wait or call another service: on `grpc.aio` they run off the event loop."""
+
+
 def build_server(
     config: Config,
     *,
@@ -414,4 +419,6 @@ def build_server(
         config.bind_address("access"),
         store.close,
         servicer=servicer,
+        on_loop=config.event_loop,
+        blocking=ON_A_THREAD,
     )

@@ -72,6 +72,9 @@ class Config:
     reconcile_seconds: float = 5.0
     """How often the gateway checks cross-controller relations against their peers (0: never;
     nudges after each command still apply)."""
+    event_loop: bool = False
+    """Serve a service on `grpc.aio` (`services.common.aio`): set for a service in a process of
+    its own (`cmr serve --service`); an embedded controller's services use thread pools."""
 
     def db_path(self, service: str) -> Path:
         """Return the SQLite file a service owns."""

@@ -27,6 +27,7 @@ A controller whose services run elsewhere (`cmr serve --service ...`) uses gRPC 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ from typing import Any, Final, NoReturn
 import grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
+
+log = logging.getLogger(__name__)
 
 FUTURE_THREADS: Final = 8
 """Threads that run `future()` calls, so a command's parallel reads stay parallel."""
@@ -98,6 +101,18 @@ class LocalRpcError(grpc.RpcError, grpc.Call):
 
 class _Aborted(Exception):
     """Unwinds the servicer after `context.abort`."""
+
+
+def aborted_status(context: LocalContext, err: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status a servicer's exception ends its call with: its `abort`'s, else INTERNAL.
+
+    Servicers end every failure with `context.abort` (`services.common.status`); anything else
+    is a bug, logged here.
+    """
+    if isinstance(err, _Aborted):
+        return context.code() or grpc.StatusCode.UNKNOWN, context.details()
+    log.error("a call failed unexpectedly", exc_info=err)
+    return grpc.StatusCode.INTERNAL, "the call failed unexpectedly; see the service log"
 
 
 class LocalContext:

@@ -14,6 +14,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.aio import AioServer, LoopHealth
+from services.common.aio import handlers as aio_handlers
 from services.common.local import LocalTarget
 
 log = logging.getLogger(__name__)
@@ -43,11 +45,11 @@ CHANNEL_OPTIONS: Final[list[tuple[str, Any]]] = [
 class Built:
     """A server built but not started, with what its owner must start and close."""
 
-    server: grpc.Server
+    server: grpc.Server | AioServer
     """The gRPC server; call `start()`."""
     port: int
     """The TCP port it bound (the chosen one when asked for port 0)."""
-    health: health.HealthServicer
+    health: health.HealthServicer | LoopHealth
     """Its health servicer: NOT_SERVING until `mark_serving`."""
     service_name: str
     """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
@@ -93,6 +95,8 @@ def new_server(
     interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
     closers: Iterable[Callable[[], None]] = (),
     servicer: object | None = None,
+    on_loop: bool = False,
+    blocking: frozenset[str] = frozenset(),
 ) -> Built:
     """Create a server with health checking and reflection, bound to `address`.
 
@@ -105,6 +109,9 @@ def new_server(
         closers: called after the server stops.
         servicer: the servicer `add` registers, when a caller in this process may call its
             unary methods without the wire (`Built.local`); only without interceptors.
+        on_loop: serve `servicer` on `grpc.aio` (`services.common.aio`) instead of a thread
+            pool: a service in a process of its own (`cmr serve --service`).
+        blocking: with `on_loop`, the methods that wait or call other services (off the loop).
 
     Raises:
         RuntimeError: the address could not be bound.
@@ -112,25 +119,45 @@ def new_server(
     chain = list(interceptors)
     if servicer is not None and chain:
         raise ValueError("a local servicer would bypass the server's interceptors")
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
-        options=SERVER_OPTIONS,
-        interceptors=chain,
-    )
-    add(server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    server: grpc.Server | AioServer
+    health_servicer: health.HealthServicer | LoopHealth
+    if on_loop:
+        if servicer is None or chain:
+            raise ValueError("a server on an event loop needs its servicer and no interceptors")
+        server = aio_server = AioServer(SERVER_OPTIONS, service_name)
+        aio_server.server.add_generic_rpc_handlers(
+            (aio_handlers(service_name, servicer, aio_server.pool, blocking),)
+        )
+        health_servicer = LoopHealth(aio_server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
+        reflection.enable_server_reflection(
+            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), aio_server.server
+        )
+    else:
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
+            options=SERVER_OPTIONS,
+            interceptors=chain,
+        )
+        add(server)
+        health_servicer = health.HealthServicer(experimental_non_blocking=True)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
     for name in ("", service_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as err:
-        raise RuntimeError(f"cannot listen on {address}: {err}") from None
+        port = 0
+        why = f"cannot listen on {address}: {err}"
+    else:
+        why = f"cannot listen on {address}: the address is in use or not local"
     if port == 0:
-        raise RuntimeError(f"cannot listen on {address}: the address is in use or not local")
+        if isinstance(server, AioServer):
+            server.stop(None)  # its loop thread and pool
+        raise RuntimeError(why)
     return Built(
         server=server,
         port=port,
@@ -173,6 +200,9 @@ def new_server_owning(
     address: str,
     close_store: Callable[[], None],
     servicer: object | None = None,
+    *,
+    on_loop: bool = False,
+    blocking: frozenset[str] = frozenset(),
 ) -> Built:
     """Build a server that owns a store.
 
@@ -180,7 +210,15 @@ def new_server_owning(
     failed start leaves no open file behind.
     """
     try:
-        return new_server(service_name, add, address, closers=(close_store,), servicer=servicer)
+        return new_server(
+            service_name,
+            add,
+            address,
+            closers=(close_store,),
+            servicer=servicer,
+            on_loop=on_loop,
+            blocking=blocking,
+        )
     except BaseException:
         close_store()
         raise

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 import yaml
 
 from services.common.config import SERVICES
+from tests.e2e.conftest import Cmr
 
 CMR = [sys.executable, "-m", "cli.main"]
 WAIT_S = 60.0
@@ -40,13 +43,28 @@ def _wait_ready(path: Path, proc: subprocess.Popen[bytes]) -> dict[str, object]:
     raise AssertionError(f"{path} never appeared")
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def separate(tmp_path: Path) -> Iterator[str]:
-    """Five OS processes on ephemeral ports; yields the gateway address."""
+    """Five OS processes on free ports; yields the gateway address.
+
+    Each service is told every other's address up front: placement follows relations, which
+    follows placement and access, so no start order gives each its peers' ephemeral ports.
+    """
     password = tmp_path / "pw"
     password.write_text("separate-secret\n")
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "GRPC_VERBOSITY": "ERROR"}
+    ports = {service: _free_port() for service in SERVICES}
+    env = {
+        **os.environ,
+        "GRPC_VERBOSITY": "ERROR",
+        **{f"CMR_{s.upper()}_ADDR": f"127.0.0.1:{ports[s]}" for s in SERVICES},
+    }
     try:
         for service in SERVICES:
             ready = tmp_path / f"{service}.ready"
@@ -57,7 +75,7 @@ def separate(tmp_path: Path) -> Iterator[str]:
                     "--service",
                     service,
                     "--port",
-                    "0",
+                    str(ports[service]),
                     "--data-dir",
                     str(tmp_path / service),
                     "--controller-name",
@@ -72,9 +90,7 @@ def separate(tmp_path: Path) -> Iterator[str]:
                 stderr=subprocess.DEVNULL,
             )
             procs.append(proc)
-            port = _wait_ready(ready, proc)["ports"]
-            assert isinstance(port, dict)
-            env[f"CMR_{service.upper()}_ADDR"] = f"127.0.0.1:{port[service]}"
+            assert _wait_ready(ready, proc)["ports"] == {service: ports[service]}
         ready = tmp_path / "gateway.ready"
         # the gateway finds its peers through a config file, the services through the environment
         addresses = {s: env.pop(f"CMR_{s.upper()}_ADDR") for s in SERVICES}
@@ -98,9 +114,9 @@ def separate(tmp_path: Path) -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         procs.append(proc)
-        ports = _wait_ready(ready, proc)["ports"]
-        assert isinstance(ports, dict)
-        yield f"127.0.0.1:{ports['gateway']}"
+        bound = _wait_ready(ready, proc)["ports"]
+        assert isinstance(bound, dict)
+        yield f"127.0.0.1:{bound['gateway']}"
     finally:
         for proc in procs:
             proc.terminate()
@@ -174,3 +190,49 @@ def _alive(pid: int) -> bool:
 
 def test_cmr_console_script_is_installed() -> None:
     assert shutil.which("cmr", path=str(Path(sys.executable).parent)) is not None
+
+
+def test_separate_processes_carry_relations_subordinates_and_revoke(
+    separate: str, tmp_path: Path
+) -> None:
+    # Every service alone in its process serves on an event loop (services.common.aio): feeds
+    # cross processes, Sync waits off the loop, offers asks relations off the loop.
+    admin = Cmr(tmp_path / "admin")
+    admin.ok("login", separate, "-u", "admin", input="separate-secret\n")
+    admin.ok("add-model", "shared")
+    admin.ok("deploy", "mysql", "-m", "shared")
+    admin.ok("offer", "shared.mysql:db", "-m", "shared")
+    # a container relation returns once placement has made the subordinate units
+    admin.ok("deploy", "logging", "-m", "shared")
+    admin.ok("relate", "logging", "mysql", "-m", "shared")
+    mysql = admin.json("status", "-m", "shared")["applications"]["mysql"]
+    assert list(mysql["units"]["mysql/0"]["subordinates"]) == ["logging/0"]
+
+    out = admin.ok("add-user", "bob")
+    match = re.search(r"cmr register (\S+)", out)
+    assert match, out
+    bob = Cmr(tmp_path / "bob")
+    bob.ok("register", match.group(1), input="bob-password\n")
+    admin.ok("grant", "bob", "consume", "admin/shared.mysql")
+    admin.ok("add-model", "wiki")
+    admin.ok("grant", "bob", "write", "wiki")
+    bob.ok("deploy", "mediawiki", "-m", "admin/wiki")
+    bob.ok("relate", "mediawiki", "admin/shared.mysql", "-m", "admin/wiki")
+    [connection] = admin.json("offers", "-m", "shared")["mysql"]["connections"]
+    assert (connection["username"], connection["status"]) == ("bob", {"current": "joined"})
+
+    relation = str(connection["relation-id"])
+    admin.ok("suspend-relation", relation, "-m", "shared")
+    [connection] = admin.json("offers", "-m", "shared")["mysql"]["connections"]
+    assert connection["status"]["current"] == "suspended"
+    admin.ok("resume-relation", relation, "-m", "shared")
+    [connection] = admin.json("offers", "-m", "shared")["mysql"]["connections"]
+    assert connection["status"] == {"current": "joined"}
+
+    # revoking consume suspends bob's relation by the time revoke returns (relations' Sync)
+    admin.ok("revoke", "bob", "consume", "admin/shared.mysql")
+    [connection] = admin.json("offers", "-m", "shared")["mysql"]["connections"]
+    assert connection["status"] == {
+        "current": "suspended",
+        "message": "offer permission revoked",
+    }
