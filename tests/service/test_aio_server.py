@@ -21,6 +21,7 @@ from services.common.aio import AioServer
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 from services.placement import server as placement_server
+from tests.service.streams import Follower
 
 T = 10
 
@@ -108,24 +109,9 @@ def test_watch_streams_and_a_cancel_ends_it(
 ) -> None:
     _, stub = served
     watch = stub.Watch(placement_pb2.WatchRequest(after_sequence=0))
-    heard: list[str] = []
-    ended: list[grpc.StatusCode] = []
-
-    def follow() -> None:
-        try:
-            heard.extend(item.event.kind for item in watch)
-        except grpc.RpcError as err:
-            ended.append(err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN)
-
-    thread = threading.Thread(target=follow)
-    thread.start()
+    follower = Follower(watch)
     stub.AddModel(placement_pb2.AddModelRequest(name="w", owner="admin"), timeout=T)
-    for _ in range(200):  # bounded: the event crosses the loop and the pool
-        if heard:
-            break
-        time.sleep(0.01)
-    assert heard == ["model-added"]
+    assert follower.wait_for(1) == ["model-added"]  # across the loop and the pool
     watch.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-    thread.join(timeout=5)
-    assert not thread.is_alive()
-    assert ended == [grpc.StatusCode.CANCELLED]
+    assert follower.join()
+    assert follower.ended == [grpc.StatusCode.CANCELLED]

@@ -6,8 +6,6 @@ Each check makes the same call both ways, to the same running placement server, 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built, new_server
 from services.placement import server as placement_server
+from tests.service.streams import Follower
 
 TIMEOUT = 10
 
@@ -159,29 +158,14 @@ def test_a_local_watch_streams_what_the_server_streams_until_cancelled(both: Bot
         assert next(iter(local)) == next(iter(remote))
     finally:
         remote.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-    heard: list[str] = []
-    ended: list[grpc.StatusCode] = []
-
-    def follow() -> None:
-        try:
-            heard.extend(item.event.kind for item in local)
-        except grpc.RpcError as err:
-            ended.append(err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN)
-
-    thread = threading.Thread(target=follow)
-    thread.start()
+    follower = Follower(local)
     both.remote.AddMachine(
         placement_pb2.AddMachineRequest(model_uuid=_uuid(both, "w"), count=1), timeout=TIMEOUT
     )
-    for _ in range(200):  # bounded: the event arrives through the store's tail
-        if heard:
-            break
-        time.sleep(0.01)
-    assert heard == ["machine-added"]
+    assert follower.wait_for(1) == ["machine-added"]  # through the store's tail
     local.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-    thread.join(timeout=5)
-    assert not thread.is_alive()
-    assert ended == [grpc.StatusCode.CANCELLED]
+    assert follower.join()
+    assert follower.ended == [grpc.StatusCode.CANCELLED]
 
 
 def test_a_local_watch_ends_when_the_service_stops(tmp_path: Path) -> None:
