@@ -33,7 +33,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2
 
-from services.common.local import LocalContext, aborted_status
+from services.common.local import LocalContext, LocalTarget, aborted_status
 
 POOL_THREADS: Final = 16
 """Threads for the methods that run off the loop; each open `Watch` stream holds one while it
@@ -101,9 +101,14 @@ class LoopHealth:
 
 
 def handlers(
-    service_name: str, servicer: object, pool: futures.Executor, blocking: frozenset[str]
+    target: LocalTarget, pool: futures.Executor, blocking: frozenset[str]
 ) -> grpc.GenericRpcHandler[Any, Any]:
-    """The service's methods, each calling the synchronous servicer as the notes say."""
+    """The service's methods, each calling the synchronous servicer as the notes say.
+
+    A stream's context is the target's: when the server stops serving (`LocalTarget.close`),
+    an open `Watch` ends at once instead of holding the whole grace period.
+    """
+    service_name, servicer = target.service_name, target.servicer
     descriptor = descriptor_pool.Default().FindServiceByName(service_name)
     methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in descriptor.methods:
@@ -114,7 +119,7 @@ def handlers(
             continue  # no service has one
         if method.server_streaming:
             methods[method.name] = grpc.unary_stream_rpc_method_handler(
-                _streaming(call, pool),
+                _streaming(call, pool, target),
                 request_deserializer=request.FromString,
                 response_serializer=reply.SerializeToString,
             )
@@ -156,18 +161,24 @@ def _attempt(
 
 
 def _streaming(
-    call: Callable[[Message, LocalContext], Iterable[Message]], pool: futures.Executor
+    call: Callable[[Message, LocalContext], Iterable[Message]],
+    pool: futures.Executor,
+    target: LocalTarget,
 ) -> Callable[[Message, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Message]]:
     async def handle(
         request: Message, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Message]:
-        local = LocalContext(context.time_remaining())
+        local = LocalContext(context.time_remaining(), target)
         loop = asyncio.get_running_loop()
         items = iter(call(request, local))
         try:
             while True:
                 item = await loop.run_in_executor(pool, _next, items, local)
                 if item is _END:
+                    if not target.serving:  # as a stream cut by a server going away
+                        await context.abort(
+                            grpc.StatusCode.UNAVAILABLE, f"{target.service_name} is stopping"
+                        )
                     return
                 if isinstance(item, tuple):
                     await context.abort(*item)

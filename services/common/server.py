@@ -119,14 +119,15 @@ def new_server(
     chain = list(interceptors)
     if servicer is not None and chain:
         raise ValueError("a local servicer would bypass the server's interceptors")
+    local = LocalTarget(service_name, servicer) if servicer is not None else None
     server: grpc.Server | AioServer
     health_servicer: health.HealthServicer | LoopHealth
     if on_loop:
-        if servicer is None or chain:
+        if local is None or chain:
             raise ValueError("a server on an event loop needs its servicer and no interceptors")
         server = aio_server = AioServer(SERVER_OPTIONS, service_name)
         aio_server.server.add_generic_rpc_handlers(
-            (aio_handlers(service_name, servicer, aio_server.pool, blocking),)
+            (aio_handlers(local, aio_server.pool, blocking),)
         )
         health_servicer = LoopHealth(aio_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
@@ -164,7 +165,7 @@ def new_server(
         health=health_servicer,
         service_name=service_name,
         closers=tuple(closers),
-        local=LocalTarget(service_name, servicer) if servicer is not None else None,
+        local=local,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -44,9 +45,24 @@ def _wait_ready(path: Path, proc: subprocess.Popen[bytes]) -> dict[str, object]:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port below the ephemeral range.
+
+    Other tests bind port 0 meanwhile; a port from the ephemeral range could be handed to one
+    of them between this check and the service binding it.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:
+        low = 32_768  # Linux's default
+    for _ in range(100):  # bounded
+        port = random.randrange(10_000, max(low, 10_001))  # noqa: S311 - not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 @pytest.fixture
