@@ -42,7 +42,7 @@ from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from gateway.peers import Peers
 from services.common.local import LocalTarget
 from services.common.reactor import BACKOFF_S
-from services.common.server import CHANNEL_OPTIONS
+from services.common.server import channel_to
 
 MAX_ENTRIES: Final = 50_000
 """Beyond this many replies the cache starts again empty (a bound, not a policy)."""
@@ -55,25 +55,20 @@ class _Message(Protocol):
     def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...  # noqa: N802
 
 
-_LATEST: Final[dict[str, Any]] = {
-    "placement": placement_pb2.WatchRequest(from_latest=True),
-    "offers": offers_pb2.WatchRequest(from_latest=True),
-    "access": access_pb2.WatchRequest(from_latest=True),
-    "relations": relations_pb2.WatchRequest(from_latest=True),
-}
-"""Each service's `Watch` request from its newest event on."""
-
-
 def latest_watchers() -> dict[str, Callable[[grpc.Channel], Iterable[Any]]]:
     """How to open a `from_latest` Watch on each service."""
     return {
         "placement": lambda ch: placement_pb2_grpc.PlacementServiceStub(ch).Watch(
-            _LATEST["placement"]
+            placement_pb2.WatchRequest(from_latest=True)
         ),
-        "offers": lambda ch: offers_pb2_grpc.OfferServiceStub(ch).Watch(_LATEST["offers"]),
-        "access": lambda ch: access_pb2_grpc.AccessServiceStub(ch).Watch(_LATEST["access"]),
+        "offers": lambda ch: offers_pb2_grpc.OfferServiceStub(ch).Watch(
+            offers_pb2.WatchRequest(from_latest=True)
+        ),
+        "access": lambda ch: access_pb2_grpc.AccessServiceStub(ch).Watch(
+            access_pb2.WatchRequest(from_latest=True)
+        ),
         "relations": lambda ch: relations_pb2_grpc.RelationServiceStub(ch).Watch(
-            _LATEST["relations"]
+            relations_pb2.WatchRequest(from_latest=True)
         ),
     }
 
@@ -192,13 +187,10 @@ class ReadCache:
         while not self._stop.is_set():
             try:
                 local = self._local.get(service)
-                if local is not None:
-                    attempt = self._listen(service, watch(local), attempt, local=True)
-                else:
-                    with grpc.insecure_channel(
-                        self._addresses[service], options=CHANNEL_OPTIONS
-                    ) as channel:
-                        attempt = self._listen(service, watch(channel), attempt, local=False)
+                with channel_to(local, self._addresses[service]) as channel:
+                    attempt = self._listen(
+                        service, watch(channel), attempt, local=local is not None
+                    )
             except grpc.RpcError as err:
                 log.debug("read cache: %s feed: %s", service, err)
             except Exception:

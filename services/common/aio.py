@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent import futures
 from typing import Any, Final, TypeVar
 
@@ -112,11 +112,11 @@ def handlers(
     descriptor = descriptor_pool.Default().FindServiceByName(service_name)
     methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in descriptor.methods:
+        if method.client_streaming:
+            continue  # no service has one
         request = message_factory.GetMessageClass(method.input_type)
         reply = message_factory.GetMessageClass(method.output_type)
         call = getattr(servicer, method.name)
-        if method.client_streaming:
-            continue  # no service has one
         if method.server_streaming:
             methods[method.name] = grpc.unary_stream_rpc_method_handler(
                 _streaming(call, pool, target),
@@ -190,10 +190,10 @@ def _streaming(
 
 
 def _next(
-    items: Iterable[Message], local: LocalContext
+    items: Iterator[Message], local: LocalContext
 ) -> Message | object | tuple[grpc.StatusCode, str]:
     try:
-        item: Message | object = next(iter(items), _END)
+        item: Message | object = next(items, _END)
         return item
     except Exception as err:  # as in `_attempt`
         return aborted_status(local, err)

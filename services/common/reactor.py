@@ -28,7 +28,7 @@ from typing import Final, Protocol
 import grpc
 
 from cmr.common.v1 import common_pb2
-from services.common.server import CHANNEL_OPTIONS
+from services.common.server import channel_to
 
 BACKOFF_S: Final = (0.05, 0.2, 0.5, 1.0, 2.0)
 """Waits between reconnection attempts; the last repeats."""
@@ -148,13 +148,10 @@ class FeedReactor:
             local = self._local
             address = "this process" if local is not None else self._address()
             try:
-                if local is not None:
-                    attempt = self._follow(self._watch(local, self.applied()), attempt, local=True)
-                else:
-                    with grpc.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-                        attempt = self._follow(
-                            self._watch(channel, self.applied()), attempt, local=False
-                        )
+                with channel_to(local, address) as channel:
+                    attempt = self._follow(
+                        self._watch(channel, self.applied()), attempt, local=local is not None
+                    )
             except grpc.RpcError as err:
                 if self._stop.is_set():
                     return

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,6 +40,17 @@ CHANNEL_OPTIONS: Final[list[tuple[str, Any]]] = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
+
+
+def channel_to(local: grpc.Channel | None, address: str) -> AbstractContextManager[grpc.Channel]:
+    """The channel to reach a service through, for the length of a `with` block.
+
+    `local` (a `LocalChannel`) when the service was built in this process, else a new gRPC
+    channel to `address`, closed when the block ends.
+    """
+    if local is not None:
+        return nullcontext(local)
+    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
