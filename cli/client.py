@@ -12,9 +12,9 @@ import grpc
 
 from cli import state
 from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from services.common import errors
+from kernel import errors
+from kernel.offerurl import OfferURL
 from services.common.server import CHANNEL_OPTIONS
-from services.offers.url import OfferURL
 
 TIMEOUT_S: Final = 30.0
 """Deadline of one CLI call."""

@@ -19,8 +19,8 @@ from cli.options import (
     read_password,
 )
 from cmr.gateway.v1 import gateway_pb2 as pb
+from kernel import errors
 from services.common import config as server_config
-from services.common import errors
 
 CHARMS_DIR: Final = Path(__file__).resolve().parent.parent / "charms"
 """Bundled sample charms, deployable by name (`cmr deploy mysql`)."""

@@ -12,8 +12,7 @@ from cli import render
 from cli.client import credentials, gateway, require_model, resolve
 from cli.options import FORMATS, model_option, print_data
 from cmr.gateway.v1 import gateway_pb2 as pb
-from services.placement.charm import APPLICATION_NAME
-from services.placement.domain import MODEL_NAME
+from kernel.names import APPLICATION_NAME, MODEL_NAME
 
 OFFER_ARG: Final = re.compile(r"/?(?:(?P<model>[^.]*)\.)?(?P<app>[^:]*)(?::(?P<endpoints>.*))?")
 

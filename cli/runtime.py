@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from services.common import errors
+from kernel import errors
 from services.common.config import SERVICES, Config
 from services.common.server import Built, serve_until_signalled
 

@@ -12,7 +12,7 @@ from cli.client import credentials, gateway, remote_offer, require_model, resolv
 from cli.options import FORMATS, model_option, print_data
 from cli.relations import parse_cidrs
 from cmr.gateway.v1 import gateway_pb2 as pb
-from services.placement.charm import APPLICATION_NAME
+from kernel.names import APPLICATION_NAME
 
 
 def _unrecognized(extra: tuple[str, ...]) -> click.ClickException:

@@ -13,7 +13,7 @@ import grpc
 
 from cmr.access.v1 import access_pb2
 from gateway.peers import Peers
-from services.common import errors
+from kernel import errors
 
 CACHE_TTL_S: Final = 2.0
 """How long a checked token is trusted without asking access again. A logout through this

@@ -23,7 +23,6 @@ gets the same proxy in the offering model, and the offerer never learns its name
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,17 +38,18 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.auth import Caller
 from gateway.peers import Peers
-from gateway.remote import CALL_TIMEOUT_S, CONSUMER, OFFERER, PeerControllers, Reconciler
+from gateway.remote import CALL_TIMEOUT_S, PeerControllers, Reconciler
 from gateway.resolve import (
     PERMISSION_DENIED,
     Resolver,
     at_least,
     offer_target,
 )
-from services.common import errors
-from services.offers.url import OfferURL, is_application_name
+from kernel import errors
+from kernel.names import is_application_name, is_proxy_name
+from kernel.offerurl import OfferURL
+from kernel.relation import Half
 
-PROXY: Final = re.compile(r"remote-[0-9a-f]{32}")
 """A consumer proxy's name."""
 PROXY_NAMESPACE: Final = uuid.UUID("6b1f3c0e-5d7a-4e0b-9a51-0c6f2d8e7a44")
 """Namespace of the UUID-5 digests that name consumer proxies."""
@@ -227,7 +227,7 @@ class CrossModel:
         offer_model_uuid: str = "",
         relation: str = "",
     ) -> str:
-        """A token this controller's access signs (see `services.access.tokens`)."""
+        """A token this controller's access signs (`kernel.tokens`)."""
         return self._peers.ask(
             "access",
             self._peers.access.IssueOfferToken,
@@ -514,7 +514,7 @@ class CrossModel:
     ) -> relations_pb2.Relation:
         cross = relations_pb2.CrossModel(
             token=token,
-            side=CONSUMER,
+            side=Half.CONSUMER,
             username=caller.user,
             source_model_uuid=model.uuid,
             subnets=subnets,
@@ -553,7 +553,7 @@ class CrossModel:
             raise errors.Refused(f'application "{offer.application}" has been removed')
         half = relations_pb2.CrossModel()
         half.CopyFrom(cross)
-        half.side = OFFERER
+        half.side = Half.OFFERER
         half.offer_uuid = offer.uuid
         half.status = "error" if cross.message else "joined"
         return self._peers.ask(
@@ -680,7 +680,7 @@ class CrossModel:
             Unauthenticated, Forbidden: the token is bad, misused, or its user lost consume.
             Invalid: a malformed request.
         """
-        if not request.token or not PROXY.fullmatch(request.proxy_name):
+        if not request.token or not is_proxy_name(request.proxy_name):
             raise errors.Invalid("a relation token and a proxy name `remote-<32 hex>` are needed")
         if not request.consumer_controller_uuid or not request.consumer_address:
             raise errors.Invalid("the consuming controller's UUID and address are needed")
@@ -749,7 +749,7 @@ class CrossModel:
         egress: dict[str, list[str]] = {}
         for relation in relations:
             cross = relation.cross_model
-            if cross.side != CONSUMER or cross.via:
+            if cross.side != Half.CONSUMER or cross.via:
                 continue
             local = next(e for e in relation.endpoints if not e.remote)
             remote = next(e for e in relation.endpoints if e.remote)
@@ -801,7 +801,7 @@ class CrossModel:
             if relation is None or not relation.suspended:
                 continue  # the relations context reports unknown ids; not suspended: no-op
             cross = relation.cross_model
-            if cross.side != OFFERER:
+            if cross.side != Half.OFFERER:
                 continue
             offer = self._offer(cross.offer_uuid, context)
             if offer is None or not at_least(

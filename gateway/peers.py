@@ -14,7 +14,7 @@ from cmr.access.v1 import access_pb2_grpc
 from cmr.offers.v1 import offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2_grpc
-from services.common import errors
+from kernel import errors
 from services.common.config import SERVICES, Config
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS

@@ -42,7 +42,8 @@ from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.peers import Peers
-from services.common import errors
+from kernel import errors
+from kernel.relation import Half
 from services.common.server import CHANNEL_OPTIONS
 
 CALL_TIMEOUT_S: Final = 10.0
@@ -58,10 +59,6 @@ PEER_CHANNEL_OPTIONS: Final = [
 ]
 REVOKED: Final = "offer permission revoked"
 """The suspend reason a revoke of consume leaves (set by the relations context)."""
-CONSUMER: Final = "consumer"
-"""`CrossModel.side` of the half in the consuming model."""
-OFFERER: Final = "offerer"
-"""`CrossModel.side` of the half in the offering model, which carries the connection."""
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -232,7 +229,7 @@ class Reconciler:
         request = access_pb2.VerifyOfferTokenRequest(token=credential)
         if half is not None and not authentic_only:
             cross = half.relation.cross_model
-            if cross.side == OFFERER:
+            if cross.side == Half.OFFERER:
                 request.kind = "relation"
                 request.offer_model_uuid = half.model_uuid
                 request.offer_uuid = cross.offer_uuid
@@ -263,7 +260,7 @@ class Reconciler:
         self, half: relations_pb2.RemoteHalf, context: grpc.ServicerContext | Background
     ) -> None:
         cross = half.relation.cross_model
-        saas = self._saas_of(half, context) if cross.side == CONSUMER else None
+        saas = self._saas_of(half, context) if cross.side == Half.CONSUMER else None
 
         def renewed(fresh: str) -> None:
             self._peers.ask(
@@ -292,7 +289,7 @@ class Reconciler:
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.UNAUTHENTICATED,
             )
-            if refused and cross.side == CONSUMER:
+            if refused and cross.side == Half.CONSUMER:
                 self._mirror(cross.token, True, REVOKED, context)
                 if saas is not None:
                     self._saas_status(saas, "error", REVOKED, context)
@@ -313,7 +310,7 @@ class Reconciler:
                 context,  # type: ignore[arg-type]
             )
             return
-        if cross.side == CONSUMER:
+        if cross.side == Half.CONSUMER:
             self._mirror(cross.token, state.suspended, state.reason, context)
             if saas is not None:
                 # the SAAS mirrors the offered application once the offerer answers again

@@ -20,14 +20,16 @@ from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway.auth import Caller
 from gateway.peers import Peers
-from services.common import errors
-from services.offers.url import OfferURL
+from kernel import access, errors
+from kernel.access import TargetKind
+from kernel.offerurl import OfferURL
 
-LADDERS: Final[dict[int, tuple[str, ...]]] = {
-    access_pb2.TARGET_KIND_CONTROLLER: ("login", "add-model", "superuser"),
-    access_pb2.TARGET_KIND_MODEL: ("read", "write", "admin"),
-    access_pb2.TARGET_KIND_OFFER: ("read", "consume", "admin"),
+KINDS: Final[dict[int, TargetKind]] = {
+    access_pb2.TARGET_KIND_CONTROLLER: TargetKind.CONTROLLER,
+    access_pb2.TARGET_KIND_MODEL: TargetKind.MODEL,
+    access_pb2.TARGET_KIND_OFFER: TargetKind.OFFER,
 }
+"""The kernel's target kind of each wire kind."""
 PERMISSION_DENIED: Final = "permission denied"
 CONTROLLER_TARGET: Final = access_pb2.Target(
     kind=access_pb2.TARGET_KIND_CONTROLLER, label="controller"
@@ -35,9 +37,8 @@ CONTROLLER_TARGET: Final = access_pb2.Target(
 
 
 def at_least(kind: int, held: str, needed: str) -> bool:
-    """True when `held` is `needed` or above on the ladder of `kind`."""
-    ladder = LADDERS[kind]
-    return held in ladder and ladder.index(held) >= ladder.index(needed)
+    """True when `held` is `needed` or above on the ladder of the wire kind `kind`."""
+    return access.at_least(KINDS[kind], held, needed)
 
 
 def split_model_ref(ref: str, caller: str) -> tuple[str, str]:

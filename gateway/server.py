@@ -22,7 +22,7 @@ from gateway.auth import Authenticator, Caller
 from gateway.cache import ReadCache, WriteFence
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
-from gateway.remote import OFFERER, PeerControllers, Reconciler
+from gateway.remote import PeerControllers, Reconciler
 from gateway.resolve import (
     CONTROLLER_TARGET,
     Held,
@@ -31,14 +31,14 @@ from gateway.resolve import (
     offer_target,
     split_model_ref,
 )
-from services.access import tokens
-from services.common import errors
+from kernel import errors, tokens
+from kernel.access import ends_consume
+from kernel.offerurl import OfferURL
+from kernel.relation import Half
 from services.common import status as codes
 from services.common.config import Config
 from services.common.local import LocalTarget
 from services.common.server import Built, new_server
-from services.offers.url import OfferURL
-from services.relations.domain import access_event_matters
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
 
@@ -645,7 +645,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """Resolve every target first, then grant or revoke on each through access.
 
         After a revoke on an offer that the relations context acts on (it takes the user below
-        consume: `access_event_matters`), wait (under the deadline) until relations has applied
+        consume: `ends_consume`), wait (under the deadline) until relations has applied
         it: the relations it suspends are suspended when `revoke` returns.
         """
         caller = self._auth.caller(context)
@@ -659,14 +659,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 ),
                 context,
             )
-            if isinstance(reply, access_pb2.RevokeResponse) and access_event_matters(
-                "access-revoked",
-                {
-                    "target-kind": "offer" if target.kind == access_pb2.TARGET_KIND_OFFER else "",
-                    "offer-uuid": target.offer_uuid,
-                    "previous": reply.previous,
-                    "effective": reply.effective,
-                },
+            if (
+                isinstance(reply, access_pb2.RevokeResponse)
+                and target.kind == access_pb2.TARGET_KIND_OFFER
+                and target.offer_uuid
+                and ends_consume(reply.previous, reply.effective)
             ):
                 last = max(last, reply.sequence)
         if last:
@@ -1199,7 +1196,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if half is None:
             return pb.GetRemoteRelationResponse(exists=False)
         offered = ""
-        if half.relation.cross_model.side == OFFERER:
+        if half.relation.cross_model.side == Half.OFFERER:
             local = next((e for e in half.relation.endpoints if not e.remote), None)
             app = (
                 self._cmr.find_application(half.model_uuid, local.application, context)

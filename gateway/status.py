@@ -10,7 +10,8 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
-from gateway.remote import OFFERER, REVOKED
+from gateway.remote import REVOKED
+from kernel.relation import Half
 from services.common.db import now_rfc3339
 
 MODEL_TYPE: Final = "iaas"
@@ -39,7 +40,7 @@ def compose(
     `subordinate_to`, sorted, and its scale is its unit count.
     """
     model = placement.model
-    relations = [r for r in relations if r.cross_model.side != OFFERER]
+    relations = [r for r in relations if r.cross_model.side != Half.OFFERER]
     mirrored = saas_status or {}
     by_application = endpoint_relations(relations)
     units_of = {one.application: one for one in placement.status_units}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils.migrations import Migrations
 
-from services.common import config, errors
+from kernel import errors
+from services.common import config
 from services.common.db import SqliteStore, outbox_migration
 
 migrations = Migrations("cmr.test")

@@ -28,16 +28,16 @@ import hashlib
 import hmac
 import json
 import math
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Final, NamedTuple, Protocol
 
-from services.access import tokens
-from services.common import errors
+from kernel import errors, tokens
+from kernel.access import LADDERS, Level, TargetKind, rank
+from kernel.names import CONTROLLER_NAME, USER_NAME
+from services.access import signing
 from services.common.events import EventStore
 from services.common.paging import page_size
 
@@ -46,14 +46,6 @@ Clock = Callable[[], datetime]
 
 TokenFactory = Callable[[], str]
 """Returns a new, unguessable session token."""
-
-USER_NAME: Final = re.compile(
-    r"[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9](?:@[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9])?"
-)
-"""Juju's user name (juju/names@v5:user.go): at least two characters, `bob` or `bob@external`."""
-
-CONTROLLER_NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
-"""cmr's controller name: no `.`, `:` or `/`, so offer URLs stay unambiguous."""
 
 ADMIN: Final = "admin"
 """The superuser created at bootstrap."""
@@ -102,34 +94,6 @@ def rfc3339(moment: datetime) -> str:
 
 # --- values -------------------------------------------------------------------------------
 
-
-class TargetKind(StrEnum):
-    """What a permission is on; the value is the feed's `target-kind` attribute."""
-
-    CONTROLLER = "controller"
-    MODEL = "model"
-    OFFER = "offer"
-
-
-class Level(StrEnum):
-    """Access levels of every kind; which are valid depends on the target (`LADDERS`)."""
-
-    NONE = ""
-    LOGIN = "login"
-    ADD_MODEL = "add-model"
-    SUPERUSER = "superuser"
-    READ = "read"
-    WRITE = "write"
-    CONSUME = "consume"
-    ADMIN = "admin"
-
-
-LADDERS: Final[dict[TargetKind, tuple[Level, ...]]] = {
-    TargetKind.CONTROLLER: (Level.LOGIN, Level.ADD_MODEL, Level.SUPERUSER),
-    TargetKind.MODEL: (Level.READ, Level.WRITE, Level.ADMIN),
-    TargetKind.OFFER: (Level.READ, Level.CONSUME, Level.ADMIN),
-}
-"""Each kind's levels, lowest first; a level includes every level below it."""
 
 _REVOKE_WRAPPERS: Final[dict[TargetKind, tuple[str, ...]]] = {
     # Juju's wrappers, by the rung revoked (REFERENCE §3.2): revoking the lowest rung removes
@@ -911,12 +875,6 @@ def check_level(target: Target, level: str) -> Level:
     return Level(level)
 
 
-def rank(kind: TargetKind, level: str) -> int:
-    """Return a level's height on its kind's ladder: 0 for none (or a foreign level), then 1.."""
-    ladder = LADDERS[kind]
-    return ladder.index(Level(level)) + 1 if level in ladder else 0
-
-
 def _higher(kind: TargetKind, a: str, b: str) -> str:
     return a if rank(kind, a) >= rank(kind, b) else b
 
@@ -1331,7 +1289,7 @@ def issue_offer_token(
         # whole seconds, rounded up: a token lasts at least LIFETIME_S (truncating took up
         # to a second off it, all of it with a short lifetime)
         expires = math.ceil(now) + tokens.LIFETIME_S
-        signed = tokens.mint(
+        signed = signing.mint(
             access.secret(TOKEN_KEY),
             replace(claims, issuer=info.uuid, user=user, expires=expires),
         )
@@ -1361,10 +1319,10 @@ def verify_offer_token(
         info = access.controller_info()
         if info is None:
             raise errors.Unavailable("the controller identity is not set up yet")
-        claims = tokens.read(access.secret(TOKEN_KEY), token, issuer=info.uuid, now=now)
+        claims = signing.read(access.secret(TOKEN_KEY), token, issuer=info.uuid, now=now)
         if not kind:
             return claims  # authenticity only: signed here and unexpired
-        tokens.check(
+        signing.check(
             claims,
             kind=kind,
             offer_uuid=offer_uuid,
@@ -1398,7 +1356,7 @@ def renew_offer_token(
         info = access.controller_info()
         if info is None:
             raise errors.Unavailable("the controller identity is not set up yet")
-        claims = tokens.read(
+        claims = signing.read(
             access.secret(TOKEN_KEY), token, issuer=info.uuid, now=now, renewing=True
         )
     return issue_offer_token(

@@ -13,9 +13,11 @@ from typing import Final
 import grpc
 
 from cmr.access.v1 import access_pb2, access_pb2_grpc
-from services.access import domain, tokens
+from kernel import errors, tokens
+from kernel.access import TargetKind
+from services.access import domain
 from services.access.store import SqliteAccess
-from services.common import errors, feed, status
+from services.common import feed, status
 from services.common.config import Config
 from services.common.server import Built, new_server_owning
 
@@ -34,15 +36,15 @@ def _user(user: domain.User) -> access_pb2.User:
     )
 
 
-_KINDS: dict[int, domain.TargetKind] = {
-    access_pb2.TARGET_KIND_CONTROLLER: domain.TargetKind.CONTROLLER,
-    access_pb2.TARGET_KIND_MODEL: domain.TargetKind.MODEL,
-    access_pb2.TARGET_KIND_OFFER: domain.TargetKind.OFFER,
+_KINDS: dict[int, TargetKind] = {
+    access_pb2.TARGET_KIND_CONTROLLER: TargetKind.CONTROLLER,
+    access_pb2.TARGET_KIND_MODEL: TargetKind.MODEL,
+    access_pb2.TARGET_KIND_OFFER: TargetKind.OFFER,
 }
-_KIND_PB: dict[domain.TargetKind, access_pb2.TargetKind.ValueType] = {
-    domain.TargetKind.CONTROLLER: access_pb2.TARGET_KIND_CONTROLLER,
-    domain.TargetKind.MODEL: access_pb2.TARGET_KIND_MODEL,
-    domain.TargetKind.OFFER: access_pb2.TARGET_KIND_OFFER,
+_KIND_PB: dict[TargetKind, access_pb2.TargetKind.ValueType] = {
+    TargetKind.CONTROLLER: access_pb2.TARGET_KIND_CONTROLLER,
+    TargetKind.MODEL: access_pb2.TARGET_KIND_MODEL,
+    TargetKind.OFFER: access_pb2.TARGET_KIND_OFFER,
 }
 
 

@@ -38,6 +38,7 @@ from typing import Any, Final
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kernel.access import TargetKind
 from services.access.domain import (
     AuditEntry,
     AuditScope,
@@ -45,7 +46,6 @@ from services.access.domain import (
     Permission,
     Session,
     Target,
-    TargetKind,
     User,
     rfc3339,
 )

@@ -30,7 +30,7 @@ from typing import Final
 
 import yaml
 
-from services.common import errors
+from kernel import errors
 
 SERVICES: Final = ("placement", "access", "relations", "offers")
 """The four bounded contexts, in start-up order."""

@@ -8,7 +8,7 @@ from typing import Final, Protocol, TypeVar
 import grpc
 
 from cmr.common.v1 import common_pb2
-from services.common import errors
+from kernel import errors
 from services.common.db import Event, SqliteStore
 
 R = TypeVar("R")

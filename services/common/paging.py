@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-from services.common import errors
+from kernel import errors
 
 DEFAULT_PAGE: Final = 100
 """Items on a page when the request's `page_size` is 0."""

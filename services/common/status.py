@@ -9,7 +9,7 @@ from typing import Final, TypeVar
 
 import grpc
 
-from services.common import errors
+from kernel import errors
 
 log = logging.getLogger(__name__)
 

@@ -21,25 +21,11 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, Protocol
 
-from services.common import errors
+from kernel import errors
+from kernel.names import is_application_name
+from kernel.relation import Role, Scope
 from services.common.events import EventStore
 from services.common.paging import decode_token, encode_token, page_size
-from services.offers.url import is_application_name
-
-
-class Role(StrEnum):
-    """An endpoint's role (`provides` = provider, `requires` = requirer, `peers` = peer)."""
-
-    PROVIDER = "provider"
-    REQUIRER = "requirer"
-    PEER = "peer"
-
-
-class Scope(StrEnum):
-    """An endpoint's scope; only global endpoints may be offered."""
-
-    GLOBAL = "global"
-    CONTAINER = "container"
 
 
 class WellKnownService(StrEnum):

@@ -8,7 +8,7 @@ from typing import Final, TypeVar
 import grpc
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from services.common import errors
+from kernel import errors
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 from services.offers.domain import OfferConnection

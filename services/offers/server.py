@@ -11,7 +11,9 @@ from typing_extensions import override
 
 from cmr.offers.v1 import offers_pb2 as pb
 from cmr.offers.v1 import offers_pb2_grpc
-from services.common import errors, feed
+from kernel import errors
+from kernel.relation import Role, Scope
+from services.common import feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
@@ -84,16 +86,16 @@ def _rule(rule: domain.FirewallRule) -> pb.FirewallRule:
     return pb.FirewallRule(service=str(rule.service), allowlist=list(rule.cidrs))
 
 
-def _role(text: str) -> domain.Role:
+def _role(text: str) -> Role:
     try:
-        return domain.Role(text)
+        return Role(text)
     except ValueError:
         raise errors.Invalid(f'endpoint role "{text}" not valid') from None
 
 
-def _scope(text: str) -> domain.Scope:
+def _scope(text: str) -> Scope:
     try:
-        return domain.Scope(text or "global")
+        return Scope(text or "global")
     except ValueError:
         raise errors.Invalid(f'endpoint scope "{text}" not valid') from None
 

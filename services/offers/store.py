@@ -39,8 +39,9 @@ from typing import Any, Final
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kernel.relation import Role
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
-from services.offers.domain import Offer, OfferEndpoint, OfferFilter, RemoteApplication, Role
+from services.offers.domain import Offer, OfferEndpoint, OfferFilter, RemoteApplication
 
 migrations = Migrations("cmr.offers")
 

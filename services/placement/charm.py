@@ -5,35 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
 import yaml
 
-from services.common import errors
+from kernel import errors
+from kernel.names import APPLICATION_NAME, ENDPOINT_NAME
+from kernel.relation import JUJU_INFO, Role, Scope
 
 MAX_METADATA_BYTES: Final = 1024 * 1024
-APPLICATION_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*")
-ENDPOINT_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*")
 MAX_LIMIT: Final = 2**31 - 1
 """Largest `limit` the wire format (int32) can carry."""
 ENDPOINT_KEYS: Final = frozenset({"interface", "scope", "limit", "optional"})
-JUJU_INFO: Final = "juju-info"
-
-
-class Role(StrEnum):
-    """Role of an endpoint, from the metadata section that declares it."""
-
-    PROVIDER = "provider"
-    REQUIRER = "requirer"
-    PEER = "peer"
-
-
-class Scope(StrEnum):
-    """Scope of an endpoint."""
-
-    GLOBAL = "global"
-    CONTAINER = "container"
 
 
 SECTIONS: Final[Mapping[str, Role]] = {

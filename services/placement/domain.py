@@ -33,13 +33,14 @@ Rules kept here:
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol, TypeAlias
 
-from services.common import errors, paging
+from kernel import errors
+from kernel.names import MACHINE_ID, MAX_MODEL_NAME, MODEL_NAME, UNIT_NAME, USER_NAME
+from services.common import paging
 from services.common.events import EventStore
 from services.common.paging import DEFAULT_PAGE as DEFAULT_PAGE
 from services.common.paging import MAX_PAGE as MAX_PAGE
@@ -47,13 +48,6 @@ from services.common.paging import encode_token as encode_token
 from services.common.paging import page_size as page_size
 from services.placement.charm import CharmMeta, check_application_name, parse_metadata
 
-MODEL_NAME: Final = re.compile(r"[a-z0-9]+[a-z0-9-]*")
-MAX_MODEL_NAME: Final = 128
-USER_NAME: Final = re.compile(
-    r"[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9](?:@[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9])?"
-)
-UNIT_NAME: Final = re.compile(r"(?P<app>[a-z][a-z0-9-]*)/(?P<n>0|[1-9][0-9]*)")
-MACHINE_ID: Final = re.compile(r"0|[1-9][0-9]*")
 POOL_COUNT: Final = 255
 """Models can hold the /16s 10.1.0.0 to 10.255.0.0 at once."""
 MAX_HOSTS: Final = 65533

@@ -14,7 +14,9 @@ from cmr.common.v1 import common_pb2
 from cmr.placement.v1 import placement_pb2 as pb
 from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from services.common import errors, feed
+from kernel import errors
+from kernel.relation import Role, Scope
+from services.common import feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
@@ -22,7 +24,7 @@ from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within
 from services.common.server import Built, new_server_owning
 from services.placement import domain
-from services.placement.charm import CharmMeta, Role, Scope
+from services.placement.charm import CharmMeta
 from services.placement.store import SqlitePlacement
 
 SERVICE_NAME: Final = "cmr.placement.v1.PlacementService"

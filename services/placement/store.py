@@ -15,8 +15,9 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kernel.relation import Role, Scope
 from services.common.db import SqliteStore, outbox_migration
-from services.placement.charm import CharmMeta, Endpoint, Role, Scope
+from services.placement.charm import CharmMeta, Endpoint
 from services.placement.domain import Application, Machine, MachineRow, Model, Unit, UnitRow
 
 migrations = Migrations("cmr.placement")

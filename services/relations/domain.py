@@ -26,24 +26,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, Protocol
 
-from services.common import errors
+from kernel import errors
+from kernel.access import Level, ends_consume
+from kernel.relation import Half, Role, Scope
 from services.common.events import EventStore
-
-
-class Role(StrEnum):
-    """An endpoint's role (`provides` = provider, `requires` = requirer, `peers` = peer)."""
-
-    REQUIRER = "requirer"
-    PROVIDER = "provider"
-    PEER = "peer"
-
-
-class Scope(StrEnum):
-    """A relation's scope: container if either endpoint is container-scoped."""
-
-    GLOBAL = "global"
-    CONTAINER = "container"
-    """Pairs units in one container only; needs a subordinate on one side."""
 
 
 class RelationStatus(StrEnum):
@@ -131,14 +117,14 @@ class Relation:
     @property
     def offered_endpoint(self) -> str:
         """On the offerer's half, the offered application's endpoint; else empty."""
-        if self.side != OFFERER:
+        if self.side != Half.OFFERER:
             return ""
         return next((e.name for e in self.endpoints if not e.remote), "")
 
     @property
     def consumer_application(self) -> str:
         """On the offerer's half, the consumer proxy `remote-<hex>`; else empty."""
-        if self.side != OFFERER:
+        if self.side != Half.OFFERER:
             return ""
         return next((e.application for e in self.endpoints if e.remote), "")
 
@@ -170,10 +156,6 @@ class KnownUnit:
         return self.principal or self.name
 
 
-CONSUMER: Final = "consumer"
-"""The half of a cross-model relation in the consuming model (with the SAAS)."""
-OFFERER: Final = "offerer"
-"""The half in the offering model (with `remote-<hex>`); it carries the offer connection."""
 FROM_REMOTE: Final = "suspending after update from remote model"
 """The consumer's status message when the offerer suspends without a reason."""
 REVOKED: Final = "offer permission revoked"
@@ -666,7 +648,7 @@ def add_relation(
                 relation,
                 status=cross.status,
                 message=cross.message,
-                offer_uuid=cross.offer_uuid if cross.side == OFFERER else "",
+                offer_uuid=cross.offer_uuid if cross.side == Half.OFFERER else "",
                 via=cross.via,
                 token=cross.token,
                 side=cross.side,
@@ -700,9 +682,9 @@ def add_relation(
 def _check_cross(cross: CrossModel, a: Side, b: Side) -> None:
     if not cross.token:
         raise errors.Invalid("a cross-model relation needs a token")
-    if cross.side not in (CONSUMER, OFFERER):
+    if cross.side not in (Half.CONSUMER, Half.OFFERER):
         raise errors.Invalid(f'cross-model side "{cross.side}" not valid')
-    if cross.side == OFFERER and not cross.offer_uuid:
+    if cross.side == Half.OFFERER and not cross.offer_uuid:
         raise errors.Invalid("the offerer's half of a cross-model relation needs an offer")
     if cross.status not in (RelationStatus.JOINED, RelationStatus.ERROR):
         raise errors.Invalid(f'a new relation cannot start "{cross.status}"')
@@ -943,7 +925,7 @@ def _offered(relations: Relations, model_uuid: str, ids: Sequence[int]) -> list[
         relation = relations.get_relation(model_uuid, relation_id)
         if relation is None:
             raise errors.NotFound(f"relation {relation_id} not found")
-        if relation.side != OFFERER:
+        if relation.side != Half.OFFERER:
             raise errors.Refused(
                 f'cannot set suspend status for "{relation.key}" which is not associated with '
                 "an offer"
@@ -1016,7 +998,7 @@ def _suspend_halves(relations: Relations, offered: Relation, reason: str) -> tup
     seq = 0
     now = offered
     for half in relations.halves(offered.token) or [offered]:
-        text = reason if half.side == OFFERER else (reason or FROM_REMOTE)
+        text = reason if half.side == Half.OFFERER else (reason or FROM_REMOTE)
         seq, done = _suspend_half(relations, half, text)
         if half.id == offered.id and half.model_uuid == offered.model_uuid:
             now = done
@@ -1126,7 +1108,7 @@ def update_egress(
         relation = relations.get_relation(model_uuid, relation_id)
         if relation is None:
             raise errors.NotFound(f"relation {relation_id} not found")
-        if relation.side != CONSUMER:
+        if relation.side != Half.CONSUMER:
             raise errors.Refused(
                 f'relation "{relation.key}" does not consume an offer: it has no egress'
             )
@@ -1178,7 +1160,7 @@ def mirror_remote_state(relations: Relations, token: str, suspended: bool, reaso
     """
     seq = 0
     with relations.transaction():
-        halves = [h for h in relations.remote_halves(token) if h.side == CONSUMER]
+        halves = [h for h in relations.remote_halves(token) if h.side == Half.CONSUMER]
         if not halves:
             raise errors.NotFound(f'relation with token "{token}" not found')
         for half in halves:
@@ -1188,10 +1170,6 @@ def mirror_remote_state(relations: Relations, token: str, suspended: bool, reaso
             elif not suspended and half.suspended:
                 seq, _ = _resume_half(relations, half)
     return seq
-
-
-CONSUME_OR_MORE: Final = frozenset({"consume", "admin"})
-"""Offer levels that keep a user's cross-model relations going."""
 
 
 def access_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
@@ -1208,8 +1186,9 @@ def access_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
         kind == "access-revoked"
         and attributes.get("target-kind") == "offer"
         and bool(attributes.get("offer-uuid"))
-        and attributes.get("previous", "consume") in CONSUME_OR_MORE
-        and attributes.get("effective", "") not in CONSUME_OR_MORE
+        and ends_consume(
+            attributes.get("previous", Level.CONSUME), attributes.get("effective", "")
+        )
     )
 
 

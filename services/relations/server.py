@@ -10,7 +10,8 @@ import grpc
 from typing_extensions import override
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from services.common import errors, feed, status
+from kernel import errors
+from services.common import feed, status
 from services.common.config import Config
 from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within

@@ -39,16 +39,9 @@ from typing import Any, Final
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kernel.relation import Role, Scope
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
-from services.relations.domain import (
-    Endpoint,
-    KnownUnit,
-    Relation,
-    RelationStatus,
-    Role,
-    Scope,
-    in_key_order,
-)
+from services.relations.domain import Endpoint, KnownUnit, Relation, RelationStatus, in_key_order
 
 migrations = Migrations("cmr.relations")
 

@@ -20,7 +20,7 @@ from cli import runtime
 from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from services.access import tokens
+from kernel import tokens
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 from tests.e2e.conftest import Cmr

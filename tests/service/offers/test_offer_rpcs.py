@@ -11,12 +11,13 @@ import pytest
 
 from cmr.offers.v1 import offers_pb2 as pb
 from cmr.offers.v1 import offers_pb2_grpc
+from kernel.relation import Role
 from services.common import config
 from services.common.server import Built
 from services.offers.server import build_server
 from services.offers.store import SqliteOffers
 from services.relations import server as relations_server
-from services.relations.domain import Endpoint, Relation, RelationStatus, Role, relation_key
+from services.relations.domain import Endpoint, Relation, RelationStatus, relation_key
 from services.relations.store import SqliteRelations
 
 TIMEOUT = 10

@@ -12,8 +12,9 @@ import grpc
 import pytest
 
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
+from kernel.relation import Role
 from services.common import config
-from services.offers.domain import Offer, OfferEndpoint, Role
+from services.offers.domain import Offer, OfferEndpoint
 from services.offers.server import build_server
 from services.offers.store import SqliteOffers
 

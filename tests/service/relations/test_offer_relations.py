@@ -11,9 +11,10 @@ import pytest
 
 from cmr.relations.v1 import relations_pb2 as pb
 from cmr.relations.v1 import relations_pb2_grpc
+from kernel.relation import Role
 from services.common import config
 from services.common.db import now_rfc3339
-from services.relations.domain import Endpoint, Relation, RelationStatus, Role, relation_key
+from services.relations.domain import Endpoint, Relation, RelationStatus, relation_key
 from services.relations.server import build_server
 from services.relations.store import SqliteRelations
 

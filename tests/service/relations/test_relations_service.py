@@ -11,8 +11,9 @@ import grpc
 import pytest
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from kernel.relation import Role, Scope
 from services.common import config
-from services.relations.domain import Endpoint, Relation, Role, Scope, relation_key
+from services.relations.domain import Endpoint, Relation, relation_key
 from services.relations.server import build_server
 from services.relations.store import SqliteRelations
 

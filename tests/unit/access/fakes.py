@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from kernel.access import TargetKind
 from services.access.domain import (
     AuditEntry,
     AuditScope,
@@ -17,7 +18,6 @@ from services.access.domain import (
     Permission,
     Session,
     Target,
-    TargetKind,
     User,
 )
 

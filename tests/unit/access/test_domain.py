@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kernel import errors
 from services.access import domain
-from services.common import errors
 from tests.unit.access.fakes import InMemoryAccess
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from services.access import domain, tokens
+from kernel import errors, tokens
+from services.access import domain, signing
 from services.access.domain import ControllerInfo
 from services.access.store import SqliteAccess
-from services.common import errors
 from tests.unit.access.fakes import InMemoryAccess
 from tests.unit.access.test_permissions import OFFER, World, now
 
@@ -133,17 +133,17 @@ def test_a_token_signed_by_another_key_or_controller_is_refused(world: World) ->
     domain.grant(world.store, "admin", "bob", "consume", OFFER, now=now)
     claims = replace(CLAIMS, issuer="ctrl-uuid", user="bob", expires=int(T0) + 100)
     with pytest.raises(errors.Unauthenticated, match="not issued by this controller"):
-        _verify(world, tokens.mint(b"another controller's key", claims))
+        _verify(world, signing.mint(b"another controller's key", claims))
     secret = world.store.secret(domain.TOKEN_KEY)
     with pytest.raises(errors.Unauthenticated, match="another controller"):
-        _verify(world, tokens.mint(secret, replace(claims, issuer="other-uuid")))
+        _verify(world, signing.mint(secret, replace(claims, issuer="other-uuid")))
 
 
 def test_minting_checks_the_kind() -> None:
     with pytest.raises(errors.Invalid, match='token kind "admin" not valid'):
-        tokens.mint(b"k", replace(CLAIMS, kind="admin"))
+        signing.mint(b"k", replace(CLAIMS, kind="admin"))
     with pytest.raises(errors.Invalid, match="needs its relation"):
-        tokens.mint(b"k", replace(CLAIMS, kind=tokens.RELATION))
+        signing.mint(b"k", replace(CLAIMS, kind=tokens.RELATION))
 
 
 def test_an_expired_token_renews_while_its_user_still_consumes(world: World) -> None:

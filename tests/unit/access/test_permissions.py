@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from kernel import errors
+from kernel.access import TargetKind
 from services.access import domain
-from services.access.domain import Target, TargetKind
+from services.access.domain import Target
 from services.access.store import SqliteAccess
-from services.common import errors
 from tests.unit.access.fakes import InMemoryAccess
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kernel import errors
 from services.access import domain
 from services.access.server import open_store, read_bootstrap_password
 from services.access.store import SqliteAccess
-from services.common import config, errors
+from services.common import config
 
 
 def _cfg(

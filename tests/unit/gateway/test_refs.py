@@ -8,7 +8,7 @@ import pytest
 
 from gateway.auth import bearer_token
 from gateway.resolve import split_model_ref
-from services.common import errors
+from kernel import errors
 
 
 @pytest.mark.parametrize(

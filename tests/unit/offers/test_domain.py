@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from services.common import errors
+from kernel import errors
+from kernel.relation import Role, Scope
 from services.offers import domain
-from services.offers.domain import ApplicationEndpoint, OfferConnection, Role, Scope
+from services.offers.domain import ApplicationEndpoint, OfferConnection
 from services.offers.store import SqliteOffers
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common import errors
+from kernel import errors
+from kernel.relation import Role
 from services.offers import domain
-from services.offers.domain import OfferConnection, OfferEndpoint, RemoteApplication, Role
+from services.offers.domain import OfferConnection, OfferEndpoint, RemoteApplication
 from services.offers.store import SqliteOffers
 
 DB = OfferEndpoint(name="db", interface="mysql", role=Role.PROVIDER)

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.common import errors
-from services.placement.charm import (
-    Endpoint,
-    Role,
-    Scope,
-    check_application_name,
-    parse_metadata,
-)
+from kernel import errors
+from kernel.relation import Role, Scope
+from services.placement.charm import Endpoint, check_application_name, parse_metadata
 
 CHARMS = Path(__file__).resolve().parents[3] / "charms"
 JUJU_INFO = Endpoint(name="juju-info", role=Role.PROVIDER, interface="juju-info", implicit=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.common import errors
+from kernel import errors
 from services.placement import domain
 from services.placement.store import SqlitePlacement
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from services.common import errors
+from kernel import errors
 from services.placement import domain
 from services.placement.charm import check_application_name
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common import errors
+from kernel import errors
 from services.placement import domain
 from tests.unit.placement.conftest import Store
 

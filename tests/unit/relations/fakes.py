@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from services.relations.domain import KnownUnit, Relation, RelationStatus, Role
+from kernel.relation import Role
+from services.relations.domain import KnownUnit, Relation, RelationStatus
 
 
 @dataclass

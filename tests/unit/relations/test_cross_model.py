@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common import errors
+from kernel import errors
+from kernel.relation import Half, Role, Scope
 from services.relations import domain
 from services.relations.domain import (
     CandidateEndpoint,
@@ -12,8 +13,6 @@ from services.relations.domain import (
     KnownUnit,
     Relation,
     RelationStatus,
-    Role,
-    Scope,
     Side,
 )
 from tests.unit.relations.fakes import InMemoryRelations
@@ -40,7 +39,7 @@ def _pair(
         consuming,
         Side(application="mediawiki", endpoints=MEDIAWIKI),
         Side(application="mysql", remote=True, endpoints=MYSQL),
-        cross=CrossModel(token=token, side=domain.CONSUMER, username=user),
+        cross=CrossModel(token=token, side=Half.CONSUMER, username=user),
     ).relation
     offerer = domain.add_relation(
         store,
@@ -49,7 +48,7 @@ def _pair(
         Side(application="mysql", endpoint="db", endpoints=MYSQL),
         cross=CrossModel(
             token=token,
-            side=domain.OFFERER,
+            side=Half.OFFERER,
             offer_uuid="offer-1",
             username=user,
             source_model_uuid=consuming,

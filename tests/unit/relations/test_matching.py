@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.common import errors
-from services.relations.domain import (
-    Candidate,
-    CandidateEndpoint,
-    Role,
-    Scope,
-    Side,
-    infer_endpoints,
-)
+from kernel import errors
+from kernel.relation import Role, Scope
+from services.relations.domain import Candidate, CandidateEndpoint, Side, infer_endpoints
 
 P, R, PEER = Role.PROVIDER, Role.REQUIRER, Role.PEER
 C = Scope.CONTAINER

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.common import errors
+from kernel import errors
+from kernel.relation import Role, Scope
 from services.relations import domain
-from services.relations.domain import (
-    CandidateEndpoint,
-    Endpoint,
-    RelationStatus,
-    Role,
-    Scope,
-    Side,
-)
+from services.relations.domain import CandidateEndpoint, Endpoint, RelationStatus, Side
 from tests.unit.relations.fakes import InMemoryRelations
 
 P, R, PEER = Role.PROVIDER, Role.REQUIRER, Role.PEER

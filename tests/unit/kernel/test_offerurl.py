@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.common import errors
-from services.offers.url import (
-    OfferURL,
-    is_application_name,
-    is_endpoint_name,
-    is_model_name,
-    is_user_name,
-)
+from kernel import errors
+from kernel.names import is_application_name, is_endpoint_name, is_model_name, is_user_name
+from kernel.offerurl import OfferURL
 
 
 @pytest.mark.parametrize(

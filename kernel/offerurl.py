@@ -1,11 +1,9 @@
 """Offer URLs, `[controller:][owner/]model.offer[:endpoint]`, and the names they contain.
 
-Juju 3.6's grammar (juju/juju@3.6:core/crossmodel/offerurl.go, REFERENCE §1.2) with one fix:
+Juju 3.6's grammar (juju/juju@3.6:core/crossmodel/offerurl.go) with one fix:
 Juju reads `prod.mysql:db-admin` as controller `prod.mysql` because `db-admin` is not
 alphanumeric. Here, with two `:`-separated parts, the tail is an endpoint when it is a valid
 endpoint name and the head contains `.`; otherwise the head is the controller.
-
-No gRPC and no SQL: the gateway and the command line import this module too.
 """
 
 from __future__ import annotations
@@ -14,47 +12,18 @@ import re
 from dataclasses import dataclass, replace
 from typing import Final
 
-from services.common import errors
-
-APPLICATION_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*")
-"""Applications, offers and SAAS aliases: every part after a hyphen needs a letter."""
-MODEL_NAME: Final = re.compile(r"[a-z0-9]+[a-z0-9-]*")
-MAX_MODEL_NAME: Final = 128
-USER_NAME: Final = re.compile(
-    r"[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9](?:@[a-zA-Z0-9][a-zA-Z0-9.+-]*[a-zA-Z0-9])?"
+from kernel import errors
+from kernel.names import (
+    is_application_name,
+    is_controller_name,
+    is_endpoint_name,
+    is_model_name,
+    is_user_name,
 )
-ENDPOINT_NAME: Final = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*")
-CONTROLLER_NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
-"""cmr's rule: no `.`, `:` or `/`, so URLs stay unambiguous."""
 
 _PATH: Final = re.compile(
     r"/?(?:(?P<user>[^/]+)/)?(?P<model>[^.]*)(?:\.(?P<offer>[^:]*)(?::(?P<endpoint>.*))?)?"
 )
-
-
-def is_application_name(name: str) -> bool:
-    """True for a valid application, offer or SAAS name (`foo-1` is not; `foo-1a` is)."""
-    return APPLICATION_NAME.fullmatch(name) is not None
-
-
-def is_model_name(name: str) -> bool:
-    """True for a valid model name of at most 128 characters."""
-    return len(name) <= MAX_MODEL_NAME and MODEL_NAME.fullmatch(name) is not None
-
-
-def is_user_name(name: str) -> bool:
-    """True for a valid local (`bob`) or external (`bob@external`) user name."""
-    return USER_NAME.fullmatch(name) is not None
-
-
-def is_endpoint_name(name: str) -> bool:
-    """True for a valid endpoint (relation) name such as `db-admin` or `juju_info`."""
-    return ENDPOINT_NAME.fullmatch(name) is not None
-
-
-def is_controller_name(name: str) -> bool:
-    """True for a valid controller name."""
-    return CONTROLLER_NAME.fullmatch(name) is not None
 
 
 def _split_source(text: str) -> tuple[str, str]:

@@ -1,8 +1,8 @@
-"""Offer tokens: what the offering controller hands a consumer, and checks on every use.
+"""Signing and checking offer tokens: only the access context holds the secret.
 
-REFERENCE §10.5 (Juju's macaroons), as cmr does it: a token is the offering controller's own
-HMAC-SHA256 signature over a small JSON claim set, never trusted unless this controller signed
-it (gh#21062), and short-lived.
+Juju's macaroons, as cmr does them: a token is the offering controller's own HMAC-SHA256
+signature over the claims of `kernel.tokens`, never trusted unless this controller signed it,
+and short-lived.
 
 - A **consume** token is scoped to (offer, consuming model, user): it lets its holder register
   relations to that offer.
@@ -14,63 +14,31 @@ it (gh#21062), and short-lived.
   controller signed (at most `RENEWABLE_S` old) and re-checks that the user still has consume,
   so a revoke bites within one lifetime.
 
-Text form: `<base64url(claims JSON)>.<base64url(signature)>`, no padding. Pure functions: the
-secret and the clock are arguments.
+Pure functions: the secret and the clock are arguments.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
-from typing import Final
+from dataclasses import asdict
 
-from services.common import errors
-
-LIFETIME_S: Final = 180
-"""How long a token is good for, in seconds."""
-RENEWABLE_S: Final = 30 * 24 * 3600
-"""How long after its expiry a token may still be renewed."""
-CONSUME: Final = "consume"
-RELATION: Final = "relation"
-CALLBACK: Final = "callback"
-KINDS: Final = (CONSUME, RELATION, CALLBACK)
-MAX_TOKEN_CHARS: Final = 4096
-"""Longer text is refused before any decoding."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Claims:
-    """What a token says; every field is covered by the signature."""
-
-    issuer: str
-    """UUID of the controller that signed it."""
-    kind: str
-    """`consume` or `relation`."""
-    user: str
-    """The consuming user, as the offering controller knows them."""
-    offer_uuid: str
-    """The offer it is good for."""
-    source_model_uuid: str
-    """The consuming model."""
-    relation: str = ""
-    """For a relation token, the relation's token (shared by both halves)."""
-    expires: int = 0
-    """Unix time in seconds after which it is refused."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from kernel import errors
+from kernel.tokens import (
+    CALLBACK,
+    KINDS,
+    MAX_TOKEN_CHARS,
+    RELATION,
+    RENEWABLE_S,
+    Claims,
+    b64,
+    unb64,
+)
 
 
 def _sign(secret: bytes, body: str) -> str:
-    return _b64(hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest())
+    return b64(hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest())
 
 
 def mint(secret: bytes, claims: Claims) -> str:
@@ -83,7 +51,7 @@ def mint(secret: bytes, claims: Claims) -> str:
         raise errors.Invalid(f'token kind "{claims.kind}" not valid')
     if claims.kind in (RELATION, CALLBACK) and not claims.relation:
         raise errors.Invalid("a relation token needs its relation")
-    body = _b64(json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode())
+    body = b64(json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode())
     return f"{body}.{_sign(secret, body)}"
 
 
@@ -102,25 +70,15 @@ def read(secret: bytes, token: str, *, issuer: str, now: float, renewing: bool =
     if not hmac.compare_digest(_sign(secret, body), signature):
         raise errors.Unauthenticated("offer token was not issued by this controller")
     try:
-        fields = json.loads(_unb64(body))
+        fields = json.loads(unb64(body))
         claims = Claims(**fields)
     except (ValueError, TypeError):
         raise errors.Unauthenticated("offer token is malformed") from None
     if claims.issuer != issuer:
         raise errors.Unauthenticated("offer token was issued by another controller")
     if claims.expires + (RENEWABLE_S if renewing else 0) <= now:
-        raise errors.Unauthenticated("offer token has expired")
+        raise errors.Unauthenticated("offer token has expired", reason=errors.Reason.TOKEN_EXPIRED)
     return claims
-
-
-def peek(token: str) -> Claims | None:
-    """What a token claims, unchecked: only to find what to check it against."""
-    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
-        return None
-    try:
-        return Claims(**json.loads(_unb64(token.split(".")[0])))
-    except (ValueError, TypeError):
-        return None
 
 
 def check(
