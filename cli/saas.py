@@ -12,7 +12,9 @@ from cli.client import credentials, gateway, remote_offer, require_model, resolv
 from cli.options import FORMATS, model_option, print_data
 from cli.relations import parse_cidrs
 from cmr.gateway.v1 import gateway_pb2 as pb
+from kernel import errors
 from kernel.names import APPLICATION_NAME
+from services.common.status import reason_of
 
 
 def _unrecognized(extra: tuple[str, ...]) -> click.ClickException:
@@ -73,7 +75,10 @@ def remove_saas(names: tuple[str, ...], force: bool, no_wait: bool, model: str |
                 if not isinstance(err, grpc.Call):
                     raise
                 details = err.details() or ""
-                if err.code() == grpc.StatusCode.UNAVAILABLE and "service at" not in details:
+                if (
+                    err.code() == grpc.StatusCode.UNAVAILABLE
+                    and reason_of(err) != errors.Reason.SERVICE_UNAVAILABLE
+                ):
                     raise  # the controller is down: one message, from the group
                 click.echo(f"ERROR removing SAAS application {name} failed: {details}", err=True)
                 failed = True

@@ -113,7 +113,8 @@ class Peers:
         except grpc.RpcError as err:
             if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE:
                 raise errors.Unavailable(
-                    f"{service} service at {self.addresses[service]} is unavailable"
+                    f"{service} service at {self.addresses[service]} is unavailable",
+                    reason=errors.Reason.SERVICE_UNAVAILABLE,
                 ) from None
             raise
         finally:

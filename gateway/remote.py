@@ -45,6 +45,7 @@ from gateway.peers import Peers
 from kernel import errors
 from kernel.relation import Half
 from services.common.server import CHANNEL_OPTIONS
+from services.common.status import reason_of
 
 CALL_TIMEOUT_S: Final = 10.0
 """Deadline of one call to another controller."""
@@ -107,12 +108,7 @@ class PeerControllers:
             try:
                 return fn(stub, credential)
             except grpc.RpcError as err:
-                expired = (
-                    isinstance(err, grpc.Call)
-                    and err.code() == grpc.StatusCode.UNAUTHENTICATED
-                    and "expired" in (err.details() or "")
-                )
-                if not expired:
+                if reason_of(err) != errors.Reason.TOKEN_EXPIRED:
                     raise
             fresh = stub.RenewToken(
                 pb.RenewTokenRequest(token=credential), timeout=CALL_TIMEOUT_S
@@ -126,7 +122,8 @@ class PeerControllers:
                 grpc.StatusCode.DEADLINE_EXCEEDED,
             ):
                 raise errors.Unavailable(
-                    f"cannot connect to external controller: {err.details()}"
+                    f"cannot connect to external controller: {err.details()}",
+                    reason=errors.Reason.PEER_UNAVAILABLE,
                 ) from None
             raise
 

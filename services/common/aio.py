@@ -33,7 +33,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2
 
-from services.common.local import LocalContext, LocalTarget, aborted_status
+from services.common.local import Ended, LocalContext, LocalTarget, aborted_status
 
 POOL_THREADS: Final = 16
 """Threads for the methods that run off the loop; each open `Watch` stream holds one while it
@@ -144,7 +144,7 @@ def _unary(
             outcome = await loop.run_in_executor(pool, _attempt, call, request, local)
         if isinstance(outcome, Message):
             return outcome
-        await context.abort(*outcome)
+        await context.abort(outcome.code, outcome.details, outcome.trailing)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     return handle
@@ -152,7 +152,7 @@ def _unary(
 
 def _attempt(
     call: Callable[[Message, LocalContext], Message], request: Message, local: LocalContext
-) -> Message | tuple[grpc.StatusCode, str]:
+) -> Message | Ended:
     """The servicer's reply, or the status it aborted with."""
     try:
         return call(request, local)
@@ -180,8 +180,8 @@ def _streaming(
                             grpc.StatusCode.UNAVAILABLE, f"{target.service_name} is stopping"
                         )
                     return
-                if isinstance(item, tuple):
-                    await context.abort(*item)
+                if isinstance(item, Ended):
+                    await context.abort(item.code, item.details, item.trailing)
                 yield item  # type: ignore[misc]
         finally:
             local.cancel()  # the client left, or the stream ended: the generator stops waiting
@@ -189,9 +189,7 @@ def _streaming(
     return handle
 
 
-def _next(
-    items: Iterator[Message], local: LocalContext
-) -> Message | object | tuple[grpc.StatusCode, str]:
+def _next(items: Iterator[Message], local: LocalContext) -> Message | object | Ended:
     try:
         item: Message | object = next(items, _END)
         return item

@@ -32,13 +32,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn, TypeAlias
 
 import grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 log = logging.getLogger(__name__)
+
+Metadata: TypeAlias = tuple[tuple[str, str | bytes], ...]
+"""gRPC metadata: (key, value) pairs; values of `-bin` keys are bytes."""
 
 FUTURE_THREADS: Final = 8
 """Threads that run `future()` calls, so a command's parallel reads stay parallel."""
@@ -58,10 +61,11 @@ def _pool() -> futures.ThreadPoolExecutor:
 class LocalRpcError(grpc.RpcError, grpc.Call):
     """A local call's failure, shaped as gRPC's: a `grpc.Call` with a code and details."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, trailing: Metadata = ()) -> None:
         super().__init__(details)
         self._code = code
         self._details = details
+        self._trailing = trailing
 
     def code(self) -> grpc.StatusCode:
         """The status code."""
@@ -75,9 +79,9 @@ class LocalRpcError(grpc.RpcError, grpc.Call):
         """None is sent."""
         return ()
 
-    def trailing_metadata(self) -> tuple[()]:
-        """None is sent."""
-        return ()
+    def trailing_metadata(self) -> Metadata:  # type: ignore[override]
+        """What the servicer aborted with: the error's details (its reason), or nothing."""
+        return self._trailing
 
     def is_active(self) -> bool:
         """A failed call is over."""
@@ -103,16 +107,28 @@ class _Aborted(Exception):
     """Unwinds the servicer after `context.abort`."""
 
 
-def aborted_status(context: LocalContext, err: BaseException) -> tuple[grpc.StatusCode, str]:
+class Ended(NamedTuple):
+    """How a call ended in failure: its code, message and trailing metadata."""
+
+    code: grpc.StatusCode
+    details: str
+    trailing: Metadata = ()
+
+    def error(self) -> LocalRpcError:
+        """The error a local caller gets."""
+        return LocalRpcError(self.code, self.details, self.trailing)
+
+
+def aborted_status(context: LocalContext, err: BaseException) -> Ended:
     """The status a servicer's exception ends its call with: its `abort`'s, else INTERNAL.
 
     Servicers end every failure with `context.abort` (`services.common.status`); anything else
     is a bug, logged here.
     """
     if isinstance(err, _Aborted):
-        return context.code() or grpc.StatusCode.UNKNOWN, context.details()
+        return context.ended()
     log.error("a call failed unexpectedly", exc_info=err)
-    return grpc.StatusCode.INTERNAL, "the call failed unexpectedly; see the service log"
+    return Ended(grpc.StatusCode.INTERNAL, "the call failed unexpectedly; see the service log")
 
 
 class LocalContext:
@@ -123,6 +139,7 @@ class LocalContext:
         self._target = target
         self._code: grpc.StatusCode | None = None
         self._details = ""
+        self._trailing: Metadata = ()
         self._cancelled = False
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -167,6 +184,19 @@ class LocalContext:
         self._code = code
         self._details = details
         raise _Aborted(details)
+
+    def abort_with_status(self, status: grpc.Status) -> NoReturn:
+        """End the call with `status`, its trailing metadata (error details) included."""
+        self._trailing = tuple(status.trailing_metadata or ())
+        self.abort(status.code, status.details)
+
+    def set_trailing_metadata(self, metadata: Metadata) -> None:
+        """Metadata the call ends with."""
+        self._trailing = tuple(metadata)
+
+    def ended(self) -> Ended:
+        """How the call ended, once it aborted."""
+        return Ended(self._code or grpc.StatusCode.UNKNOWN, self._details, self._trailing)
 
     def code(self) -> grpc.StatusCode | None:
         """The code set so far (None: none)."""
@@ -267,9 +297,7 @@ class LocalMethod(_Method):
         try:
             reply = self._handler(parsed, context)
         except _Aborted:
-            raise LocalRpcError(
-                context.code() or grpc.StatusCode.UNKNOWN, context.details()
-            ) from None
+            raise context.ended().error() from None
         if not context.is_active():
             raise LocalRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         return self._reply_type.FromString(reply.SerializeToString())
@@ -304,9 +332,7 @@ class LocalStream:
         try:
             reply = next(self._replies)
         except _Aborted:
-            raise LocalRpcError(
-                self._context.code() or grpc.StatusCode.UNKNOWN, self._context.details()
-            ) from None
+            raise self._context.ended().error() from None
         except StopIteration:
             if self._context.cancelled:
                 raise LocalRpcError(

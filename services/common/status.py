@@ -1,4 +1,11 @@
-"""The one table that knows gRPC status codes: maps error kinds to codes at the servicer edge."""
+"""The one table that knows gRPC status codes: maps error kinds to codes at the servicer edge.
+
+A failure leaves with its kind's code, its message and a `google.rpc.ErrorInfo` carrying its
+machine-readable reason (`kernel.errors.Reason`) in the standard `grpc-status-details-bin`
+trailer, so a client in any language reads the reason with its own gRPC status library.
+`reason_of` reads it back here; a callee's status passes through a servicer unchanged,
+reason included.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,16 @@ from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from kernel import errors
 
 log = logging.getLogger(__name__)
+
+DETAILS_KEY: Final = "grpc-status-details-bin"
+"""The trailer that carries a `google.rpc.Status` with the error's details."""
 
 CODES: Final[dict[type[errors.CmrError], grpc.StatusCode]] = {
     errors.Invalid: grpc.StatusCode.INVALID_ARGUMENT,
@@ -36,16 +49,52 @@ def code_of(err: errors.CmrError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def error_status(code: grpc.StatusCode, message: str, reason: str) -> grpc.Status:
+    """The status a call ends with: `code`, `message` and an `ErrorInfo` with `reason`."""
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=errors.DOMAIN))
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    )
+
+
+def reason_of(err: BaseException) -> str:
+    """The machine-readable reason a failed call carries, or "" when it carries none."""
+    if not isinstance(err, grpc.Call):
+        return ""
+    try:
+        found = rpc_status.from_call(err)
+    except ValueError:  # a trailer that does not match the call's own status: not ours
+        return ""
+    for detail in found.details if found is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.domain == errors.DOMAIN:
+            return str(info.reason)
+    return ""
+
+
+class _Passed(grpc.Status):
+    """A callee's status, passed on as it came."""
+
+    def __init__(self, err: grpc.Call, name: str) -> None:
+        self.code = err.code()
+        self.details = err.details() or f"{name} failed"
+        self.trailing_metadata = tuple(
+            (key, value) for key, value in err.trailing_metadata() or () if key == DETAILS_KEY
+        )
+
+
 def _abort(context: grpc.ServicerContext, name: str, err: BaseException) -> None:
     if context.code() is not None:  # type: ignore[attr-defined]
         raise err  # context.abort() already ran; it raises to unwind the handler
     if isinstance(err, errors.CmrError):
-        context.abort(code_of(err), err.message)
+        context.abort_with_status(error_status(code_of(err), err.message, err.reason))
     if isinstance(err, grpc.RpcError):
-        # A callee's status passes through unchanged, so its code and message reach the client.
-        code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.INTERNAL
-        details = err.details() if isinstance(err, grpc.Call) else None
-        context.abort(code, details or f"{name} failed")
+        # A callee's status passes through unchanged, so its code, message and reason reach
+        # the client.
+        if isinstance(err, grpc.Call):
+            context.abort_with_status(_Passed(err, name))
+        context.abort(grpc.StatusCode.INTERNAL, f"{name} failed")
     log.error("%s failed unexpectedly", name, exc_info=err)
     context.abort(grpc.StatusCode.INTERNAL, f"{name} failed unexpectedly; see the service log")
 

@@ -87,7 +87,8 @@ class RelationsClient:
         except grpc.RpcError as err:
             if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE:
                 raise errors.Unavailable(
-                    f"relations service at {self.address} is unavailable"
+                    f"relations service at {self.address} is unavailable",
+                    reason=errors.Reason.SERVICE_UNAVAILABLE,
                 ) from None
             raise
 

@@ -17,9 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
+from kernel.errors import Reason
 from services.common.aio import AioServer
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
+from services.common.status import reason_of
 from services.placement import server as placement_server
 from tests.service.streams import Follower
 
@@ -59,6 +61,9 @@ def test_replies_and_refusals_are_the_servicers(
     assert _code(
         lambda: stub.GetModel(placement_pb2.GetModelRequest(owner="admin", name="x"), timeout=T)
     ) == (grpc.StatusCode.NOT_FOUND, 'model "admin/x" not found')
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetModel(placement_pb2.GetModelRequest(owner="admin", name="x"), timeout=T)
+    assert reason_of(raised.value) == Reason.NOT_FOUND
     machines = stub.AddMachine(
         placement_pb2.AddMachineRequest(model_uuid=made.model.uuid, count=2), timeout=T
     )

@@ -15,8 +15,10 @@ import grpc
 import pytest
 
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
+from kernel.errors import Reason
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built, new_server
+from services.common.status import reason_of
 from services.placement import server as placement_server
 from tests.service.streams import Follower
 
@@ -47,11 +49,11 @@ def both(tmp_path: Path) -> Iterator[Both]:
         built.stop(None)
 
 
-def _failure(call: Any) -> tuple[grpc.StatusCode, str]:
+def _failure(call: Any) -> tuple[grpc.StatusCode, str, str]:
     with pytest.raises(grpc.RpcError) as raised:
         call()
     assert isinstance(raised.value, grpc.Call)
-    return raised.value.code(), raised.value.details() or ""
+    return raised.value.code(), raised.value.details() or "", reason_of(raised.value)
 
 
 def test_a_local_call_answers_as_the_server_does_with_its_own_copies(both: Both) -> None:
@@ -95,6 +97,14 @@ def test_a_local_failure_has_the_servers_code_and_message(
     local = _failure(lambda: getattr(both.local, method)(request_, timeout=TIMEOUT))
     assert local == remote
     assert remote[0] != grpc.StatusCode.OK
+    assert remote[2]  # every refusal carries its reason
+
+
+def test_a_refusal_carries_its_machine_readable_reason_both_ways(both: Both) -> None:
+    request = placement_pb2.GetModelRequest(owner="admin", name="missing")
+    for stub in (both.remote, both.local):
+        code, _, reason = _failure(lambda s=stub: s.GetModel(request, timeout=TIMEOUT))
+        assert (code, reason) == (grpc.StatusCode.NOT_FOUND, Reason.NOT_FOUND)
 
 
 def test_a_local_call_has_the_callers_deadline(both: Both) -> None:
@@ -146,6 +156,7 @@ def test_unknown_methods_are_refused(both: Both) -> None:
     assert _failure(lambda: refused(iter(()))) == (
         grpc.StatusCode.UNIMPLEMENTED,
         "/cmr.placement.v1.PlacementService/Ping cannot be called locally",
+        "",
     )
 
 
