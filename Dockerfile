@@ -27,6 +27,7 @@ RUN /opt/protoc/bin/python scripts/gen_protos.py
 COPY cli/ cli/
 COPY gateway/ gateway/
 COPY kernel/ kernel/
+COPY runtime/ runtime/
 COPY services/ services/
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install -c constraints.txt .
@@ -54,6 +55,7 @@ COPY --from=build /app/gen /app/gen
 COPY --from=build /app/cli /app/cli
 COPY --from=build /app/gateway /app/gateway
 COPY --from=build /app/kernel /app/kernel
+COPY --from=build /app/runtime /app/runtime
 COPY --from=build /app/services /app/services
 
 WORKDIR /app

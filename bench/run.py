@@ -38,7 +38,7 @@ from typing import Any, Final, TypeVar
 
 import grpc
 
-from cli import runtime
+import runtime
 from cli.client import merge_status
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.gateway.v1 import gateway_pb2 as pb

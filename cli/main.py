@@ -8,7 +8,8 @@ from typing import Any, Final
 import click
 import grpc
 
-from cli import offers, relations, render, runtime, saas, state, users
+import runtime
+from cli import offers, relations, render, saas, state, users
 from cli.client import credentials, gateway, merge_status, require_model, resolve
 from cli.options import (
     FORMATS,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cli import runtime
+import runtime
 from cli.main import cli
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built

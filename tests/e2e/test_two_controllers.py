@@ -16,7 +16,7 @@ import grpc
 import pytest
 import yaml
 
-from cli import runtime
+import runtime
 from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc

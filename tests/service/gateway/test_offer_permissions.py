@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
-from cli import runtime
+import runtime
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config

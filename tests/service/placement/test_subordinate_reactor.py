@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from cli import runtime
+import runtime
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config

@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from cli import runtime
+import runtime
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import runtime
+import runtime
 from load.driver import LoadConfig, run_load
 from load.main import cmr_load
 from services.common.config import DEFAULT_PORTS, Config
