@@ -40,6 +40,7 @@ from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from gateway.peers import Peers
+from services.common import contract
 from services.common.local import LocalTarget
 from services.common.reactor import BACKOFF_S
 from services.common.server import channel_to
@@ -251,26 +252,6 @@ def _copy(value: T) -> T:
     return out
 
 
-READS: Final = frozenset(
-    {
-        "Ping",
-        "WhoAmI",
-        "ListModels",
-        "GetModelConfig",
-        "ListUsers",
-        "ListAudit",
-        "ListOffers",
-        "ShowOffer",
-        "FindOffers",
-        "ListFirewallRules",
-        "GetStatus",
-        "StreamStatus",
-        "GetControllerIdentity",
-    }
-)
-"""Gateway methods that change nothing; every other method is fenced as a write."""
-
-
 class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Runs each gateway method that may write under `Peers.tracking`."""
 
@@ -284,8 +265,7 @@ class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         """Wrap a write method's handler so that what it changes is not read from the cache."""
         handler = continuation(details)
-        method = details.method.rsplit("/", 1)[-1]
-        if handler is None or method in READS or handler.unary_unary is None:
+        if handler is None or contract.is_read(details.method) or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
         peers = self._peers

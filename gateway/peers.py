@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from cmr.offers.v1 import offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2_grpc
 from kernel import errors
+from services.common import contract
 from services.common.config import SERVICES, Config
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
@@ -27,34 +27,13 @@ MAX_TIMEOUT_S: Final = 3600.0
 """However long a caller allows, no internal call waits longer than this."""
 """Deadline of a call to a service when the incoming call has none shorter."""
 
-# Reads are idempotent: the channel retries them once when a service is briefly unreachable.
-_RETRY_CONFIG: Final = json.dumps(
-    {
-        "methodConfig": [
-            {
-                "name": [
-                    {"service": f"cmr.{ctx}.v1.{svc}", "method": m}
-                    for ctx, svc in (
-                        ("placement", "PlacementService"),
-                        ("access", "AccessService"),
-                    )
-                    for m in ("GetModel", "ListModels", "GetModelStatus", "Authenticate")
-                ],
-                "retryPolicy": {
-                    "maxAttempts": 3,
-                    "initialBackoff": "0.1s",
-                    "maxBackoff": "1s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            }
-        ]
-    }
-)
-
-READ_PREFIXES: Final = ("Get", "List", "Check", "Find", "Verify", "Authenticate", "Ping")
-"""Service methods whose names start so only read; every other method may change something
-(`Sync` too: the reactor it waits for has written)."""
+SERVICE_NAMES: Final = {
+    "placement": "cmr.placement.v1.PlacementService",
+    "access": "cmr.access.v1.AccessService",
+    "offers": "cmr.offers.v1.OfferService",
+    "relations": "cmr.relations.v1.RelationService",
+}
+"""Each service's full name in the contracts."""
 
 T = TypeVar("T")
 
@@ -64,7 +43,10 @@ class Peers:
 
     def __init__(self, config: Config) -> None:
         self.addresses = {name: config.address_of(name) for name in SERVICES}
-        options = [*CHANNEL_OPTIONS, ("grpc.service_config", _RETRY_CONFIG)]
+        # Reads are free of side effects by contract: the channel retries them when a service
+        # is briefly unreachable.
+        retry = contract.retry_config(SERVICE_NAMES.values())
+        options = [*CHANNEL_OPTIONS, ("grpc.service_config", retry)]
         self._channels = {
             name: grpc.insecure_channel(addr, options=options)
             for name, addr in self.addresses.items()
@@ -130,13 +112,14 @@ class Peers:
     ) -> T:
         """Call `method` of `service` with `request`, under the incoming call's deadline.
 
-        A method named as a read (`Get…`, `List…`, `Check…`: see `READ_PREFIXES`), known by its
-        request's type (`<Method>Request`, the contracts' rule), changes nothing.
+        A method whose contract says it has no side effects changes nothing; the method is
+        known by its request's type (`<Method>Request`, the contracts' rule).
         """
+        name = type(request).__name__.removesuffix("Request")
         return self.call(
             service,
             lambda: method(request, timeout=timeout(context)),
-            changes=not type(request).__name__.startswith(READ_PREFIXES),
+            changes=name not in contract.reads(SERVICE_NAMES[service]),
         )
 
     def ask_or_none(

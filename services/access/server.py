@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
 
 import grpc
 
@@ -392,10 +391,6 @@ def open_store(
     return store
 
 
-ON_A_THREAD: Final[frozenset[str]] = frozenset()
-"""Methods that wait or call another service: on `grpc.aio` they run off the event loop."""
-
-
 def build_server(
     config: Config,
     *,
@@ -422,5 +417,4 @@ def build_server(
         store.close,
         servicer=servicer,
         on_loop=config.event_loop,
-        blocking=ON_A_THREAD,
     )

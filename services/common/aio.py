@@ -10,8 +10,9 @@ hand-off at all. The servicers stay the same synchronous code as in the embedded
 - **Inline** by default: a unary method runs on the loop. Its `context` is a `LocalContext`
   (deadline, `abort`), so the servicers' `status.unary` edge works unchanged; an abort becomes
   the call's status.
-- **Off the loop** (`blocking`): a method that waits (`Sync` waits for a reactor) or calls
-  another service (offers asks relations) runs in a thread pool, so the loop never blocks on it.
+- **Off the loop** (its contract says `may_wait`): a method that waits (`Sync` waits for a
+  reactor) or calls another service (offers asks relations) runs in a thread pool, so the loop
+  never blocks on it.
 - **Streams** (`Watch`) run their generator in the pool, one item per hop; a client that
   leaves cancels it (the servicer's context turns inactive and its callbacks run).
 
@@ -33,6 +34,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2
 
+from services.common import contract
 from services.common.local import Ended, LocalContext, LocalTarget, aborted_status
 
 POOL_THREADS: Final = 16
@@ -100,10 +102,10 @@ class LoopHealth:
         self._server.run(self.servicer.enter_graceful_shutdown())
 
 
-def handlers(
-    target: LocalTarget, pool: futures.Executor, blocking: frozenset[str]
-) -> grpc.GenericRpcHandler[Any, Any]:
+def handlers(target: LocalTarget, pool: futures.Executor) -> grpc.GenericRpcHandler[Any, Any]:
     """The service's methods, each calling the synchronous servicer as the notes say.
+
+    A method whose contract says it may wait (`contract.waits`) runs in `pool`.
 
     A stream's context is the target's: when the server stops serving (`LocalTarget.close`),
     an open `Watch` ends at once instead of holding the whole grace period.
@@ -111,6 +113,7 @@ def handlers(
     service_name, servicer = target.service_name, target.servicer
     descriptor = descriptor_pool.Default().FindServiceByName(service_name)
     methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    waiting = contract.waits(service_name)
     for method in descriptor.methods:
         if method.client_streaming:
             continue  # no service has one
@@ -125,7 +128,7 @@ def handlers(
             )
         else:
             methods[method.name] = grpc.unary_unary_rpc_method_handler(
-                _unary(call, pool if method.name in blocking else None),
+                _unary(call, pool if method.name in waiting else None),
                 request_deserializer=request.FromString,
                 response_serializer=reply.SerializeToString,
             )

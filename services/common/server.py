@@ -108,7 +108,6 @@ def new_server(
     closers: Iterable[Callable[[], None]] = (),
     servicer: object | None = None,
     on_loop: bool = False,
-    blocking: frozenset[str] = frozenset(),
 ) -> Built:
     """Create a server with health checking and reflection, bound to `address`.
 
@@ -123,7 +122,6 @@ def new_server(
             unary methods without the wire (`Built.local`); only without interceptors.
         on_loop: serve `servicer` on `grpc.aio` (`services.common.aio`) instead of a thread
             pool: a service in a process of its own (`cmr serve --service`).
-        blocking: with `on_loop`, the methods that wait or call other services (off the loop).
 
     Raises:
         RuntimeError: the address could not be bound.
@@ -138,9 +136,7 @@ def new_server(
         if local is None or chain:
             raise ValueError("a server on an event loop needs its servicer and no interceptors")
         server = aio_server = AioServer(SERVER_OPTIONS, service_name)
-        aio_server.server.add_generic_rpc_handlers(
-            (aio_handlers(local, aio_server.pool, blocking),)
-        )
+        aio_server.server.add_generic_rpc_handlers((aio_handlers(local, aio_server.pool),))
         health_servicer = LoopHealth(aio_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
         reflection.enable_server_reflection(
@@ -215,7 +211,6 @@ def new_server_owning(
     servicer: object | None = None,
     *,
     on_loop: bool = False,
-    blocking: frozenset[str] = frozenset(),
 ) -> Built:
     """Build a server that owns a store.
 
@@ -230,7 +225,6 @@ def new_server_owning(
             closers=(close_store,),
             servicer=servicer,
             on_loop=on_loop,
-            blocking=blocking,
         )
     except BaseException:
         close_store()

@@ -318,12 +318,6 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         yield from feed.serve_watch(self._store, request, context, pb.WatchResponse)
 
 
-ON_A_THREAD: Final = frozenset(
-    {"CreateOffer", "GetOffer", "ListOffers", "FindOffers", "DeleteOffer"}
-)
-"""Methods that wait or call another service: on `grpc.aio` they run off the event loop."""
-
-
 def build_server(config: Config) -> Built:
     """Build the offers server on `config.bind_address("offers")` with its store open.
 
@@ -349,6 +343,5 @@ def build_server(config: Config) -> Built:
         close,
         servicer=servicer,
         on_loop=config.event_loop,
-        blocking=ON_A_THREAD,
     )
     return dataclasses.replace(built, on_local=relations.use_local)

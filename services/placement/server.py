@@ -394,10 +394,6 @@ def _watch_relations(channel: grpc.Channel, after: int) -> Iterable[relations_pb
     return stub.Watch(relations_pb2.WatchRequest(after_sequence=after))
 
 
-ON_A_THREAD: Final = frozenset({"Sync"})
-"""Methods that wait or call another service: on `grpc.aio` they run off the event loop."""
-
-
 def build_server(config: Config) -> Built:
     """Build the placement server on `config.bind_address("placement")` with its own store.
 
@@ -441,7 +437,6 @@ def build_server(config: Config) -> Built:
         close,
         servicer=servicer,
         on_loop=config.event_loop,
-        blocking=ON_A_THREAD,
     )
     follower.start()
 

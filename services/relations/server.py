@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from typing import Final
 
 import grpc
 from typing_extensions import override
@@ -316,10 +315,6 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
     )
 
 
-ON_A_THREAD: Final = frozenset({"Sync"})
-"""Methods that wait or call another service: on `grpc.aio` they run off the event loop."""
-
-
 def build_server(config: Config) -> Built:
     """Build the relations server on `config.bind_address("relations")` with its store open.
 
@@ -346,7 +341,6 @@ def build_server(config: Config) -> Built:
         close,
         servicer=servicer,
         on_loop=config.event_loop,
-        blocking=ON_A_THREAD,
     )
     for follower in followers.values():
         follower.start()
