@@ -15,7 +15,9 @@ from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2_grpc
 from kernel import errors
 from services.common import contract
+from services.common import status as codes
 from services.common.config import SERVICES, Config
+from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 
@@ -93,7 +95,11 @@ class Peers:
         try:
             return fn()
         except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE:
+            if (
+                isinstance(err, grpc.Call)
+                and err.code() == grpc.StatusCode.UNAVAILABLE
+                and not codes.reason_of(err)  # the service's own refusal passes on as it is
+            ):
                 raise errors.Unavailable(
                     f"{service} service at {self.addresses[service]} is unavailable",
                     reason=errors.Reason.SERVICE_UNAVAILABLE,
@@ -102,6 +108,27 @@ class Peers:
         finally:
             if called is not None and self.cache is not None:
                 self.cache.invalidate((service,))
+
+    def call_with(
+        self, service: str, method: Callable[..., T], request: object, deadline: Deadline
+    ) -> T:
+        """Call `method` of `service` with `request` within `deadline`; a port's one call.
+
+        Whether it changes anything is its contract's; a refusal becomes its `kernel.errors`
+        kind, message and reason kept.
+        """
+        name = type(request).__name__.removesuffix("Request")
+        try:
+            return self.call(
+                service,
+                lambda: method(request, timeout=deadline.timeout()),
+                changes=name not in contract.reads(SERVICE_NAMES[service]),
+            )
+        except grpc.RpcError as err:
+            kind = codes.error_from(err)
+            if kind is None:
+                raise
+            raise kind from None
 
     def ask(
         self,

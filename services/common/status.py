@@ -36,6 +36,11 @@ CODES: Final[dict[type[errors.CmrError], grpc.StatusCode]] = {
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
+KINDS: Final[dict[grpc.StatusCode, type[errors.CmrError]]] = {
+    code: kind for kind, code in CODES.items()
+}
+"""The kind each mapped code stands for, when a caller turns a callee's status back into one."""
+
 S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -71,6 +76,22 @@ def reason_of(err: BaseException) -> str:
         if detail.Unpack(info) and info.domain == errors.DOMAIN:
             return str(info.reason)
     return ""
+
+
+def error_from(err: BaseException) -> errors.CmrError | None:
+    """The error kind a failed call's code stands for, with its message and reason.
+
+    None for a code no kind maps to (INTERNAL, DEADLINE_EXCEEDED, ...): those pass on as they
+    came. A refusal without a reason of ours (another party's) gets its kind's default.
+    """
+    if not isinstance(err, grpc.Call):
+        return None
+    kind = KINDS.get(err.code())
+    if kind is None:
+        return None
+    reason = reason_of(err)
+    known = reason in errors.Reason.__members__.values()
+    return kind(err.details() or "", reason=errors.Reason(reason) if known else None)
 
 
 class _Passed(grpc.Status):
