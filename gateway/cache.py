@@ -28,9 +28,9 @@ until a feed it depends on moves:
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol, TypeVar
 
 import grpc
@@ -39,16 +39,13 @@ from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
-from gateway.peers import Peers
 from services.common import contract
+from services.common.follow import FeedFollower
 from services.common.local import LocalTarget
-from services.common.reactor import BACKOFF_S
-from services.common.server import channel_to
 
 MAX_ENTRIES: Final = 50_000
 """Beyond this many replies the cache starts again empty (a bound, not a policy)."""
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -95,40 +92,40 @@ class ReadCache:
 
     def __init__(self, addresses: Mapping[str, str]) -> None:
         """Prepare a cache that follows the services at `addresses`; `start()` follows."""
-        self._addresses = dict(addresses)
         self._lock = threading.Lock()
         self._clock = 0
         # topic -> generation; absent while its feed is not followed
         self._generations: dict[str, int] = {}
         self._entries: dict[tuple[str, bytes], tuple[Any, tuple[int, ...]]] = {}
-        self._stop = threading.Event()
-        self._calls: dict[str, Any] = {}
-        self._local: dict[str, grpc.Channel] = {}  # service -> its LocalChannel, when co-located
-        self._threads = [
-            threading.Thread(
-                target=self._follow, args=(service, watch), name=f"gateway-{service}-cache"
-            )
+        self._followers = {
+            service: self._follower(service, addresses[service], watch)
             for service, watch in latest_watchers().items()
-            if service in self._addresses
-        ]
-        for thread in self._threads:
-            thread.daemon = True
+            if service in addresses
+        }
 
     # -- following ------------------------------------------------------------------------------
 
+    def _follower(
+        self, service: str, address: str, watch: Callable[[grpc.Channel], Iterable[Any]]
+    ) -> FeedFollower[Any]:
+        def take(item: Any) -> None:
+            if not item.HasField("event"):  # the head: from now on, every change
+                self.opened(service)
+            else:
+                self.heard(service, item.event.kind)
+
+        name = f"gateway-{service}-cache"
+        return FeedFollower(name, lambda: address, watch, take, lost=lambda: self.lost(service))
+
     def start(self) -> None:
         """Start following every feed."""
-        for thread in self._threads:
-            thread.start()
+        for follower in self._followers.values():
+            follower.start()
 
     def stop(self) -> None:
         """Stop following; nothing is cached afterwards."""
-        self._stop.set()
-        for call in list(self._calls.values()):
-            call.cancel()
-        for thread in self._threads:
-            if thread.is_alive():
-                thread.join(timeout=5)
+        for follower in self._followers.values():
+            follower.stop()
         with self._lock:
             self._generations.clear()
             self._entries.clear()
@@ -139,11 +136,8 @@ class ReadCache:
         A feed followed over gRPC until now is dropped and opened again locally.
         """
         for service, target in targets.items():
-            if service in self._addresses:
-                self._local[service] = target.channel()
-                call = self._calls.get(service)
-                if call is not None:
-                    call.cancel()
+            if service in self._followers:
+                self._followers[service].use_local(target.channel())
 
     def following(self, service: str) -> bool:
         """Whether `service`'s feed is followed now (its topics are cached)."""
@@ -170,36 +164,6 @@ class ReadCache:
         with self._lock:
             for topic in TOPICS[service]:
                 self._generations.pop(topic, None)
-
-    def _listen(self, service: str, stream: Any, attempt: int, *, local: bool) -> int:
-        self._calls[service] = stream
-        if self._stop.is_set() or (not local and service in self._local):
-            stream.cancel()  # stopped, or told to follow locally, while it opened
-        for item in stream:
-            if not item.HasField("event"):  # the head: from now on, every change
-                attempt = 0
-                self.opened(service)
-                continue
-            self.heard(service, item.event.kind)
-        return attempt
-
-    def _follow(self, service: str, watch: Callable[[grpc.Channel], Iterable[Any]]) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                local = self._local.get(service)
-                with channel_to(local, self._addresses[service]) as channel:
-                    attempt = self._listen(
-                        service, watch(channel), attempt, local=local is not None
-                    )
-            except grpc.RpcError as err:
-                log.debug("read cache: %s feed: %s", service, err)
-            except Exception:
-                log.exception("read cache: following the %s feed failed", service)
-            finally:
-                self.lost(service)
-            self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-            attempt += 1
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -252,10 +216,18 @@ def _copy(value: T) -> T:
     return out
 
 
+class Tracking(Protocol):
+    """What the fence needs of the gateway's `Peers`."""
+
+    def tracking(self) -> AbstractContextManager[set[str]]:
+        """Treat every call on this thread as a possible change, for the length of a block."""
+        ...
+
+
 class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Runs each gateway method that may write under `Peers.tracking`."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Tracking) -> None:
         self._peers = peers
 
     def intercept_service(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import Final, TypeVar
 
 import grpc
 
@@ -13,6 +13,7 @@ from cmr.access.v1 import access_pb2_grpc
 from cmr.offers.v1 import offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2_grpc
+from gateway.cache import ReadCache
 from kernel import errors
 from services.common import contract
 from services.common import status as codes
@@ -20,9 +21,6 @@ from services.common.config import SERVICES, Config
 from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
-
-if TYPE_CHECKING:
-    from gateway.cache import ReadCache
 
 DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_TIMEOUT_S: Final = 3600.0

@@ -1,15 +1,14 @@
 """A reactor: one thread that follows another service's change feed and applies each event.
 
 DESIGN.md's cooperation rule 3: a context that must react to another consumes the owner's feed,
-persists its cursor in its own store and applies each event idempotently. `FeedReactor` is that
-loop, whatever the source:
+persists its cursor in its own store and applies each event idempotently. `FeedReactor` does
+that, whatever the source:
 
 - it opens `Watch(after_sequence=<stored cursor>)` on the source and hands each event to
   `apply`, which must move the cursor in the same transaction as its change, so a restart
   resumes where it stopped and nothing is applied twice;
-- when the source is down or not started yet, it retries with a capped backoff, so services
-  may start in any order; the source's address is asked for again on every attempt, because an
-  embedded controller learns its peers' ports only once they are all bound;
+- when the source is down or not started yet, its `services.common.follow.FeedFollower`
+  retries with a capped backoff, so services may start in any order;
 - `wait_for(sequence)` lets a `Sync` RPC hold a caller (the gateway, for read-your-writes)
   until an event has been applied;
 - an event that `matters` says cannot change anything here is passed over without a
@@ -20,7 +19,6 @@ loop, whatever the source:
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Final, Protocol
@@ -28,25 +26,17 @@ from typing import Final, Protocol
 import grpc
 
 from cmr.common.v1 import common_pb2
-from services.common.server import channel_to
+from services.common.follow import FeedFollower
 
-BACKOFF_S: Final = (0.05, 0.2, 0.5, 1.0, 2.0)
-"""Waits between reconnection attempts; the last repeats."""
 PERSIST_EVERY: Final = 256
 """Among consecutive events passed over, every this many is applied, to store the cursor."""
 SYNC_LIMIT_S: Final = 30.0
 """The longest a `Sync` call waits, whatever its deadline."""
 
-log = logging.getLogger(__name__)
-
 
 class _Item(Protocol):
     @property
     def event(self) -> common_pb2.Event: ...
-
-
-class _Cancellable(Protocol):
-    def cancel(self) -> bool: ...
 
 
 class FeedReactor:
@@ -75,42 +65,33 @@ class FeedReactor:
             matters: whether an event can change anything here (all do, without it).
         """
         self.source = source
-        self._address = address
-        self._watch = watch
         self._apply = apply
         self._cursor = cursor
         self._matters = matters
         self._passed = 0  # the last event passed over (not applied), in memory
         self._passed_count = 0
-        self._stop = threading.Event()
         self._applied = threading.Condition()
-        self._call: _Cancellable | None = None
-        self._local: grpc.Channel | None = None
-        self._thread = threading.Thread(target=self._run, name=f"{owner}-{source}-reactor")
-        self._thread.daemon = True
+        self._follower = FeedFollower(
+            f"{owner}-{source}-reactor",
+            address,
+            lambda channel: watch(channel, self.applied()),  # resume after the stored cursor
+            self._take,
+        )
 
     def start(self) -> None:
         """Start following the feed."""
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
         """Stop following; waits for the thread."""
-        self._stop.set()
-        call = self._call
-        if call is not None:
-            call.cancel()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._follower.stop()
 
     def use_local(self, channel: grpc.Channel) -> None:
         """Follow the source built in this process through `channel` (a `LocalChannel`).
 
-        A stream open over gRPC is left for it.
+        A stream open over gRPC is cancelled and opened again locally.
         """
-        self._local = channel
-        call = self._call
-        if call is not None:
-            call.cancel()
+        self._follower.use_local(channel)
 
     def applied(self) -> int:
         """The last sequence of the source applied (or passed over)."""
@@ -121,7 +102,12 @@ class FeedReactor:
         with self._applied:
             return self._applied.wait_for(lambda: self.applied() >= sequence, timeout=timeout)
 
-    def _take(self, event: common_pb2.Event) -> None:
+    def _take(self, item: _Item) -> None:
+        self._pass_or_apply(item.event)
+        with self._applied:
+            self._applied.notify_all()
+
+    def _pass_or_apply(self, event: common_pb2.Event) -> None:
         if self._matters is not None and not self._matters(event):
             self._passed_count += 1
             if self._passed_count < PERSIST_EVERY:
@@ -129,40 +115,6 @@ class FeedReactor:
                 return
         self._passed_count = 0
         self._apply(event)
-
-    def _follow(self, stream: Iterable[_Item], attempt: int, *, local: bool) -> int:
-        self._call = stream if hasattr(stream, "cancel") else None  # type: ignore[assignment]
-        moved = not local and self._local is not None
-        if (self._stop.is_set() or moved) and self._call is not None:
-            self._call.cancel()  # stopped, or told to follow locally, while it opened
-        for item in stream:
-            attempt = 0
-            self._take(item.event)
-            with self._applied:
-                self._applied.notify_all()
-        return attempt
-
-    def _run(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            local = self._local
-            address = "this process" if local is not None else self._address()
-            try:
-                with channel_to(local, address) as channel:
-                    attempt = self._follow(
-                        self._watch(channel, self.applied()), attempt, local=local is not None
-                    )
-            except grpc.RpcError as err:
-                if self._stop.is_set():
-                    return
-                log.debug("%s feed at %s: %s", self.source, address, err)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("applying the %s feed failed; retrying", self.source)
-            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
-            attempt += 1
-            self._stop.wait(delay)
 
 
 def wait_within(reactor: FeedReactor, sequence: int, remaining: float | None) -> bool:
