@@ -3,7 +3,7 @@
 Each adapter calls the generated stub with the deadline's timeout, and turns a failure into the
 `kernel.errors` kind of its code (message and reason kept); a service that cannot be reached is
 `Unavailable` naming it. What the gateway's write fence and read cache must know of each call
-goes through `Calls` (`gateway.peers.Peers`).
+goes through `Calls`: `gateway.peers.Peers`, behind the read cache (`gateway.cache.CachedCalls`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.peers import Peers
-from gateway.ports import Ports
+from gateway.ports import Calls, Ports
 from services.common.deadline import Deadline
 
 Req = TypeVar("Req")
@@ -26,11 +26,12 @@ Resp = TypeVar("Resp")
 class PlacementClient:
     """`PlacementPort` over the placement stub of `peers` (gRPC or in-process)."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, calls: Calls) -> None:
         self._peers = peers
+        self._calls = calls
 
     def _call(self, method: Callable[..., Resp], request: object, deadline: Deadline) -> Resp:
-        return self._peers.call_with("placement", method, request, deadline)
+        return self._calls.call_with("placement", method, request, deadline)
 
     def add_model(
         self, request: placement_pb2.AddModelRequest, deadline: Deadline
@@ -126,11 +127,12 @@ class PlacementClient:
 class AccessClient:
     """`AccessPort` over the access stub of `peers` (gRPC or in-process)."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, calls: Calls) -> None:
         self._peers = peers
+        self._calls = calls
 
     def _call(self, method: Callable[..., Resp], request: object, deadline: Deadline) -> Resp:
-        return self._peers.call_with("access", method, request, deadline)
+        return self._calls.call_with("access", method, request, deadline)
 
     def login(
         self, request: access_pb2.LoginRequest, deadline: Deadline
@@ -250,11 +252,12 @@ class AccessClient:
 class OffersClient:
     """`OffersPort` over the offers stub of `peers` (gRPC or in-process)."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, calls: Calls) -> None:
         self._peers = peers
+        self._calls = calls
 
     def _call(self, method: Callable[..., Resp], request: object, deadline: Deadline) -> Resp:
-        return self._peers.call_with("offers", method, request, deadline)
+        return self._calls.call_with("offers", method, request, deadline)
 
     def create_offer(
         self, request: offers_pb2.CreateOfferRequest, deadline: Deadline
@@ -338,11 +341,12 @@ class OffersClient:
 class RelationsClient:
     """`RelationsPort` over the relations stub of `peers` (gRPC or in-process)."""
 
-    def __init__(self, peers: Peers) -> None:
+    def __init__(self, peers: Peers, calls: Calls) -> None:
         self._peers = peers
+        self._calls = calls
 
     def _call(self, method: Callable[..., Resp], request: object, deadline: Deadline) -> Resp:
-        return self._peers.call_with("relations", method, request, deadline)
+        return self._calls.call_with("relations", method, request, deadline)
 
     def add_relation(
         self, request: relations_pb2.AddRelationRequest, deadline: Deadline
@@ -417,11 +421,12 @@ class RelationsClient:
         return self._call(self._peers.relations.Sync, request, deadline)
 
 
-def over(peers: Peers) -> Ports:
-    """The four ports over `peers`' channels."""
+def over(peers: Peers, calls: Calls | None = None) -> Ports:
+    """The four ports over `peers`' channels, each call through `calls` (default: `peers`)."""
+    through = calls or peers
     return Ports(
-        placement=PlacementClient(peers),
-        access=AccessClient(peers),
-        offers=OffersClient(peers),
-        relations=RelationsClient(peers),
+        placement=PlacementClient(peers, through),
+        access=AccessClient(peers, through),
+        offers=OffersClient(peers, through),
+        relations=RelationsClient(peers, through),
     )

@@ -39,7 +39,10 @@ from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from gateway.ports import Calls
+from kernel import errors
 from services.common import contract
+from services.common.deadline import Deadline
 from services.common.follow import FeedFollower
 from services.common.local import LocalTarget
 
@@ -251,3 +254,61 @@ class WriteFence(grpc.ServerInterceptor):  # type: ignore[type-arg]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+CACHED: Final[dict[tuple[str, str], Callable[[Any], tuple[str, ...]]]] = {
+    ("placement", "GetModelRequest"): lambda _: ("models",),
+    ("placement", "GetModelConfigRequest"): lambda _: ("models",),
+    ("placement", "GetApplicationRequest"): lambda _: ("placement",),
+    ("offers", "GetSaasRequest"): lambda _: ("offers",),
+    ("offers", "GetOfferRequest"): lambda r: (
+        ("offers",) if r.without_connections else ("offers", "relations")
+    ),
+    ("offers", "CheckIngressRequest"): lambda _: ("offers",),
+    ("access", "CheckAccessRequest"): lambda _: ("access",),
+    ("relations", "ListRemoteHalvesRequest"): lambda _: ("relations",),
+}
+"""The reads the cache answers, by service and request type, with the topics each depends on."""
+
+
+class _Missing:
+    """A kept NOT_FOUND: the error it was, raised again on every hit."""
+
+    def __init__(self, error: errors.NotFound | None = None) -> None:
+        self.error = error or errors.NotFound("not found")
+
+    def CopyFrom(self, other: _Missing) -> None:  # noqa: N802 - as the cache copies a reply
+        """Take `other`'s error."""
+        self.error = other.error
+
+
+class CachedCalls:
+    """A `Calls` whose reads in `CACHED` are answered from the read cache while valid.
+
+    It wraps the call path the ports share, so every port's read of those methods is cached
+    alike; anything else goes to `inner`, writes included (which make their service stale).
+    A NOT_FOUND answer is kept as well.
+    """
+
+    def __init__(self, inner: Calls, cache: ReadCache) -> None:
+        self._inner = inner
+        self._cache = cache
+
+    def call_with(
+        self, service: str, method: Callable[..., T], request: object, deadline: Deadline
+    ) -> T:
+        """Answer from the cache when `request` is a cached read; else call `inner`."""
+        topics = CACHED.get((service, type(request).__name__))
+        if topics is None:
+            return self._inner.call_with(service, method, request, deadline)
+
+        def fetch() -> Any:
+            try:
+                return self._inner.call_with(service, method, request, deadline)
+            except errors.NotFound as err:
+                return _Missing(err)
+
+        found = self._cache.get(topics(request), request, fetch, kind=f"{service}/port")  # type: ignore[arg-type]
+        if isinstance(found, _Missing):
+            raise errors.NotFound(found.error.message, reason=found.error.reason)
+        return found  # type: ignore[no-any-return]

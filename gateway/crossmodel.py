@@ -49,6 +49,7 @@ from kernel import errors
 from kernel.names import is_application_name, is_proxy_name
 from kernel.offerurl import OfferURL
 from kernel.relation import Half
+from services.common.deadline import Deadline
 
 """A consumer proxy's name."""
 PROXY_NAMESPACE: Final = uuid.UUID("6b1f3c0e-5d7a-4e0b-9a51-0c6f2d8e7a44")
@@ -297,7 +298,7 @@ class CrossModel:
         remote: gateway_pb.RemoteOffer | None,
     ) -> tuple[offers_pb2.Offer, OfferURL, gateway_pb.RemoteOffer | None]:
         """The offer a URL names, here (consume access checked) or on another controller."""
-        here = self._resolve.controller(context).name
+        here = self._resolve.controller(Deadline.of(context)).name
         url = OfferURL.parse(text)
         if url.source and url.source != here:
             if remote is None or remote.controller_name != url.source:
@@ -310,8 +311,8 @@ class CrossModel:
                     f"({remote.controller_uuid})"
                 )
             return remote.offer, url.with_defaults(url.source, caller.user), remote
-        url = self._resolve.offer_url(caller, text, context)
-        return self._resolve.offer(caller, url, "consume", context).offer, url, None
+        url = self._resolve.offer_url(caller, text, Deadline.of(context))
+        return self._resolve.offer(caller, url, "consume", Deadline.of(context)).offer, url, None
 
     def _consume(
         self,
@@ -326,7 +327,11 @@ class CrossModel:
                 f'cannot add saas application "{name}": local application with same name '
                 "already exists"
             )
-        controller = source.controller_name if source else self._resolve.controller(context).name
+        controller = (
+            source.controller_name
+            if source
+            else self._resolve.controller(Deadline.of(context)).name
+        )
         return self._peers.ask(
             "offers",
             self._peers.offers.Consume,
@@ -611,7 +616,7 @@ class CrossModel:
         offered = next(e for e in dry.endpoints if e.remote)
         subnets = self.egress(model, local.application, via, context)
         token = str(uuid.uuid4())
-        identity = self._resolve.controller(context)
+        identity = self._resolve.controller(Deadline.of(context))
         callback = self.issue_token(
             user=caller.user,
             offer_uuid=saas.offer_uuid,

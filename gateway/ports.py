@@ -9,14 +9,27 @@ channel; unit tests implement them in memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cmr.access.v1 import access_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from services.common.deadline import Deadline
+
+T = TypeVar("T")
+
+
+class Calls(Protocol):
+    """The one path every port's call takes: `gateway.peers.Peers`, maybe behind the cache."""
+
+    def call_with(
+        self, service: str, method: Callable[..., T], request: object, deadline: Deadline
+    ) -> T:
+        """Call `method` of `service` (a stub's method) with `request` within `deadline`."""
+        ...
 
 
 class PlacementPort(Protocol):

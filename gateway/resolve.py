@@ -13,16 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import grpc
-
 from cmr.access.v1 import access_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway.auth import Caller
-from gateway.peers import Peers
+from gateway.ports import Ports
 from kernel import access, errors
 from kernel.access import TargetKind
 from kernel.offerurl import OfferURL
+from services.common.deadline import Deadline
 
 KINDS: Final[dict[int, TargetKind]] = {
     access_pb2.TARGET_KIND_CONTROLLER: TargetKind.CONTROLLER,
@@ -89,48 +88,48 @@ class Held:
 class Resolver:
     """Resolves models and offers for a caller, asking placement, offers and access."""
 
-    def __init__(self, peers: Peers) -> None:
-        self._peers = peers
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
         self._identity: access_pb2.GetControllerInfoResponse | None = None
         self._identity_lock = threading.Lock()
 
-    def controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
+    def controller(self, deadline: Deadline) -> access_pb2.GetControllerInfoResponse:
         """This controller's name and UUID (asked once, then remembered)."""
         with self._identity_lock:
             if self._identity is None:
-                self._identity = self._peers.ask(
-                    "access",
-                    self._peers.access.GetControllerInfo,
-                    access_pb2.GetControllerInfoRequest(),
-                    context,
+                self._identity = self._ports.access.get_controller_info(
+                    access_pb2.GetControllerInfoRequest(), deadline
                 )
             return self._identity
 
     def levels(
-        self, caller: Caller, targets: Sequence[access_pb2.Target], context: grpc.ServicerContext
+        self, caller: Caller, targets: Sequence[access_pb2.Target], deadline: Deadline
     ) -> list[str]:
         """The caller's effective level on each target (one call for all)."""
         if not targets:
             return []
-        reply = self._peers.read(
-            "access",
-            self._peers.access.CheckAccess,
-            access_pb2.CheckAccessRequest(user=caller.user, targets=list(targets)),
-            context,
-            ("access",),
+        reply = self._ports.access.check_access(
+            access_pb2.CheckAccessRequest(user=caller.user, targets=list(targets)), deadline
         )
         return list(reply.levels)
 
-    def require_controller(
-        self, caller: Caller, needed: str, context: grpc.ServicerContext
-    ) -> None:
+    def require_controller(self, caller: Caller, needed: str, deadline: Deadline) -> None:
         """Refuse unless the caller holds `needed` on the controller."""
-        (level,) = self.levels(caller, [CONTROLLER_TARGET], context)
+        (level,) = self.levels(caller, [CONTROLLER_TARGET], deadline)
         if not at_least(access_pb2.TARGET_KIND_CONTROLLER, level, needed):
             raise errors.Forbidden(PERMISSION_DENIED)
 
+    def find_model(self, owner: str, name: str, deadline: Deadline) -> placement_pb2.Model | None:
+        """The model `owner/name`, or None."""
+        try:
+            return self._ports.placement.get_model(
+                placement_pb2.GetModelRequest(owner=owner, name=name), deadline
+            ).model
+        except errors.NotFound:
+            return None
+
     def model(
-        self, caller: Caller, ref: str, needed: str, context: grpc.ServicerContext
+        self, caller: Caller, ref: str, needed: str, deadline: Deadline
     ) -> placement_pb2.Model:
         """Resolve `[owner/]name` to a model on which the caller holds `needed` or more.
 
@@ -138,27 +137,19 @@ class Resolver:
         """
         owner, name = split_model_ref(ref, caller.user)
         missing = errors.NotFound(f'model "{owner}/{name}" not found')
-        found = self._peers.read(
-            "placement",
-            self._peers.placement.GetModel,
-            placement_pb2.GetModelRequest(owner=owner, name=name),
-            context,
-            ("models",),
-            or_none=True,
-        )
-        if found is None:
+        model = self.find_model(owner, name, deadline)
+        if model is None:
             raise missing
-        model = found.model
         if not needed:
             return model  # existence only: the caller decides what to reveal
-        (level,) = self.levels(caller, [model_target(model)], context)
+        (level,) = self.levels(caller, [model_target(model)], deadline)
         if not level:
             raise missing
         if not at_least(access_pb2.TARGET_KIND_MODEL, level, needed):
             raise errors.Forbidden(PERMISSION_DENIED)
         return model
 
-    def offer_url(self, caller: Caller, text: str, context: grpc.ServicerContext) -> OfferURL:
+    def offer_url(self, caller: Caller, text: str, deadline: Deadline) -> OfferURL:
         """Parse an offer URL and fill in its defaults: this controller, the caller as owner.
 
         Raises:
@@ -166,7 +157,7 @@ class Resolver:
             NotFound: it names another controller (cross-controller offers come later).
         """
         url = OfferURL.parse(text)
-        name = self.controller(context).name
+        name = self.controller(deadline).name
         if url.source and url.source != name:
             raise errors.NotFound(f'controller "{url.source}" not found')
         return url.with_defaults(name, caller.user)
@@ -176,7 +167,7 @@ class Resolver:
         caller: Caller,
         url: OfferURL,
         needed: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         *,
         connections: bool = False,
     ) -> Held:
@@ -186,34 +177,19 @@ class Resolver:
         """
         label = f"{url.user}/{url.model}.{url.offer}"
         missing = errors.NotFound(f'application offer "{label}" not found')
-        in_model = self._peers.read(
-            "placement",
-            self._peers.placement.GetModel,
-            placement_pb2.GetModelRequest(owner=url.user, name=url.model),
-            context,
-            ("models",),
-            or_none=True,
-        )
-        found = (
-            self._peers.read(
-                "offers",
-                self._peers.offers.GetOffer,
-                offers_pb2.GetOfferRequest(
-                    model_uuid=in_model.model.uuid,
-                    name=url.offer,
-                    without_connections=not connections,
-                ),
-                context,
-                ("offers", "relations") if connections else ("offers",),
-                or_none=True,
-            )
-            if in_model is not None
-            else None
-        )
-        if found is None:
+        in_model = self.find_model(url.user, url.model, deadline)
+        if in_model is None:
             raise missing
-        offer = found.offer
-        (level,) = self.levels(caller, [offer_target(offer)], context)
+        try:
+            offer = self._ports.offers.get_offer(
+                offers_pb2.GetOfferRequest(
+                    model_uuid=in_model.uuid, name=url.offer, without_connections=not connections
+                ),
+                deadline,
+            ).offer
+        except errors.NotFound:
+            raise missing from None
+        (level,) = self.levels(caller, [offer_target(offer)], deadline)
         if not level:
             raise missing
         if not at_least(access_pb2.TARGET_KIND_OFFER, level, needed):
@@ -221,8 +197,8 @@ class Resolver:
         return Held(offer=offer, level=level)
 
     def readable(
-        self, caller: Caller, offers: Sequence[offers_pb2.Offer], context: grpc.ServicerContext
+        self, caller: Caller, offers: Sequence[offers_pb2.Offer], deadline: Deadline
     ) -> list[Held]:
         """The offers the caller can at least read, with their levels."""
-        levels = self.levels(caller, [offer_target(o) for o in offers], context)
+        levels = self.levels(caller, [offer_target(o) for o in offers], deadline)
         return [Held(offer=o, level=lv) for o, lv in zip(offers, levels, strict=True) if lv]

@@ -17,9 +17,10 @@ from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway import adapters
 from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
-from gateway.cache import ReadCache, WriteFence
+from gateway.cache import CachedCalls, ReadCache, WriteFence
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
 from gateway.peers import Peers, pages, timeout
 from gateway.remote import PeerControllers, Reconciler
@@ -37,6 +38,7 @@ from kernel.offerurl import OfferURL
 from kernel.relation import Half
 from services.common import status as codes
 from services.common.config import Config
+from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import Built, new_server
 
@@ -80,7 +82,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, peers: Peers, advertise: str = "") -> None:
         self._peers = peers
         self._auth = Authenticator(peers)
-        self._resolve = Resolver(peers)
+        calls = CachedCalls(peers, peers.cache) if peers.cache is not None else peers
+        self.ports = adapters.over(peers, calls)
+        self._resolve = Resolver(self.ports)
         self.advertise = advertise
         """`host:port` other controllers reach this gateway at (set once it is bound)."""
         self.remote = PeerControllers()
@@ -90,7 +94,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
-        return self._resolve.controller(context)
+        return self._resolve.controller(Deadline.of(context))
 
     @override
     @codes.unary
@@ -155,7 +159,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddModelRequest, context: grpc.ServicerContext
     ) -> pb.AddModelResponse:
         caller = self._auth.caller(context)
-        self._resolve.require_controller(caller, "add-model", context)
+        self._resolve.require_controller(caller, "add-model", Deadline.of(context))
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddModel,
@@ -200,7 +204,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 lambda reply: reply.models,
             )
         )
-        levels = self._resolve.levels(caller, [model_target(m) for m in found], context)
+        levels = self._resolve.levels(
+            caller, [model_target(m) for m in found], Deadline.of(context)
+        )
         return pb.ListModelsResponse(models=[m for m, lv in zip(found, levels, strict=True) if lv])
 
     @override
@@ -215,7 +221,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         `terminated`. Each SAAS goes with its relations, whose offering halves go with them.
         """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         for offer in self._model_offers(model.uuid, context):
             self._delete_offer(offer, force=True, context=context)
         saas = self._peers.ask(
@@ -264,7 +270,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", context)
+        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
         reply = self._peers.ask(
             "placement",
             self._peers.placement.GetModelConfig,
@@ -285,7 +291,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.SetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         reply = self._peers.ask(
             "placement",
             self._peers.placement.SetModelConfig,
@@ -304,7 +310,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.DeployRequest, context: grpc.ServicerContext
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         name = request.application or charm_name(request.metadata_yaml)
         if name and self._cmr.find_saas(model.uuid, name, context):
             raise errors.AlreadyExists(
@@ -344,7 +350,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddUnitRequest, context: grpc.ServicerContext
     ) -> pb.AddUnitResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddUnit,
@@ -365,7 +371,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
     ) -> pb.RemoveUnitResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         self._peers.ask(
             "placement",
             self._peers.placement.RemoveUnit,
@@ -386,7 +392,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         With `force`, its offers go first, as `remove-offer --force` would remove them.
         """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         offered = self._model_offers(model.uuid, context, application=request.application)
         if offered and not request.force:
             noun = "offer" if len(offered) == 1 else "offers"
@@ -420,7 +426,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddMachineRequest, context: grpc.ServicerContext
     ) -> pb.AddMachineResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         reply = self._peers.ask(
             "placement",
             self._peers.placement.AddMachine,
@@ -435,7 +441,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
     ) -> pb.RemoveMachineResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         self._peers.ask(
             "placement",
             self._peers.placement.RemoveMachine,
@@ -454,7 +460,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", context)
+        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
         deadline = timeout(context)
         placement_call = self._peers.placement.GetModelStatus.future(
             placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
@@ -628,12 +634,18 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             return [
                 offer_target(
                     self._resolve.offer(
-                        caller, self._resolve.offer_url(caller, u, context), "read", context
+                        caller,
+                        self._resolve.offer_url(caller, u, Deadline.of(context)),
+                        "read",
+                        Deadline.of(context),
                     ).offer
                 )
                 for u in urls
             ]
-        return [model_target(self._resolve.model(caller, r, "read", context)) for r in refs]
+        return [
+            model_target(self._resolve.model(caller, r, "read", Deadline.of(context)))
+            for r in refs
+        ]
 
     def _change_access(
         self,
@@ -786,7 +798,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     @codes.unary
     def Offer(self, request: pb.OfferRequest, context: grpc.ServicerContext) -> pb.OfferResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         endpoints: list[offers_pb2.ApplicationEndpoint] = []
         charm, summary = "", ""
         # an unknown application reaches the offers service as no endpoints at all, so that
@@ -841,11 +853,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """The model's offers the caller administers (REFERENCE §2.2's visibility table)."""
         caller = self._auth.caller(context)
         try:
-            model = self._resolve.model(caller, request.model, "read", context)
+            model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
         except errors.NotFound:
             # an offer admin may list what they administer in a model they cannot read; to
             # anyone else the model stays invisible
-            model = self._resolve.model(caller, request.model, "", context)
+            model = self._resolve.model(caller, request.model, "", Deadline.of(context))
             hidden = True
         else:
             hidden = False
@@ -856,7 +868,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             name=request.name,
             interface=request.interface,
         )
-        held = [h for h in self._resolve.readable(caller, found, context) if h.level == "admin"]
+        held = [
+            h
+            for h in self._resolve.readable(caller, found, Deadline.of(context))
+            if h.level == "admin"
+        ]
         if hidden and not held:
             owner, name = split_model_ref(request.model, caller.user)
             raise errors.NotFound(f'model "{owner}/{name}" not found')
@@ -871,7 +887,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if not request.url:
             raise errors.Invalid("must specify endpoint URL")
         url = self._offer_ref(caller, request.url, request.model, context)
-        held = self._resolve.offer(caller, url, "read", context, connections=True)
+        held = self._resolve.offer(caller, url, "read", Deadline.of(context), connections=True)
         return pb.ShowOfferResponse(offer=self._details(caller, held, context))
 
     def _offer_ref(
@@ -881,7 +897,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if "." not in ref and ":" not in ref and "/" not in ref:
             owner, name = split_model_ref(model, caller.user)
             ref = f"{owner}/{name}.{ref}"
-        return self._resolve.offer_url(caller, ref, context)
+        return self._resolve.offer_url(caller, ref, Deadline.of(context))
 
     @override
     @codes.unary
@@ -914,7 +930,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 lambda reply: reply.offers,
             )
         )
-        held = self._resolve.readable(caller, found, context)
+        held = self._resolve.readable(caller, found, Deadline.of(context))
         return pb.FindOffersResponse(offers=[self._details(caller, h, context) for h in held])
 
     @override
@@ -934,7 +950,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             raise errors.Invalid(
                 f"These offers contain endpoints. Only specify the offer name itself.{lines}"
             )
-        held = [self._resolve.offer(caller, u, "admin", context) for u in urls]
+        held = [self._resolve.offer(caller, u, "admin", Deadline.of(context)) for u in urls]
         removed = sum(
             self._delete_offer(h.offer, force=request.force, context=context) for h in held
         )
@@ -950,7 +966,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """Relate two ends; an offer URL is consumed first, a SAAS makes it cross-model."""
         caller = self._auth.caller(context)
         model = self._resolve.model(
-            caller, request.model, "read" if request.dry_run else "write", context
+            caller, request.model, "read" if request.dry_run else "write", Deadline.of(context)
         )
         if looks_like_url(request.a) and looks_like_url(request.b):
             raise errors.Invalid("providing more than one remote endpoints not supported")
@@ -993,7 +1009,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveRelationResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         reply = self._peers.ask(
             "relations",
             self._peers.relations.RemoveRelation,
@@ -1030,7 +1046,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.SuspendRelationResponse:
         """Only in the offering model, by its admin (REFERENCE §5.3)."""
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         reply = self._peers.ask(
             "relations",
             self._peers.relations.SuspendRelation,
@@ -1053,7 +1069,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         resumes into `error` with Juju's message rather than `joined`.
         """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         refused = self._cmr.check_resumable(model, request.ids, context)
         reply = self._peers.ask(
             "relations",
@@ -1073,7 +1089,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ConsumeRequest, context: grpc.ServicerContext
     ) -> pb.ConsumeResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         remote = request.remote if request.HasField("remote") else None
         saas, url = self._cmr.consume(caller, model, request.url, request.alias, context, remote)
         return pb.ConsumeResponse(saas=saas, url=url)
@@ -1086,7 +1102,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveSaasResponse:
         """All the SAAS's relations go first (both halves), then the SAAS (REFERENCE §4.3)."""
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", context)
+        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         if self._cmr.find_saas(model.uuid, request.name, context) is None:
             raise errors.NotFound(f'saas application "{request.name}" not found')
         removed = self._remove_saas(model.uuid, request.name, context)
@@ -1117,7 +1133,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetFirewallRuleRequest, context: grpc.ServicerContext
     ) -> pb.SetFirewallRuleResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", context)
+        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         reply = self._peers.ask(
             "offers",
             self._peers.offers.SetFirewallRule,
@@ -1134,7 +1150,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ListFirewallRulesRequest, context: grpc.ServicerContext
     ) -> pb.ListFirewallRulesResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", context)
+        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
         reply = self._peers.ask(
             "offers",
             self._peers.offers.ListFirewallRules,
@@ -1154,8 +1170,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         caller = self._auth.caller(context)
         if not request.source_model_uuid:
             raise errors.Invalid("the consuming model's UUID is required")
-        url = self._resolve.offer_url(caller, request.url, context)
-        offer = self._resolve.offer(caller, url, "consume", context).offer  # no connections
+        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
+        offer = self._resolve.offer(
+            caller, url, "consume", Deadline.of(context)
+        ).offer  # no connections
         token = self._cmr.issue_token(
             user=caller.user,
             offer_model_uuid=offer.model_uuid,
