@@ -3,12 +3,13 @@
 A cross-model relation is stored as two halves in the relations context, sharing a token
 (REFERENCE §10): the consumer's half in the consuming model (local application ↔ SAAS) and the
 offerer's half in the offering model (offered application ↔ `remote-<hex>`), which carries the
-offer connection. The consuming side makes its half first (its rules and messages come first),
-then asks the offering side to register its half; when that fails, the consumer's half is
-removed again, so no half is ever left alone.
+offer connection. The consumer's half is checked first (a dry run: its rules and messages come
+first, and it chooses the endpoints the offerer's half mirrors).
 
-Within one controller the "offering side" is this gateway's own services, called directly: the
-same steps a second controller would take over the network, without the hop.
+Within one controller both halves are in the one relations store, and one call
+(`AddCrossModelRelation`) writes them in one transaction: either both exist or neither, whatever
+crashes or races. Across controllers the offering controller registers its half first, then the
+consumer's half is made here; when that fails, the offerer is nudged and drops its half.
 
 Egress (REFERENCE §6.1): a relation's `--via` subnets, else the consuming model's
 `egress-subnets`, else each local unit's address as a /32 (/128). The offerer checks them
@@ -128,6 +129,31 @@ def terminated_message(name: str) -> str:
         f'Offer "{name}" has been removed from the remote model.\n'
         "To integrate with a new offer with the same name, first run\n"
         f"'cmr remove-saas {name}' to remove the SAAS record from this model."
+    )
+
+
+def consumer_cross(
+    user: str,
+    model_uuid: str,
+    token: str,
+    subnets: Sequence[str],
+    via: Sequence[str],
+    refused: str,
+) -> relations_pb2.CrossModel:
+    """What makes a relation of the consuming model the consumer's half.
+
+    `refused` is the offerer's verdict on the ingress: non-empty, the half starts in `error`
+    with it as the message.
+    """
+    return relations_pb2.CrossModel(
+        token=token,
+        side=Half.CONSUMER,
+        username=user,
+        source_model_uuid=model_uuid,
+        subnets=subnets,
+        status="error" if refused else "joined",
+        message=refused,
+        via=via,
     )
 
 
@@ -453,13 +479,15 @@ class CrossModel:
     ) -> relations_pb2.Relation:
         """Make both halves of a cross-model relation; the consumer's half is returned.
 
+        Within this controller both halves are written by one call to the relations service,
+        in one transaction: when either half is refused, neither exists.
+
         Raises:
             Forbidden: the caller no longer has consume on the offer.
-            Refused: the offer has gone, or the offering side refuses its half.
+            Refused: the offer or the offered application has gone, or either half is refused.
         """
         if saas.source_controller_uuid:
             return self._relate_remote(caller, model, a, b, saas, via, context)
-        local = b if a.remote else a
         offer = self._offer(saas.offer_uuid, context)
         if offer is None:
             raise errors.Refused(terminated_message(saas.name))
@@ -467,76 +495,112 @@ class CrossModel:
             access_pb2.TARGET_KIND_OFFER, self.user_level(caller.user, offer, context), "consume"
         ):
             raise errors.Forbidden(PERMISSION_DENIED)
+        local, offered = self._ends(model, a, b, context)
         subnets = self.egress(model, local.application, via, context)
         check = self.ingress(offer.model_uuid, subnets, context)
         token = str(uuid.uuid4())
-        consumer = self._consumer_half(
-            caller, model, a, b, token, subnets, via, check.message, context
+        offerer = self._offerer_half(
+            offer,
+            proxy=proxy_name(model.uuid, local.application),
+            consumer_end=gateway_pb.RemoteEndpoint(
+                name=local.name, role=local.role, interface=local.interface
+            ),
+            offered_endpoint=offered.name,
+            cross=relations_pb2.CrossModel(
+                token=token,
+                username=caller.user,
+                source_model_uuid=model.uuid,
+                subnets=subnets,
+                message=check.message,
+            ),
+            context=context,
         )
-        try:
-            proxy_end = next(e for e in consumer.endpoints if not e.remote)
-            offered = next(e for e in consumer.endpoints if e.remote)
-            self.register_half(
-                offer,
-                proxy=proxy_name(model.uuid, proxy_end.application),
-                consumer_end=gateway_pb.RemoteEndpoint(
-                    name=proxy_end.name, role=proxy_end.role, interface=proxy_end.interface
-                ),
-                offered_endpoint=offered.name,
-                cross=relations_pb2.CrossModel(
-                    token=token,
-                    username=caller.user,
-                    source_model_uuid=model.uuid,
-                    subnets=subnets,
-                    message=check.message,
-                ),
-                context=context,
-            )
-        except BaseException:
-            self._peers.ask(
-                "relations",
-                self._peers.relations.RemoveRelation,
-                relations_pb2.RemoveRelationRequest(
-                    model_uuid=model.uuid, id=consumer.id, by_id=True
-                ),
-                context,
-            )
-            raise
-        return consumer
+        consumer = relations_pb2.CrossModelHalf(
+            model_uuid=model.uuid,
+            a=a,
+            b=b,
+            cross_model=consumer_cross(
+                caller.user, model.uuid, token, subnets, via, check.message
+            ),
+        )
+        return self._peers.ask(
+            "relations",
+            self._peers.relations.AddCrossModelRelation,
+            relations_pb2.AddCrossModelRelationRequest(consumer=consumer, offerer=offerer),
+            context,
+        ).consumer
 
-    def _consumer_half(
+    def _ends(
         self,
-        caller: Caller,
         model: placement_pb2.Model,
         a: relations_pb2.RelationSide,
         b: relations_pb2.RelationSide,
-        token: str,
-        subnets: Sequence[str],
-        via: Sequence[str],
-        refused: str,
         context: grpc.ServicerContext,
-        peer: relations_pb2.CrossModel | None = None,
-    ) -> relations_pb2.Relation:
-        cross = relations_pb2.CrossModel(
-            token=token,
-            side=Half.CONSUMER,
-            username=caller.user,
-            source_model_uuid=model.uuid,
-            subnets=subnets,
-            status="error" if refused else "joined",
-            message=refused,
-            via=via,
-        )
-        if peer is not None:
-            cross.peer_controller = peer.peer_controller
-            cross.peer_address = peer.peer_address
-            cross.peer_token = peer.peer_token
-        return self._peers.ask(
+    ) -> tuple[relations_pb2.RelationEndpoint, relations_pb2.RelationEndpoint]:
+        """The endpoints the consumer's half relates, the local one first (a dry run).
+
+        The offerer's half is built from them: the proxy stands for the local endpoint.
+
+        Raises:
+            Invalid, NotFound, AlreadyExists, Refused: the consumer's half is refused.
+        """
+        dry = self._peers.ask(
             "relations",
             self._peers.relations.AddRelation,
-            relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, cross_model=cross),
+            relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, dry_run=True),
             context,
         ).relation
+        local = next(e for e in dry.endpoints if not e.remote)
+        offered = next(e for e in dry.endpoints if e.remote)
+        return local, offered
+
+    def _offerer_half(
+        self,
+        offer: offers_pb2.Offer,
+        *,
+        proxy: str,
+        consumer_end: gateway_pb.RemoteEndpoint,
+        offered_endpoint: str,
+        cross: relations_pb2.CrossModel,
+        context: grpc.ServicerContext,
+    ) -> relations_pb2.CrossModelHalf:
+        """The offerer's half, to be written: the proxy, the offered application, the connection.
+
+        `cross` carries the token, user, consuming model, subnets, the ingress verdict (a
+        non-empty `message` is a refusal) and, across controllers, the peer.
+
+        Raises:
+            Refused: the offered application has been removed.
+        """
+        app = self.find_application(offer.model_uuid, offer.application, context)
+        if app is None:
+            raise errors.Refused(f'application "{offer.application}" has been removed')
+        half = relations_pb2.CrossModel()
+        half.CopyFrom(cross)
+        half.side = Half.OFFERER
+        half.offer_uuid = offer.uuid
+        half.status = "error" if cross.message else "joined"
+        return relations_pb2.CrossModelHalf(
+            model_uuid=offer.model_uuid,
+            a=relations_pb2.RelationSide(
+                application=proxy,
+                endpoint=consumer_end.name,
+                remote=True,
+                endpoints=[
+                    relations_pb2.CandidateEndpoint(
+                        name=consumer_end.name,
+                        role=consumer_end.role,
+                        interface=consumer_end.interface,
+                    )
+                ],
+            ),
+            b=relations_pb2.RelationSide(
+                application=offer.application,
+                endpoint=offered_endpoint,
+                endpoints=[candidate(e) for e in app.charm.endpoints],
+            ),
+            cross_model=half,
+        )
 
     def register_half(
         self,
@@ -548,42 +612,23 @@ class CrossModel:
         cross: relations_pb2.CrossModel,
         context: grpc.ServicerContext,
     ) -> relations_pb2.Relation:
-        """The offering side's part: its half, with the proxy and the connection.
+        """The offering side's part across controllers: its half alone (see `_offerer_half`).
 
-        `cross` carries the token, user, consuming model, subnets, the ingress verdict (a
-        non-empty `message` is a refusal) and, across controllers, the peer.
+        The consumer's half is on the other controller, which makes it once this answers.
         """
-        app = self.find_application(offer.model_uuid, offer.application, context)
-        if app is None:
-            raise errors.Refused(f'application "{offer.application}" has been removed')
-        half = relations_pb2.CrossModel()
-        half.CopyFrom(cross)
-        half.side = Half.OFFERER
-        half.offer_uuid = offer.uuid
-        half.status = "error" if cross.message else "joined"
+        half = self._offerer_half(
+            offer,
+            proxy=proxy,
+            consumer_end=consumer_end,
+            offered_endpoint=offered_endpoint,
+            cross=cross,
+            context=context,
+        )
         return self._peers.ask(
             "relations",
             self._peers.relations.AddRelation,
             relations_pb2.AddRelationRequest(
-                model_uuid=offer.model_uuid,
-                a=relations_pb2.RelationSide(
-                    application=proxy,
-                    endpoint=consumer_end.name,
-                    remote=True,
-                    endpoints=[
-                        relations_pb2.CandidateEndpoint(
-                            name=consumer_end.name,
-                            role=consumer_end.role,
-                            interface=consumer_end.interface,
-                        )
-                    ],
-                ),
-                b=relations_pb2.RelationSide(
-                    application=offer.application,
-                    endpoint=offered_endpoint,
-                    endpoints=[candidate(e) for e in app.charm.endpoints],
-                ),
-                cross_model=half,
+                model_uuid=half.model_uuid, a=half.a, b=half.b, cross_model=half.cross_model
             ),
             context,
         ).relation
@@ -606,14 +651,7 @@ class CrossModel:
             Unavailable: the offering controller cannot be reached; nothing was made.
             grpc.RpcError: the offering controller's refusal, as it said it.
         """
-        dry = self._peers.ask(
-            "relations",
-            self._peers.relations.AddRelation,
-            relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, dry_run=True),
-            context,
-        ).relation
-        local = next(e for e in dry.endpoints if not e.remote)
-        offered = next(e for e in dry.endpoints if e.remote)
+        local, offered = self._ends(model, a, b, context)
         subnets = self.egress(model, local.application, via, context)
         token = str(uuid.uuid4())
         identity = self._resolve.controller(Deadline.of(context))
@@ -667,10 +705,17 @@ class CrossModel:
             peer_address=saas.source_address,
             peer_token=reply.relation_token,
         )
+        cross = consumer_cross(caller.user, model.uuid, token, subnets, via, reply.message)
+        cross.MergeFrom(peer)
         try:
-            return self._consumer_half(
-                caller, model, a, b, token, subnets, via, reply.message, context, peer
-            )
+            return self._peers.ask(
+                "relations",
+                self._peers.relations.AddRelation,
+                relations_pb2.AddRelationRequest(
+                    model_uuid=model.uuid, a=a, b=b, cross_model=cross
+                ),
+                context,
+            ).relation
         except BaseException:
             self._reconciler.nudge(peer, token)  # the offerer finds no half here and drops its
             raise

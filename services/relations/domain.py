@@ -9,8 +9,9 @@ Cross-model relations (REFERENCE §4.2, §10): one relation per model, two halve
 `token`. The consumer's half relates a local application to a SAAS; the offerer's half relates
 the offered application to the consumer proxy `remote-<hex>` and carries the offer connection
 (user, consuming model, ingress subnets, `offer_uuid`). Only the offerer's half names the offer,
-so a connection is counted once. Removing, suspending or resuming one half does the same to
-every half this store holds with that token: within one controller both halves, in one
+so a connection is counted once. Within one controller both halves are added together, in one
+transaction (`add_cross_model_relation`). Removing, suspending or resuming one half does the
+same to every half this store holds with that token: within one controller both halves, in one
 transaction; across controllers the gateways carry the change to the other half.
 
 Status of a new relation: REFERENCE §5.4 makes a relation `joined` once a unit on this side is
@@ -606,6 +607,33 @@ def add_relation(
         AlreadyExists: the relation exists.
         Refused: no pair, several pairs, two SAAS, or a limit reached.
     """
+    draft = _draft(model_uuid, a, b, cross)
+    with relations.transaction():
+        _admit(relations, draft)
+        if dry_run:
+            return Added(relation=draft.relation, candidates=draft.candidates)
+        relation, seq = _write(relations, draft.relation)
+    return Added(relation=relation, candidates=draft.candidates, sequence=seq)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Draft:
+    """A relation add-relation would make, checked against every rule but the store's."""
+
+    relation: Relation
+    """Id -1 until written."""
+    candidates: list[Candidate]
+    """Every endpoint pair considered, with the verdict."""
+    limits: dict[str, int]
+    """Each endpoint's relation limit, by `app:ep`; 0 means unlimited."""
+
+
+def _draft(model_uuid: str, a: Side, b: Side, cross: CrossModel | None) -> _Draft:
+    """The rules of add-relation that need no store: sides, the cross-model half, matching.
+
+    Raises:
+        Invalid, NotFound, Refused: as `add_relation`, but for what the store decides.
+    """
     _require_model(model_uuid)
     _check_side(a)
     _check_side(b)
@@ -618,65 +646,91 @@ def add_relation(
             f'cannot add relation "{key}": cannot add relation between saas applications '
             f'"{a.application}" and "{b.application}"'
         )
-    scope = Scope.CONTAINER if Scope.CONTAINER in (e.scope for e in ends) else Scope.GLOBAL
     ordered = in_key_order(ends)
+    relation = Relation(
+        model_uuid=model_uuid,
+        id=-1,
+        key=key,
+        endpoints=ordered,
+        scope=Scope.CONTAINER if Scope.CONTAINER in (e.scope for e in ends) else Scope.GLOBAL,
+        status=RelationStatus.JOINED,
+    )
+    if cross is not None:
+        relation = replace(
+            relation,
+            status=cross.status,
+            message=cross.message,
+            offer_uuid=cross.offer_uuid if cross.side == Half.OFFERER else "",
+            via=cross.via,
+            token=cross.token,
+            side=cross.side,
+            username=cross.username,
+            source_model_uuid=cross.source_model_uuid,
+            subnets=cross.subnets,
+            peer_controller=cross.peer_controller,
+            peer_address=cross.peer_address,
+            peer_token=cross.peer_token,
+        )
     limits = {str(ends[0]): _limit(a, ends[0].name), str(ends[1]): _limit(b, ends[1].name)}
-    with relations.transaction():
-        if relations.relation_with_key(model_uuid, key) is not None:
-            raise errors.AlreadyExists(
-                f'cannot add relation "{key}": relation {key} already exists'
-            )
-        for end in ordered:
-            limit = limits[str(end)]
-            if limit > 0 and (
-                relations.count_endpoint_relations(model_uuid, end.application, end.name) >= limit
-            ):
-                raise errors.Refused(
-                    f'cannot add relation "{key}": establishing a new relation for {end} would '
-                    f"exceed its maximum relation limit of {limit}"
-                )
-        relation = Relation(
-            model_uuid=model_uuid,
-            id=-1,
-            key=key,
-            endpoints=ordered,
-            scope=scope,
-            status=RelationStatus.JOINED,
+    return _Draft(relation=relation, candidates=candidates, limits=limits)
+
+
+def _admit(relations: Relations, draft: _Draft, pending: Sequence[Relation] = ()) -> None:
+    """The rules of add-relation the store decides: a duplicate key, an endpoint at its limit.
+
+    `pending` are relations the same transaction is about to write, counted as if they were
+    stored. Call inside a transaction.
+
+    Raises:
+        AlreadyExists: the relation exists (or is pending).
+        Refused: a limit would be exceeded.
+    """
+    relation = draft.relation
+    model_uuid, key = relation.model_uuid, relation.key
+    here = [p for p in pending if p.model_uuid == model_uuid]
+    if relations.relation_with_key(model_uuid, key) is not None or any(p.key == key for p in here):
+        raise errors.AlreadyExists(f'cannot add relation "{key}": relation {key} already exists')
+    for end in relation.endpoints:
+        limit = draft.limits[str(end)]
+        if limit <= 0:
+            continue
+        taken = relations.count_endpoint_relations(model_uuid, end.application, end.name)
+        taken += sum(
+            1
+            for p in here
+            for e in p.endpoints
+            if (e.application, e.name) == (end.application, end.name)
         )
-        if cross is not None:
-            relation = replace(
-                relation,
-                status=cross.status,
-                message=cross.message,
-                offer_uuid=cross.offer_uuid if cross.side == Half.OFFERER else "",
-                via=cross.via,
-                token=cross.token,
-                side=cross.side,
-                username=cross.username,
-                source_model_uuid=cross.source_model_uuid,
-                subnets=cross.subnets,
-                peer_controller=cross.peer_controller,
-                peer_address=cross.peer_address,
-                peer_token=cross.peer_token,
+        if taken >= limit:
+            raise errors.Refused(
+                f'cannot add relation "{key}": establishing a new relation for {end} would '
+                f"exceed its maximum relation limit of {limit}"
             )
-        if dry_run:
-            return Added(relation=relation, candidates=candidates)
-        relation = replace(relation, id=relations.next_relation_id(model_uuid))
-        relations.add_relation(relation)
-        seq = relations.append_event(
-            "relation-added",
-            model_uuid=model_uuid,
-            entity=str(relation.id),
-            attributes={
-                "key": key,
-                "scope": str(scope),
-                "interface": relation.interface,
-                "applications": ",".join(e.application for e in ordered),
-                **_cross_attributes(relation),
-            },
-        )
-        seq = sync_scope(relations, relation) or seq
-    return Added(relation=relation, candidates=candidates, sequence=seq)
+
+
+def _write(relations: Relations, draft: Relation) -> tuple[Relation, int]:
+    """Write an admitted relation: the model's next id, its endpoints, `relation-added`, scope.
+
+    Call inside the transaction that admitted it.
+
+    Returns:
+        The relation as written, and the sequence of its last event.
+    """
+    relation = replace(draft, id=relations.next_relation_id(draft.model_uuid))
+    relations.add_relation(relation)
+    seq = relations.append_event(
+        "relation-added",
+        model_uuid=relation.model_uuid,
+        entity=str(relation.id),
+        attributes={
+            "key": relation.key,
+            "scope": str(relation.scope),
+            "interface": relation.interface,
+            "applications": ",".join(e.application for e in relation.endpoints),
+            **_cross_attributes(relation),
+        },
+    )
+    return relation, sync_scope(relations, relation) or seq
 
 
 def _check_cross(cross: CrossModel, a: Side, b: Side) -> None:
@@ -699,6 +753,113 @@ def _cross_attributes(relation: Relation) -> dict[str, str]:
     if relation.token:
         out.update(token=relation.token, side=relation.side)
     return out
+
+
+# -- both halves of a cross-model relation --------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewHalf:
+    """One half of a cross-model relation to add, as `add_relation` takes it."""
+
+    model_uuid: str
+    """The consuming model for the consumer's half, the offering model for the offerer's."""
+    a: Side
+    """The first side."""
+    b: Side
+    """The second side; exactly one of `a` and `b` is remote."""
+    cross: CrossModel
+    """What makes the relation this half."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddedHalves:
+    """Both halves of a cross-model relation, as `add_cross_model_relation` wrote them."""
+
+    consumer: Relation
+    """The consuming model's half (the local application and the SAAS)."""
+    offerer: Relation
+    """The offering model's half (the offered application and `remote-<hex>`)."""
+    sequence: int
+    """Feed sequence of the last event written."""
+
+
+def add_cross_model_relation(
+    relations: Relations, consumer: NewHalf, offerer: NewHalf
+) -> AddedHalves:
+    """Add both halves of a cross-model relation within one controller, or neither.
+
+    Both models' relations are in this store, so one transaction makes the relation. Each half
+    is checked as `add_relation` checks it, and the two against each other (one token, the
+    consuming model, one starting status, the same endpoints seen from either side), before
+    anything is written. Then the consumer's half and the offerer's are written in that order,
+    each with its `relation-added` event and its units entering scope. A crash or a concurrent
+    command can therefore never leave one half without the other.
+
+    Raises:
+        Invalid: a malformed half (as `add_relation`), a half on the wrong side or naming a
+            peer controller, or halves that disagree.
+        NotFound: a named endpoint does not exist.
+        AlreadyExists: either half's relation exists, or another relation has the token.
+        Refused: for either half, no pair, several pairs, two SAAS, or a limit reached.
+    """
+    _check_halves(consumer, offerer)
+    mine = _draft(consumer.model_uuid, consumer.a, consumer.b, consumer.cross)
+    theirs = _draft(offerer.model_uuid, offerer.a, offerer.b, offerer.cross)
+    _check_ends(mine.relation, theirs.relation)
+    with relations.transaction():
+        if relations.halves(consumer.cross.token):
+            raise errors.AlreadyExists(
+                f'cannot add relation "{mine.relation.key}": its token is taken by another '
+                "cross-model relation"
+            )
+        _admit(relations, mine)
+        # both halves may be in one model (it consumes its own offer): the offerer's is checked
+        # as if the consumer's were written already
+        _admit(relations, theirs, pending=(mine.relation,))
+        made, _ = _write(relations, mine.relation)
+        offered, seq = _write(relations, theirs.relation)
+    return AddedHalves(consumer=made, offerer=offered, sequence=seq)
+
+
+def _check_halves(consumer: NewHalf, offerer: NewHalf) -> None:
+    """What the two halves must agree on before either is looked at alone."""
+    if consumer.cross.side != Half.CONSUMER or offerer.cross.side != Half.OFFERER:
+        raise errors.Invalid(
+            "a cross-model relation needs the consumer's half and the offerer's half"
+        )
+    if consumer.cross.token != offerer.cross.token:
+        raise errors.Invalid("the two halves of a cross-model relation must share one token")
+    for half in (consumer, offerer):
+        if half.cross.peer_controller or half.cross.peer_address or half.cross.peer_token:
+            raise errors.Invalid(
+                "both halves are on this controller: neither may name a peer controller"
+            )
+    if offerer.cross.source_model_uuid != consumer.model_uuid:
+        raise errors.Invalid(
+            "the offerer's half must name the consumer's half's model as the consuming model"
+        )
+    if (consumer.cross.status, consumer.cross.message) != (
+        offerer.cross.status,
+        offerer.cross.message,
+    ):
+        raise errors.Invalid("the two halves of a cross-model relation must start in one status")
+
+
+def _check_ends(consumer: Relation, offerer: Relation) -> None:
+    """The proxy stands for the consumer's local endpoint, the SAAS for the offered one."""
+    local = next(e for e in consumer.endpoints if not e.remote)
+    saas = next(e for e in consumer.endpoints if e.remote)
+    proxy = next(e for e in offerer.endpoints if e.remote)
+    offered = next(e for e in offerer.endpoints if not e.remote)
+
+    def same(x: Endpoint, y: Endpoint) -> bool:
+        return (x.name, x.role, x.interface) == (y.name, y.role, y.interface)
+
+    if not (same(proxy, local) and same(offered, saas)):
+        raise errors.Invalid(
+            f'the halves relate different endpoints: "{consumer.key}" and "{offerer.key}"'
+        )
 
 
 def add_peer_relations(

@@ -62,6 +62,20 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
 
     @override
     @status.unary
+    def AddCrossModelRelation(
+        self, request: relations_pb2.AddCrossModelRelationRequest, context: grpc.ServicerContext
+    ) -> relations_pb2.AddCrossModelRelationResponse:
+        added = domain.add_cross_model_relation(
+            self._store, _half(request.consumer), _half(request.offerer)
+        )
+        return relations_pb2.AddCrossModelRelationResponse(
+            consumer=_relation(added.consumer),
+            offerer=_relation(added.offerer),
+            sequence=added.sequence,
+        )
+
+    @override
+    @status.unary
     def AddPeerRelations(
         self, request: relations_pb2.AddPeerRelationsRequest, context: grpc.ServicerContext
     ) -> relations_pb2.AddPeerRelationsResponse:
@@ -250,6 +264,15 @@ def _side(side: relations_pb2.RelationSide) -> domain.Side:
             )
             for e in side.endpoints
         ),
+    )
+
+
+def _half(half: relations_pb2.CrossModelHalf) -> domain.NewHalf:
+    return domain.NewHalf(
+        model_uuid=half.model_uuid,
+        a=_side(half.a),
+        b=_side(half.b),
+        cross=_cross(half.cross_model),
     )
 
 

@@ -17,12 +17,16 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
+from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from tests.e2e.conftest import Cmr, Controller
 
 PROXY = re.compile(r"remote-[0-9a-f]{32}")
@@ -329,6 +333,19 @@ def _saas_status(cmr: Cmr, con: str) -> dict[str, Any]:
     return status
 
 
+def _relation_events(data_dir: Path, *model_uuids: str) -> list[dict[str, Any]]:
+    """The relations feed's `relation-added` and `relation-removed` events of some models."""
+    marks = ",".join("?" * len(model_uuids))
+    return _rows(
+        data_dir,
+        "relations",
+        "SELECT sequence, kind, model_uuid, entity FROM outbox"  # noqa: S608 - only placeholders
+        f" WHERE kind IN ('relation-added', 'relation-removed') AND model_uuid IN ({marks})"
+        " ORDER BY sequence",
+        *model_uuids,
+    )
+
+
 def _no_halves(data_dir: Path, *models: str) -> None:
     for model in models:
         assert _halves(data_dir, _model_uuid(data_dir, model)) == [], model
@@ -519,4 +536,83 @@ def test_two_consumers_one_leaves(cmr: Cmr, data_dir: Path) -> None:
     assert Counter(h["side"] for h in _halves(data_dir, _model_uuid(data_dir, off))) == {
         "offerer": 1
     }
+    assert_integrity(data_dir, cmr)
+
+
+def test_a_refused_offering_half_leaves_no_consumer_half(cmr: Cmr, data_dir: Path) -> None:
+    """The same offer consumed twice: the second relation's offerer half would repeat the first.
+
+    Both SAAS stand for one offer, and the proxy stands for one consuming application, so the
+    offering model refuses the second half. The consumer's half it would have paired with is
+    not left behind, and neither is anything else.
+    """
+    off, con = _setup(cmr, data_dir, "11")
+    cmr.ok("consume", f"admin/{off}.mysql", "mysql-b", "-m", con)
+    models = (_model_uuid(data_dir, off), _model_uuid(data_dir, con))
+    before = _halves(data_dir), _relation_events(data_dir, *models)
+    refused = cmr.fails("add-relation", "mediawiki", "mysql-b", "-m", con)
+    assert PROXY.search(refused), refused
+    assert refused.splitlines()[0].endswith(":db mysql:db already exists"), refused
+    # nothing was written and undone: not even a feed event says a half was there
+    assert (_halves(data_dir), _relation_events(data_dir, *models)) == before
+    assert [r["key"] for r in _relations(cmr, con)] == ["mediawiki:db mysql:db"]
+    assert len(_connections(cmr, off)) == 1
+    assert_integrity(data_dir, cmr)
+
+
+def test_racing_adds_and_removes_never_leave_a_half_alone(
+    cmr: Cmr, data_dir: Path, controller: Controller
+) -> None:
+    """Eight clients add and remove the same cross-model relation at once, through the gateway.
+
+    Whatever the interleaving, each add makes both halves or neither and each remove takes both,
+    so the relation can always be made again afterwards.
+    """
+    off, con = _setup(cmr, data_dir, "12")
+    cmr.ok("remove-relation", "mediawiki", "mysql", "-m", con)
+    expected = {grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.NOT_FOUND}
+    unexpected: list[tuple[grpc.StatusCode | None, str]] = []
+
+    with grpc.insecure_channel(controller.address) as channel:
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        login = gateway_pb2.LoginRequest(user="admin", password=controller.password)
+        token = stub.Login(login, timeout=10).token
+        metadata = (("authorization", f"Bearer {token}"),)
+
+        calls: list[Callable[[], object]] = [
+            partial(
+                stub.AddRelation,
+                gateway_pb2.AddRelationRequest(model=con, a="mediawiki", b="mysql"),
+                metadata=metadata,
+                timeout=10,
+            ),
+            partial(
+                stub.RemoveRelation,
+                gateway_pb2.RemoveRelationRequest(model=con, a="mediawiki", b="mysql"),
+                metadata=metadata,
+                timeout=10,
+            ),
+        ]
+
+        def churn() -> None:
+            for _ in range(6):
+                for call in calls:
+                    try:
+                        call()
+                    except grpc.RpcError as err:
+                        code = err.code() if isinstance(err, grpc.Call) else None
+                        if code not in expected:
+                            unexpected.append((code, str(err)))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for done in [pool.submit(churn) for _ in range(8)]:
+                done.result()
+
+    assert unexpected == []
+    assert_integrity(data_dir, cmr)
+    if _halves(data_dir, _model_uuid(data_dir, con)):
+        cmr.ok("remove-relation", "mediawiki", "mysql", "-m", con)
+    _no_halves(data_dir, off, con)
+    cmr.ok("add-relation", "mediawiki", "mysql", "-m", con)
+    assert len(_connections(cmr, off)) == 1
     assert_integrity(data_dir, cmr)
