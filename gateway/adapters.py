@@ -354,6 +354,12 @@ class RelationsClient:
         """Relates two applications of one model, inferring endpoints as Juju does."""
         return self._call(self._peers.relations.AddRelation, request, deadline)
 
+    def add_cross_model_relation(
+        self, request: relations_pb2.AddCrossModelRelationRequest, deadline: Deadline
+    ) -> relations_pb2.AddCrossModelRelationResponse:
+        """Writes both halves of a same-controller cross-model relation, or neither."""
+        return self._call(self._peers.relations.AddCrossModelRelation, request, deadline)
+
     def add_peer_relations(
         self, request: relations_pb2.AddPeerRelationsRequest, deadline: Deadline
     ) -> relations_pb2.AddPeerRelationsResponse:

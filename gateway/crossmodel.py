@@ -1,6 +1,6 @@
 """Cross-model relations, as the gateway orchestrates them: consume, relate, suspend, resume.
 
-A cross-model relation is stored as two halves in the relations context, sharing a token
+A cross-model relation is stored as two halves in the relations deadline, sharing a token
 (REFERENCE §10): the consumer's half in the consuming model (local application ↔ SAAS) and the
 offerer's half in the offering model (offered application ↔ `remote-<hex>`), which carries the
 offer connection. The consumer's half is checked first (a dry run: its rules and messages come
@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import grpc
-
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2 as gateway_pb
 from cmr.gateway.v1 import gateway_pb2_grpc
@@ -38,7 +36,7 @@ from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.auth import Caller
-from gateway.peers import Peers
+from gateway.ports import Ports, or_none
 from gateway.remote import CALL_TIMEOUT_S, PeerControllers, Reconciler
 from gateway.resolve import (
     PERMISSION_DENIED,
@@ -99,7 +97,7 @@ def parse_via(via: Sequence[str]) -> list[str]:
 
 
 def candidate(e: placement_pb2.Endpoint) -> relations_pb2.CandidateEndpoint:
-    """A charm endpoint as the relations context matches it."""
+    """A charm endpoint as the relations deadline matches it."""
     return relations_pb2.CandidateEndpoint(
         name=e.name,
         role=ROLE_NAMES[e.role],
@@ -162,7 +160,7 @@ class End:
     """One resolved end of add-relation."""
 
     side: relations_pb2.RelationSide
-    """What the relations context matches."""
+    """What the relations deadline matches."""
     saas: offers_pb2.Saas | None = None
     """The SAAS, when the end is remote."""
     consumed: bool = False
@@ -174,13 +172,13 @@ class CrossModel:
 
     def __init__(
         self,
-        peers: Peers,
+        ports: Ports,
         resolver: Resolver,
         remote: PeerControllers,
         reconciler: Reconciler,
         advertise: Callable[[], str],
     ) -> None:
-        self._peers = peers
+        self._ports = ports
         self._resolve = resolver
         self._remote = remote
         self._reconciler = reconciler
@@ -188,59 +186,46 @@ class CrossModel:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def find_saas(
-        self, model_uuid: str, name: str, context: grpc.ServicerContext
-    ) -> offers_pb2.Saas | None:
+    def find_saas(self, model_uuid: str, name: str, deadline: Deadline) -> offers_pb2.Saas | None:
         """The model's SAAS of that name, or None."""
-        reply = self._peers.read(
-            "offers",
-            self._peers.offers.GetSaas,
-            offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name),
-            context,
-            ("offers",),
-            or_none=True,
+        reply = or_none(
+            lambda: self._ports.offers.get_saas(
+                offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name), deadline
+            )
         )
         return reply.saas if reply is not None else None
 
     def find_application(
-        self, model_uuid: str, name: str, context: grpc.ServicerContext
+        self, model_uuid: str, name: str, deadline: Deadline
     ) -> placement_pb2.Application | None:
         """The model's application of that name, or None."""
-        reply = self._peers.read(
-            "placement",
-            self._peers.placement.GetApplication,
-            placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
-            context,
-            ("placement",),
-            or_none=True,
+        reply = or_none(
+            lambda: self._ports.placement.get_application(
+                placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
+                deadline,
+            )
         )
         return reply.application if reply is not None else None
 
-    def offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
+    def offer(self, offer_uuid: str, deadline: Deadline) -> offers_pb2.Offer | None:
         """An offer of this controller by UUID (without its connections), or None."""
-        return self._offer(offer_uuid, context)
+        return self._offer(offer_uuid, deadline)
 
-    def _offer(self, offer_uuid: str, context: grpc.ServicerContext) -> offers_pb2.Offer | None:
-        reply = self._peers.read(
-            "offers",
-            self._peers.offers.GetOffer,
-            offers_pb2.GetOfferRequest(offer_uuid=offer_uuid, without_connections=True),
-            context,
-            ("offers",),
-            or_none=True,
+    def _offer(self, offer_uuid: str, deadline: Deadline) -> offers_pb2.Offer | None:
+        reply = or_none(
+            lambda: self._ports.offers.get_offer(
+                offers_pb2.GetOfferRequest(offer_uuid=offer_uuid, without_connections=True),
+                deadline,
+            )
         )
         return reply.offer if reply is not None else None
 
     def ingress(
-        self, model_uuid: str, subnets: Sequence[str], context: grpc.ServicerContext
+        self, model_uuid: str, subnets: Sequence[str], deadline: Deadline
     ) -> offers_pb2.CheckIngressResponse:
         """The offering model's verdict on a consumer's ingress subnets (REFERENCE §6.3)."""
-        return self._peers.read(
-            "offers",
-            self._peers.offers.CheckIngress,
-            offers_pb2.CheckIngressRequest(model_uuid=model_uuid, subnets=subnets),
-            context,
-            ("offers",),
+        return self._ports.offers.check_ingress(
+            offers_pb2.CheckIngressRequest(model_uuid=model_uuid, subnets=subnets), deadline
         )
 
     def issue_token(
@@ -250,14 +235,12 @@ class CrossModel:
         offer_uuid: str,
         source_model_uuid: str,
         kind: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         offer_model_uuid: str = "",
         relation: str = "",
     ) -> str:
         """A token this controller's access signs (`kernel.tokens`)."""
-        return self._peers.ask(
-            "access",
-            self._peers.access.IssueOfferToken,
+        return self._ports.access.issue_offer_token(
             access_pb2.IssueOfferTokenRequest(
                 user=user,
                 offer_model_uuid=offer_model_uuid,
@@ -266,17 +249,13 @@ class CrossModel:
                 kind=kind,
                 relation=relation,
             ),
-            context,
+            deadline,
         ).token
 
-    def user_level(self, user: str, offer: offers_pb2.Offer, context: grpc.ServicerContext) -> str:
+    def user_level(self, user: str, offer: offers_pb2.Offer, deadline: Deadline) -> str:
         """A user's effective level on an offer (implicit admins included)."""
-        reply = self._peers.read(
-            "access",
-            self._peers.access.CheckAccess,
-            access_pb2.CheckAccessRequest(user=user, targets=[offer_target(offer)]),
-            context,
-            ("access",),
+        reply = self._ports.access.check_access(
+            access_pb2.CheckAccessRequest(user=user, targets=[offer_target(offer)]), deadline
         )
         return reply.levels[0] if reply.levels else ""
 
@@ -288,7 +267,7 @@ class CrossModel:
         model: placement_pb2.Model,
         text: str,
         alias: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         remote: gateway_pb.RemoteOffer | None = None,
     ) -> tuple[offers_pb2.Saas, str]:
         """Consume an offer into `model` (REFERENCE §4.1); idempotent.
@@ -310,21 +289,21 @@ class CrossModel:
             raise errors.Invalid("no remote offer specified")
         if alias and not is_application_name(alias):
             raise errors.Invalid(f'invalid application name "{alias}"')
-        offer, url, source = self._offer_for(caller, text, context, remote)
+        offer, url, source = self._offer_for(caller, text, deadline, remote)
         if url.endpoint:
             raise errors.Invalid(f'remote offer "{text}" shouldn\'t include endpoint')
-        saas = self._consume(model, offer, alias or offer.name, context, source).saas
+        saas = self._consume(model, offer, alias or offer.name, deadline, source).saas
         return saas, str(url)
 
     def _offer_for(
         self,
         caller: Caller,
         text: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         remote: gateway_pb.RemoteOffer | None,
     ) -> tuple[offers_pb2.Offer, OfferURL, gateway_pb.RemoteOffer | None]:
         """The offer a URL names, here (consume access checked) or on another controller."""
-        here = self._resolve.controller(Deadline.of(context)).name
+        here = self._resolve.controller(deadline).name
         url = OfferURL.parse(text)
         if url.source and url.source != here:
             if remote is None or remote.controller_name != url.source:
@@ -337,30 +316,24 @@ class CrossModel:
                     f"({remote.controller_uuid})"
                 )
             return remote.offer, url.with_defaults(url.source, caller.user), remote
-        url = self._resolve.offer_url(caller, text, Deadline.of(context))
-        return self._resolve.offer(caller, url, "consume", Deadline.of(context)).offer, url, None
+        url = self._resolve.offer_url(caller, text, deadline)
+        return self._resolve.offer(caller, url, "consume", deadline).offer, url, None
 
     def _consume(
         self,
         model: placement_pb2.Model,
         offer: offers_pb2.Offer,
         name: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         source: gateway_pb.RemoteOffer | None = None,
     ) -> offers_pb2.ConsumeResponse:
-        if self.find_application(model.uuid, name, context) is not None:
+        if self.find_application(model.uuid, name, deadline) is not None:
             raise errors.AlreadyExists(
                 f'cannot add saas application "{name}": local application with same name '
                 "already exists"
             )
-        controller = (
-            source.controller_name
-            if source
-            else self._resolve.controller(Deadline.of(context)).name
-        )
-        return self._peers.ask(
-            "offers",
-            self._peers.offers.Consume,
+        controller = source.controller_name if source else self._resolve.controller(deadline).name
+        return self._ports.offers.consume(
             offers_pb2.ConsumeRequest(
                 model_uuid=model.uuid,
                 model_name=model.name,
@@ -374,7 +347,7 @@ class CrossModel:
                 source_address=source.address if source else "",
                 consume_token=source.consume_token if source else "",
             ),
-            context,
+            deadline,
         )
 
     # -- relate ----------------------------------------------------------------------------
@@ -384,7 +357,7 @@ class CrossModel:
         caller: Caller,
         model: placement_pb2.Model,
         ref: str,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
         *,
         consume: bool,
         remote: gateway_pb.RemoteOffer | None = None,
@@ -400,10 +373,10 @@ class CrossModel:
             Refused: the SAAS is terminated.
         """
         if looks_like_url(ref):
-            offer, url, source = self._offer_for(caller, ref, context, remote)
+            offer, url, source = self._offer_for(caller, ref, deadline, remote)
             created = False
             if consume:
-                consumed = self._consume(model, offer, offer.name, context, source)
+                consumed = self._consume(model, offer, offer.name, deadline, source)
                 saas, created = consumed.saas, consumed.created
             else:
                 saas = offers_pb2.Saas(
@@ -417,7 +390,7 @@ class CrossModel:
         application, _, endpoint = ref.partition(":")
         if not application or (":" in ref and not endpoint):
             raise errors.Invalid(f'invalid endpoint "{ref}"')
-        app = self.find_application(model.uuid, application, context)
+        app = self.find_application(model.uuid, application, deadline)
         if app is not None:
             return End(
                 side=relations_pb2.RelationSide(
@@ -427,7 +400,7 @@ class CrossModel:
                     endpoints=[candidate(e) for e in app.charm.endpoints],
                 )
             )
-        found = self.find_saas(model.uuid, application, context)
+        found = self.find_saas(model.uuid, application, deadline)
         if found is None:
             raise errors.NotFound(f'application "{application}" not found')
         if found.status == "terminated":
@@ -439,26 +412,20 @@ class CrossModel:
         model: placement_pb2.Model,
         application: str,
         via: Sequence[str],
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> list[str]:
         """The consumer's egress for a relation: `--via`, `egress-subnets`, or unit addresses."""
         if via:
             return list(via)
-        config = self._peers.read(
-            "placement",
-            self._peers.placement.GetModelConfig,
-            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid),
-            context,
-            ("models",),
+        config = self._ports.placement.get_model_config(
+            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid), deadline
         ).config
         configured = [c.strip() for c in config.get("egress-subnets", "").split(",") if c.strip()]
         if configured:
             return configured
-        status = self._peers.ask(
-            "placement",
-            self._peers.placement.GetModelStatus,
+        status = self._ports.placement.get_model_status(
             placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, application=application),
-            context,
+            deadline,
         )
         out = []
         for unit in status.units:
@@ -475,7 +442,7 @@ class CrossModel:
         b: relations_pb2.RelationSide,
         saas: offers_pb2.Saas,
         via: Sequence[str],
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> relations_pb2.Relation:
         """Make both halves of a cross-model relation; the consumer's half is returned.
 
@@ -487,17 +454,17 @@ class CrossModel:
             Refused: the offer or the offered application has gone, or either half is refused.
         """
         if saas.source_controller_uuid:
-            return self._relate_remote(caller, model, a, b, saas, via, context)
-        offer = self._offer(saas.offer_uuid, context)
+            return self._relate_remote(caller, model, a, b, saas, via, deadline)
+        offer = self._offer(saas.offer_uuid, deadline)
         if offer is None:
             raise errors.Refused(terminated_message(saas.name))
         if not at_least(
-            access_pb2.TARGET_KIND_OFFER, self.user_level(caller.user, offer, context), "consume"
+            access_pb2.TARGET_KIND_OFFER, self.user_level(caller.user, offer, deadline), "consume"
         ):
             raise errors.Forbidden(PERMISSION_DENIED)
-        local, offered = self._ends(model, a, b, context)
-        subnets = self.egress(model, local.application, via, context)
-        check = self.ingress(offer.model_uuid, subnets, context)
+        local, offered = self._ends(model, a, b, deadline)
+        subnets = self.egress(model, local.application, via, deadline)
+        check = self.ingress(offer.model_uuid, subnets, deadline)
         token = str(uuid.uuid4())
         offerer = self._offerer_half(
             offer,
@@ -513,7 +480,7 @@ class CrossModel:
                 subnets=subnets,
                 message=check.message,
             ),
-            context=context,
+            deadline=deadline,
         )
         consumer = relations_pb2.CrossModelHalf(
             model_uuid=model.uuid,
@@ -523,11 +490,9 @@ class CrossModel:
                 caller.user, model.uuid, token, subnets, via, check.message
             ),
         )
-        return self._peers.ask(
-            "relations",
-            self._peers.relations.AddCrossModelRelation,
+        return self._ports.relations.add_cross_model_relation(
             relations_pb2.AddCrossModelRelationRequest(consumer=consumer, offerer=offerer),
-            context,
+            deadline,
         ).consumer
 
     def _ends(
@@ -535,7 +500,7 @@ class CrossModel:
         model: placement_pb2.Model,
         a: relations_pb2.RelationSide,
         b: relations_pb2.RelationSide,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> tuple[relations_pb2.RelationEndpoint, relations_pb2.RelationEndpoint]:
         """The endpoints the consumer's half relates, the local one first (a dry run).
 
@@ -544,11 +509,9 @@ class CrossModel:
         Raises:
             Invalid, NotFound, AlreadyExists, Refused: the consumer's half is refused.
         """
-        dry = self._peers.ask(
-            "relations",
-            self._peers.relations.AddRelation,
+        dry = self._ports.relations.add_relation(
             relations_pb2.AddRelationRequest(model_uuid=model.uuid, a=a, b=b, dry_run=True),
-            context,
+            deadline,
         ).relation
         local = next(e for e in dry.endpoints if not e.remote)
         offered = next(e for e in dry.endpoints if e.remote)
@@ -562,7 +525,7 @@ class CrossModel:
         consumer_end: gateway_pb.RemoteEndpoint,
         offered_endpoint: str,
         cross: relations_pb2.CrossModel,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> relations_pb2.CrossModelHalf:
         """The offerer's half, to be written: the proxy, the offered application, the connection.
 
@@ -572,7 +535,7 @@ class CrossModel:
         Raises:
             Refused: the offered application has been removed.
         """
-        app = self.find_application(offer.model_uuid, offer.application, context)
+        app = self.find_application(offer.model_uuid, offer.application, deadline)
         if app is None:
             raise errors.Refused(f'application "{offer.application}" has been removed')
         half = relations_pb2.CrossModel()
@@ -610,7 +573,7 @@ class CrossModel:
         consumer_end: gateway_pb.RemoteEndpoint,
         offered_endpoint: str,
         cross: relations_pb2.CrossModel,
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> relations_pb2.Relation:
         """The offering side's part across controllers: its half alone (see `_offerer_half`).
 
@@ -622,15 +585,13 @@ class CrossModel:
             consumer_end=consumer_end,
             offered_endpoint=offered_endpoint,
             cross=cross,
-            context=context,
+            deadline=deadline,
         )
-        return self._peers.ask(
-            "relations",
-            self._peers.relations.AddRelation,
+        return self._ports.relations.add_relation(
             relations_pb2.AddRelationRequest(
                 model_uuid=half.model_uuid, a=half.a, b=half.b, cross_model=half.cross_model
             ),
-            context,
+            deadline,
         ).relation
 
     # -- across controllers ----------------------------------------------------------------
@@ -643,7 +604,7 @@ class CrossModel:
         b: relations_pb2.RelationSide,
         saas: offers_pb2.Saas,
         via: Sequence[str],
-        context: grpc.ServicerContext,
+        deadline: Deadline,
     ) -> relations_pb2.Relation:
         """The consumer's part across controllers: check locally, register there, then here.
 
@@ -651,23 +612,21 @@ class CrossModel:
             Unavailable: the offering controller cannot be reached; nothing was made.
             grpc.RpcError: the offering controller's refusal, as it said it.
         """
-        local, offered = self._ends(model, a, b, context)
-        subnets = self.egress(model, local.application, via, context)
+        local, offered = self._ends(model, a, b, deadline)
+        subnets = self.egress(model, local.application, via, deadline)
         token = str(uuid.uuid4())
-        identity = self._resolve.controller(Deadline.of(context))
+        identity = self._resolve.controller(deadline)
         callback = self.issue_token(
             user=caller.user,
             offer_uuid=saas.offer_uuid,
             source_model_uuid=model.uuid,
             kind="callback",
             relation=token,
-            context=context,
+            deadline=deadline,
         )
 
         def keep(fresh: str) -> None:
-            self._peers.ask(
-                "offers",
-                self._peers.offers.SetSaasStatus,
+            self._ports.offers.set_saas_status(
                 offers_pb2.SetSaasStatusRequest(
                     model_uuid=model.uuid,
                     name=saas.name,
@@ -675,7 +634,7 @@ class CrossModel:
                     message=saas.status_message,
                     consume_token=fresh,
                 ),
-                context,
+                deadline,
             )
 
         request = gateway_pb.RegisterRemoteRelationRequest(
@@ -708,20 +667,18 @@ class CrossModel:
         cross = consumer_cross(caller.user, model.uuid, token, subnets, via, reply.message)
         cross.MergeFrom(peer)
         try:
-            return self._peers.ask(
-                "relations",
-                self._peers.relations.AddRelation,
+            return self._ports.relations.add_relation(
                 relations_pb2.AddRelationRequest(
                     model_uuid=model.uuid, a=a, b=b, cross_model=cross
                 ),
-                context,
+                deadline,
             ).relation
         except BaseException:
             self._reconciler.nudge(peer, token)  # the offerer finds no half here and drops its
             raise
 
     def register_remote(
-        self, request: gateway_pb.RegisterRemoteRelationRequest, context: grpc.ServicerContext
+        self, request: gateway_pb.RegisterRemoteRelationRequest, deadline: Deadline
     ) -> gateway_pb.RegisterRemoteRelationResponse:
         """The offerer's part across controllers, for a consumer holding a consume token.
 
@@ -734,12 +691,10 @@ class CrossModel:
             raise errors.Invalid("a relation token and a proxy name `remote-<32 hex>` are needed")
         if not request.consumer_controller_uuid or not request.consumer_address:
             raise errors.Invalid("the consuming controller's UUID and address are needed")
-        offer = self._offer(request.offer_uuid, context)
+        offer = self._offer(request.offer_uuid, deadline)
         if offer is None:
             raise errors.NotFound(f'application offer "{request.offer_uuid}" not found')
-        claims = self._peers.ask(
-            "access",
-            self._peers.access.VerifyOfferToken,
+        claims = self._ports.access.verify_offer_token(
             access_pb2.VerifyOfferTokenRequest(
                 token=request.consume_token,
                 kind="consume",
@@ -747,9 +702,9 @@ class CrossModel:
                 offer_uuid=offer.uuid,
                 source_model_uuid=request.source_model_uuid,
             ),
-            context,
+            deadline,
         ).claims
-        check = self.ingress(offer.model_uuid, request.subnets, context)
+        check = self.ingress(offer.model_uuid, request.subnets, deadline)
         relation = self.register_half(
             offer,
             proxy=request.proxy_name,
@@ -765,7 +720,7 @@ class CrossModel:
                 peer_address=request.consumer_address,
                 peer_token=request.callback_token,
             ),
-            context=context,
+            deadline=deadline,
         )
         self._reconciler.registered(request.token)
         token = self.issue_token(
@@ -775,7 +730,7 @@ class CrossModel:
             source_model_uuid=request.source_model_uuid,
             kind="relation",
             relation=request.token,
-            context=context,
+            deadline=deadline,
         )
         return gateway_pb.RegisterRemoteRelationResponse(
             relation_token=token,
@@ -784,17 +739,14 @@ class CrossModel:
             relation_id=relation.id,
         )
 
-    def republish_egress(self, model: placement_pb2.Model, context: grpc.ServicerContext) -> None:
+    def republish_egress(self, model: placement_pb2.Model, deadline: Deadline) -> None:
         """After egress may have changed (model config, units), publish it again (§6.3).
 
         Each consumer's half without `--via` whose egress differs from what it published is
         checked again by the offerer: refused, it goes to `error`; admitted, out of `error`.
         """
-        relations = self._peers.ask(
-            "relations",
-            self._peers.relations.ListRelations,
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
-            context,
+        relations = self._ports.relations.list_relations(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), deadline
         ).relations
         egress: dict[str, list[str]] = {}
         for relation in relations:
@@ -804,31 +756,29 @@ class CrossModel:
             local = next(e for e in relation.endpoints if not e.remote)
             remote = next(e for e in relation.endpoints if e.remote)
             if local.application not in egress:
-                egress[local.application] = self.egress(model, local.application, (), context)
+                egress[local.application] = self.egress(model, local.application, (), deadline)
             subnets = egress[local.application]
             if list(cross.subnets) == subnets:
                 continue
-            saas = self.find_saas(model.uuid, remote.application, context)
-            offer = self._offer(saas.offer_uuid, context) if saas is not None else None
+            saas = self.find_saas(model.uuid, remote.application, deadline)
+            offer = self._offer(saas.offer_uuid, deadline) if saas is not None else None
             if offer is None:
                 continue
-            check = self.ingress(offer.model_uuid, subnets, context)
-            self._peers.ask(
-                "relations",
-                self._peers.relations.UpdateEgress,
+            check = self.ingress(offer.model_uuid, subnets, deadline)
+            self._ports.relations.update_egress(
                 relations_pb2.UpdateEgressRequest(
                     model_uuid=model.uuid,
                     id=relation.id,
                     subnets=subnets,
                     refused="" if check.allowed else check.message,
                 ),
-                context,
+                deadline,
             )
 
     # -- suspend, resume -------------------------------------------------------------------
 
     def check_resumable(
-        self, model: placement_pb2.Model, ids: Sequence[int], context: grpc.ServicerContext
+        self, model: placement_pb2.Model, ids: Sequence[int], deadline: Deadline
     ) -> dict[int, str]:
         """Check what resume-relation would resume: consume access, then the allow-list.
 
@@ -838,29 +788,26 @@ class CrossModel:
         Raises:
             Forbidden: `permission denied`: a connection's user no longer has consume.
         """
-        relations = self._peers.ask(
-            "relations",
-            self._peers.relations.ListRelations,
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid, ids=ids),
-            context,
+        relations = self._ports.relations.list_relations(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid, ids=ids), deadline
         ).relations
         by_id = {r.id: r for r in relations}
         refused: dict[int, str] = {}
         for relation_id in ids:
             relation = by_id.get(relation_id)
             if relation is None or not relation.suspended:
-                continue  # the relations context reports unknown ids; not suspended: no-op
+                continue  # the relations deadline reports unknown ids; not suspended: no-op
             cross = relation.cross_model
             if cross.side != Half.OFFERER:
                 continue
-            offer = self._offer(cross.offer_uuid, context)
+            offer = self._offer(cross.offer_uuid, deadline)
             if offer is None or not at_least(
                 access_pb2.TARGET_KIND_OFFER,
-                self.user_level(cross.username, offer, context),
+                self.user_level(cross.username, offer, deadline),
                 "consume",
             ):
                 raise errors.Forbidden(PERMISSION_DENIED)
-            check = self.ingress(model.uuid, cross.subnets, context)
+            check = self.ingress(model.uuid, cross.subnets, deadline)
             if not check.allowed:
                 refused[relation_id] = check.message
         return refused

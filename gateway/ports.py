@@ -17,9 +17,18 @@ from cmr.access.v1 import access_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from kernel import errors
 from services.common.deadline import Deadline
 
 T = TypeVar("T")
+
+
+def or_none(call: Callable[[], T]) -> T | None:
+    """The reply of `call`, or None when it answers NOT_FOUND."""
+    try:
+        return call()
+    except errors.NotFound:
+        return None
 
 
 class Calls(Protocol):
@@ -333,6 +342,12 @@ class RelationsPort(Protocol):
         self, request: relations_pb2.AddRelationRequest, deadline: Deadline
     ) -> relations_pb2.AddRelationResponse:
         """Relates two applications of one model, inferring endpoints as Juju does."""
+        ...
+
+    def add_cross_model_relation(
+        self, request: relations_pb2.AddCrossModelRelationRequest, deadline: Deadline
+    ) -> relations_pb2.AddCrossModelRelationResponse:
+        """Writes both halves of a same-controller cross-model relation, or neither."""
         ...
 
     def add_peer_relations(

@@ -41,9 +41,10 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.relations.v1 import relations_pb2
-from gateway.peers import Peers
+from gateway.ports import Ports, or_none
 from kernel import errors
 from kernel.relation import Half
+from services.common.deadline import Deadline
 from services.common.server import CHANNEL_OPTIONS
 from services.common.status import reason_of
 
@@ -59,18 +60,10 @@ PEER_CHANNEL_OPTIONS: Final = [
     ("grpc.max_reconnect_backoff_ms", 3000),
 ]
 REVOKED: Final = "offer permission revoked"
-"""The suspend reason a revoke of consume leaves (set by the relations context)."""
+"""The suspend reason a revoke of consume leaves (set by the relations deadline)."""
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class Background:
-    """A stand-in for an incoming call's context, for work no client is waiting on."""
-
-    def time_remaining(self) -> float:
-        """What a background call may take."""
-        return CALL_TIMEOUT_S
 
 
 class PeerControllers:
@@ -152,8 +145,8 @@ class PeerControllers:
 class Reconciler:
     """Keeps this controller's halves of cross-controller relations in step with their peers."""
 
-    def __init__(self, peers: Peers, remote: PeerControllers) -> None:
-        self._peers = peers
+    def __init__(self, ports: Ports, remote: PeerControllers) -> None:
+        self._ports = ports
         self._remote = remote
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,31 +169,25 @@ class Reconciler:
 
     # -- local lookups ---------------------------------------------------------------------
 
-    def halves(
-        self, context: grpc.ServicerContext | Background, token: str = ""
-    ) -> list[relations_pb2.RemoteHalf]:
+    def halves(self, deadline: Deadline, token: str = "") -> list[relations_pb2.RemoteHalf]:
         """This controller's halves whose peer is elsewhere; only `token`'s if given."""
         return list(
-            self._peers.read(
-                "relations",
-                self._peers.relations.ListRemoteHalves,
-                relations_pb2.ListRemoteHalvesRequest(token=token),
-                context,  # type: ignore[arg-type]
-                ("relations",),
+            self._ports.relations.list_remote_halves(
+                relations_pb2.ListRemoteHalvesRequest(token=token), deadline
             ).halves
         )
 
     def _saas_of(
-        self, half: relations_pb2.RemoteHalf, context: grpc.ServicerContext | Background
+        self, half: relations_pb2.RemoteHalf, deadline: Deadline
     ) -> offers_pb2.Saas | None:
         remote = next((e for e in half.relation.endpoints if e.remote), None)
         if remote is None:
             return None
-        reply = self._peers.ask_or_none(
-            "offers",
-            self._peers.offers.GetSaas,
-            offers_pb2.GetSaasRequest(model_uuid=half.model_uuid, name=remote.application),
-            context,  # type: ignore[arg-type]
+        reply = or_none(
+            lambda: self._ports.offers.get_saas(
+                offers_pb2.GetSaasRequest(model_uuid=half.model_uuid, name=remote.application),
+                deadline,
+            )
         )
         return reply.saas if reply is not None else None
 
@@ -208,7 +195,7 @@ class Reconciler:
         self,
         credential: str,
         token: str,
-        context: grpc.ServicerContext | Background,
+        deadline: Deadline,
         *,
         authentic_only: bool = False,
     ) -> relations_pb2.RemoteHalf | None:
@@ -221,7 +208,7 @@ class Reconciler:
         Raises:
             Unauthenticated, Forbidden: as access says.
         """
-        found = self.halves(context, token)
+        found = self.halves(deadline, token)
         half = found[0] if found else None
         request = access_pb2.VerifyOfferTokenRequest(token=credential)
         if half is not None and not authentic_only:
@@ -231,40 +218,36 @@ class Reconciler:
                 request.offer_model_uuid = half.model_uuid
                 request.offer_uuid = cross.offer_uuid
             else:
-                saas = self._saas_of(half, context)
+                saas = self._saas_of(half, deadline)
                 request.kind = "callback"
                 request.offer_uuid = saas.offer_uuid if saas is not None else ""
             request.relation = token
-        self._peers.ask(
-            "access",
-            self._peers.access.VerifyOfferToken,
-            request,
-            context,  # type: ignore[arg-type]
-        )
+        self._ports.access.verify_offer_token(request, deadline)
         return half
 
     # -- reconcile -------------------------------------------------------------------------
 
-    def reconcile(self, context: grpc.ServicerContext | Background, token: str = "") -> None:
-        """Pull the peer's state of each cross-controller half (or of `token`'s) and apply it."""
-        for half in self.halves(context, token):
+    def reconcile(self, deadline: Deadline, token: str = "", *, background: bool = False) -> None:
+        """Pull the peer's state of each cross-controller half (or of `token`'s) and apply it.
+
+        `background` for the periodic pass, which leaves a half it registered alone while its
+        consumer may still be writing its own; a nudge is definitive.
+        """
+        for half in self.halves(deadline, token):
             try:
-                self._reconcile_one(half, context)
+                self._reconcile_one(half, deadline, background)
             except (errors.CmrError, grpc.RpcError) as err:
                 log.info("reconciling relation %s: %s", half.relation.cross_model.token, err)
 
     def _reconcile_one(
-        self, half: relations_pb2.RemoteHalf, context: grpc.ServicerContext | Background
+        self, half: relations_pb2.RemoteHalf, deadline: Deadline, background: bool
     ) -> None:
         cross = half.relation.cross_model
-        saas = self._saas_of(half, context) if cross.side == Half.CONSUMER else None
+        saas = self._saas_of(half, deadline) if cross.side == Half.CONSUMER else None
 
         def renewed(fresh: str) -> None:
-            self._peers.ask(
-                "relations",
-                self._peers.relations.SetPeerToken,
-                relations_pb2.SetPeerTokenRequest(token=cross.token, peer_token=fresh),
-                context,  # type: ignore[arg-type]
+            self._ports.relations.set_peer_token(
+                relations_pb2.SetPeerTokenRequest(token=cross.token, peer_token=fresh), deadline
             )
 
         try:
@@ -279,7 +262,7 @@ class Reconciler:
             )
         except errors.Unavailable as err:
             if saas is not None:
-                self._saas_status(saas, "error", err.message, context)
+                self._saas_status(saas, "error", err.message, deadline)
             return
         except grpc.RpcError as err:
             refused = isinstance(err, grpc.Call) and err.code() in (
@@ -287,46 +270,44 @@ class Reconciler:
                 grpc.StatusCode.UNAUTHENTICATED,
             )
             if refused and cross.side == Half.CONSUMER:
-                self._mirror(cross.token, True, REVOKED, context)
+                self._mirror(cross.token, True, REVOKED, deadline)
                 if saas is not None:
-                    self._saas_status(saas, "error", REVOKED, context)
+                    self._saas_status(saas, "error", REVOKED, deadline)
                 return
             raise
         if state.exists:
             with self._lock:
                 self._registered.pop(cross.token, None)  # the consumer's half is there
         else:
-            if isinstance(context, Background) and self._settling(cross.token):
+            if background and self._settling(cross.token):
                 return  # the consumer has not written its half yet (see the module's notes)
-            self._peers.ask_or_none(
-                "relations",
-                self._peers.relations.RemoveRelation,
-                relations_pb2.RemoveRelationRequest(
-                    model_uuid=half.model_uuid, id=half.relation.id, by_id=True
-                ),
-                context,  # type: ignore[arg-type]
+            or_none(
+                lambda: self._ports.relations.remove_relation(
+                    relations_pb2.RemoveRelationRequest(
+                        model_uuid=half.model_uuid, id=half.relation.id, by_id=True
+                    ),
+                    deadline,
+                )
             )
             return
         if cross.side == Half.CONSUMER:
-            self._mirror(cross.token, state.suspended, state.reason, context)
+            self._mirror(cross.token, state.suspended, state.reason, deadline)
             if saas is not None:
                 # the SAAS mirrors the offered application once the offerer answers again
-                self._saas_status(saas, state.application_status or "unknown", "", context)
+                self._saas_status(saas, state.application_status or "unknown", "", deadline)
 
     def _mirror(
         self,
         token: str,
         suspended: bool,
         reason: str,
-        context: grpc.ServicerContext | Background,
+        deadline: Deadline,
     ) -> None:
-        self._peers.ask(
-            "relations",
-            self._peers.relations.MirrorRemoteState,
+        self._ports.relations.mirror_remote_state(
             relations_pb2.MirrorRemoteStateRequest(
                 token=token, suspended=suspended, reason=reason
             ),
-            context,  # type: ignore[arg-type]
+            deadline,
         )
 
     def _saas_status(
@@ -334,29 +315,27 @@ class Reconciler:
         saas: offers_pb2.Saas,
         status: str,
         message: str,
-        context: grpc.ServicerContext | Background,
+        deadline: Deadline,
     ) -> None:
         if (saas.status, saas.status_message) == (status, message):
             return
-        self._peers.ask(
-            "offers",
-            self._peers.offers.SetSaasStatus,
+        self._ports.offers.set_saas_status(
             offers_pb2.SetSaasStatusRequest(
                 model_uuid=saas.model_uuid, name=saas.name, status=status, message=message
             ),
-            context,  # type: ignore[arg-type]
+            deadline,
         )
 
     # -- nudges ----------------------------------------------------------------------------
 
     @contextmanager
-    def nudging(self, context: grpc.ServicerContext) -> Iterator[None]:
+    def nudging(self, deadline: Deadline) -> Iterator[None]:
         """Around a local command: afterwards, nudge the peer of every half it changed."""
-        before = {h.relation.cross_model.token: h for h in self.halves(context)}
+        before = {h.relation.cross_model.token: h for h in self.halves(deadline)}
         yield
         if not before:
             return
-        after = {h.relation.cross_model.token: h for h in self.halves(context)}
+        after = {h.relation.cross_model.token: h for h in self.halves(deadline)}
         for token, half in before.items():
             now = after.get(token)
             if now is not None and (now.relation.suspended, now.relation.status) == (
@@ -393,7 +372,7 @@ class Reconciler:
     def _loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                self.reconcile(Background())
+                self.reconcile(Deadline.after(CALL_TIMEOUT_S), background=True)
             except Exception:
                 log.exception("reconciling cross-controller relations failed")
 

@@ -60,7 +60,7 @@ def nudges(
 
     @functools.wraps(method)
     def wrapper(self: Gateway, request: Req, context: grpc.ServicerContext) -> Resp:
-        with self.reconciler.nudging(context):
+        with self.reconciler.nudging(Deadline.of(context)):
             return method(self, request, context)
 
     return wrapper
@@ -88,9 +88,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self.advertise = advertise
         """`host:port` other controllers reach this gateway at (set once it is bound)."""
         self.remote = PeerControllers()
-        self.reconciler = Reconciler(peers, self.remote)
+        self.reconciler = Reconciler(self.ports, self.remote)
         self._cmr = CrossModel(
-            peers, self._resolve, self.remote, self.reconciler, lambda: self.advertise
+            self.ports, self._resolve, self.remote, self.reconciler, lambda: self.advertise
         )
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
@@ -299,7 +299,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             context,
         )
         if "egress-subnets" in request.config:
-            self._cmr.republish_egress(model, context)
+            self._cmr.republish_egress(model, Deadline.of(context))
         return pb.SetModelConfigResponse(config=reply.config)
 
     # -- applications, units, machines -----------------------------------------------------
@@ -312,7 +312,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         name = request.application or charm_name(request.metadata_yaml)
-        if name and self._cmr.find_saas(model.uuid, name, context):
+        if name and self._cmr.find_saas(model.uuid, name, Deadline.of(context)):
             raise errors.AlreadyExists(
                 f'cannot add application "{name}": saas application with same name already exists'
             )
@@ -362,7 +362,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ),
             context,
         )
-        self._cmr.republish_egress(model, context)
+        self._cmr.republish_egress(model, Deadline.of(context))
         return pb.AddUnitResponse(units=reply.units)
 
     @override
@@ -378,7 +378,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
             context,
         )
-        self._cmr.republish_egress(model, context)
+        self._cmr.republish_egress(model, Deadline.of(context))
         return pb.RemoveUnitResponse()
 
     @override
@@ -502,7 +502,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ).offer
         except grpc.RpcError:
             return pb.StatusValue(current=saas.status, message=saas.status_message)
-        app = self._cmr.find_application(offer.model_uuid, offer.application, context)
+        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
         if app is None or not app.status or app.status == "unknown":
             return pb.StatusValue(current="unknown")
         return pb.StatusValue(current=app.status)
@@ -803,7 +803,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         charm, summary = "", ""
         # an unknown application reaches the offers service as no endpoints at all, so that
         # its message names the offer (REFERENCE §2.1)
-        app = self._cmr.find_application(model.uuid, request.application, context)
+        app = self._cmr.find_application(model.uuid, request.application, Deadline.of(context))
         if app is not None:
             endpoints = [
                 offers_pb2.ApplicationEndpoint(
@@ -973,8 +973,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         via = parse_via(request.via)
         consume = not request.dry_run
         remote = request.remote if request.HasField("remote") else None
-        a = self._cmr.side(caller, model, request.a, context, consume=consume, remote=remote)
-        b = self._cmr.side(caller, model, request.b, context, consume=consume, remote=remote)
+        a = self._cmr.side(
+            caller, model, request.a, Deadline.of(context), consume=consume, remote=remote
+        )
+        b = self._cmr.side(
+            caller, model, request.b, Deadline.of(context), consume=consume, remote=remote
+        )
         saas = a.saas or b.saas
         if via and saas is None:
             raise errors.Invalid(
@@ -993,7 +997,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             self._await_subordinates(reply.relation, reply.sequence, context)
             return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
         try:
-            relation = self._cmr.relate(caller, model, a.side, b.side, saas, via, context)
+            relation = self._cmr.relate(
+                caller, model, a.side, b.side, saas, via, Deadline.of(context)
+            )
         except BaseException:
             # a SAAS this call consumed goes again: a refused relation changes nothing
             for end in (a, b):
@@ -1070,7 +1076,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        refused = self._cmr.check_resumable(model, request.ids, context)
+        refused = self._cmr.check_resumable(model, request.ids, Deadline.of(context))
         reply = self._peers.ask(
             "relations",
             self._peers.relations.ResumeRelation,
@@ -1091,7 +1097,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
         remote = request.remote if request.HasField("remote") else None
-        saas, url = self._cmr.consume(caller, model, request.url, request.alias, context, remote)
+        saas, url = self._cmr.consume(
+            caller, model, request.url, request.alias, Deadline.of(context), remote
+        )
         return pb.ConsumeResponse(saas=saas, url=url)
 
     @override
@@ -1103,7 +1111,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """All the SAAS's relations go first (both halves), then the SAAS (REFERENCE §4.3)."""
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        if self._cmr.find_saas(model.uuid, request.name, context) is None:
+        if self._cmr.find_saas(model.uuid, request.name, Deadline.of(context)) is None:
             raise errors.NotFound(f'saas application "{request.name}" not found')
         removed = self._remove_saas(model.uuid, request.name, context)
         return pb.RemoveSaasResponse(removed_relations=removed)
@@ -1180,7 +1188,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             offer_uuid=offer.uuid,
             source_model_uuid=request.source_model_uuid,
             kind="consume",
-            context=context,
+            deadline=Deadline.of(context),
         )
         identity = self._controller(context)
         return pb.GetConsumeDetailsResponse(
@@ -1203,21 +1211,23 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def RegisterRemoteRelation(
         self, request: pb.RegisterRemoteRelationRequest, context: grpc.ServicerContext
     ) -> pb.RegisterRemoteRelationResponse:
-        return self._cmr.register_remote(request, context)
+        return self._cmr.register_remote(request, Deadline.of(context))
 
     @override
     @codes.unary
     def GetRemoteRelation(
         self, request: pb.GetRemoteRelationRequest, context: grpc.ServicerContext
     ) -> pb.GetRemoteRelationResponse:
-        half = self.reconciler.verify(request.credential, request.token, context)
+        half = self.reconciler.verify(request.credential, request.token, Deadline.of(context))
         if half is None:
             return pb.GetRemoteRelationResponse(exists=False)
         offered = ""
         if half.relation.cross_model.side == Half.OFFERER:
             local = next((e for e in half.relation.endpoints if not e.remote), None)
             app = (
-                self._cmr.find_application(half.model_uuid, local.application, context)
+                self._cmr.find_application(
+                    half.model_uuid, local.application, Deadline.of(context)
+                )
                 if local is not None
                 else None
             )
@@ -1234,8 +1244,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     @codes.unary
     def Nudge(self, request: pb.NudgeRequest, context: grpc.ServicerContext) -> pb.NudgeResponse:
         """The peer changed its half: look again now (authentic credential needed)."""
-        self.reconciler.verify(request.credential, request.token, context, authentic_only=True)
-        self.reconciler.reconcile(context, request.token)
+        self.reconciler.verify(
+            request.credential, request.token, Deadline.of(context), authentic_only=True
+        )
+        self.reconciler.reconcile(Deadline.of(context), request.token)
         return pb.NudgeResponse()
 
     @override
@@ -1251,7 +1263,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         claimed = tokens.peek(request.token)
         offer_model = ""
         if claimed is not None and claimed.kind != tokens.CALLBACK:
-            offer = self._cmr.offer(claimed.offer_uuid, context)
+            offer = self._cmr.offer(claimed.offer_uuid, Deadline.of(context))
             if offer is None:
                 raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
             offer_model = offer.model_uuid
