@@ -12,8 +12,9 @@ from typing import Final
 import grpc
 
 from cmr.access.v1 import access_pb2
-from gateway.peers import Peers
+from gateway.ports import Ports
 from kernel import errors
+from services.common.deadline import Deadline
 
 CACHE_TTL_S: Final = 2.0
 """How long a checked token is trusted without asking access again. A logout through this
@@ -48,8 +49,8 @@ def bearer_token(context: grpc.ServicerContext) -> str:
 class Authenticator:
     """Resolves the caller of each request, caching answers for `CACHE_TTL_S`."""
 
-    def __init__(self, peers: Peers, clock: Callable[[], float] = time.monotonic) -> None:
-        self._peers = peers
+    def __init__(self, ports: Ports, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ports = ports
         self._clock = clock
         self._cache: dict[str, tuple[Caller, float]] = {}
         self._lock = threading.Lock()
@@ -67,11 +68,8 @@ class Authenticator:
             hit = self._cache.get(key)
         if hit is not None and hit[1] > now:
             return hit[0]
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.Authenticate,
-            access_pb2.AuthenticateRequest(token=token),
-            context,
+        reply = self._ports.access.authenticate(
+            access_pb2.AuthenticateRequest(token=token), Deadline.of(context)
         )
         caller = Caller(user=reply.user.name, superuser=reply.user.superuser, token=token)
         with self._lock:

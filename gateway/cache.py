@@ -266,6 +266,7 @@ CACHED: Final[dict[tuple[str, str], Callable[[Any], tuple[str, ...]]]] = {
     ),
     ("offers", "CheckIngressRequest"): lambda _: ("offers",),
     ("access", "CheckAccessRequest"): lambda _: ("access",),
+    ("access", "ListAccessRequest"): lambda _: ("access",),
     ("relations", "ListRemoteHalvesRequest"): lambda _: ("relations",),
 }
 """The reads the cache answers, by service and request type, with the topics each depends on."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
@@ -128,96 +128,7 @@ class Peers:
                 raise
             raise kind from None
 
-    def ask(
-        self,
-        service: str,
-        method: Callable[..., T],
-        request: object,
-        context: grpc.ServicerContext,
-    ) -> T:
-        """Call `method` of `service` with `request`, under the incoming call's deadline.
-
-        A method whose contract says it has no side effects changes nothing; the method is
-        known by its request's type (`<Method>Request`, the contracts' rule).
-        """
-        name = type(request).__name__.removesuffix("Request")
-        return self.call(
-            service,
-            lambda: method(request, timeout=timeout(context)),
-            changes=name not in contract.reads(SERVICE_NAMES[service]),
-        )
-
-    def ask_or_none(
-        self,
-        service: str,
-        method: Callable[..., T],
-        request: object,
-        context: grpc.ServicerContext,
-    ) -> T | None:
-        """As `ask`, but None when the service answers NOT_FOUND."""
-        try:
-            return self.ask(service, method, request, context)
-        except grpc.RpcError as err:
-            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-
-    def read(
-        self,
-        service: str,
-        method: Callable[..., T],
-        request: object,
-        context: grpc.ServicerContext,
-        topics: Sequence[str],
-        *,
-        or_none: bool = False,
-    ) -> T:
-        """As `ask` (or `ask_or_none`), answered from the read cache while `topics` are quiet.
-
-        Only for idempotent reads whose answer depends on nothing but those topics' owners.
-        """
-        ask = self.ask_or_none if or_none else self.ask
-
-        def fetch() -> T:
-            self._local.reading = True
-            try:
-                return ask(service, method, request, context)  # type: ignore[return-value]
-            finally:
-                self._local.reading = False
-
-        if self.cache is None:
-            return fetch()
-        return self.cache.get(topics, request, fetch, kind=f"{service}/{or_none}")  # type: ignore[arg-type]
-
     def close(self) -> None:
         """Close every channel."""
         for channel in self._channels.values():
             channel.close()
-
-
-def timeout(context: grpc.ServicerContext, default: float = DEFAULT_TIMEOUT_S) -> float:
-    """Return the deadline for an outgoing call: what the caller has left, else the default.
-
-    The client's deadline governs: a caller that allows a long call (deploying ten thousand
-    units) gets it, one in a hurry is not kept waiting. Without one, `default` applies.
-    """
-    remaining = context.time_remaining()
-    if remaining is None:
-        return default
-    return max(0.001, min(MAX_TIMEOUT_S, remaining))
-
-
-R = TypeVar("R")
-
-
-def pages(
-    fetch: Callable[[str], R], items: Callable[[R], Iterable[T]], limit: int = 10_000
-) -> Iterator[T]:
-    """Every item of a paged list RPC: `fetch(token)` returns a reply with `next_page_token`."""
-    token = ""
-    for _ in range(limit):
-        reply = fetch(token)
-        yield from items(reply)
-        token = str(getattr(reply, "next_page_token", ""))
-        if not token:
-            return

@@ -9,7 +9,7 @@ channel; unit tests implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -21,6 +21,20 @@ from kernel import errors
 from services.common.deadline import Deadline
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+def pages(
+    fetch: Callable[[str], R], items: Callable[[R], Iterable[T]], limit: int = 10_000
+) -> Iterator[T]:
+    """Every item of a paged list RPC: `fetch(token)` returns a reply with `next_page_token`."""
+    token = ""
+    for _ in range(limit):
+        reply = fetch(token)
+        yield from items(reply)
+        token = str(getattr(reply, "next_page_token", ""))
+        if not token:
+            return
 
 
 def or_none(call: Callable[[], T]) -> T | None:

@@ -22,7 +22,8 @@ from gateway import status as status_view
 from gateway.auth import Authenticator, Caller
 from gateway.cache import CachedCalls, ReadCache, WriteFence
 from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
-from gateway.peers import Peers, pages, timeout
+from gateway.peers import Peers
+from gateway.ports import pages
 from gateway.remote import PeerControllers, Reconciler
 from gateway.resolve import (
     CONTROLLER_TARGET,
@@ -81,9 +82,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     def __init__(self, peers: Peers, advertise: str = "") -> None:
         self._peers = peers
-        self._auth = Authenticator(peers)
         calls = CachedCalls(peers, peers.cache) if peers.cache is not None else peers
         self.ports = adapters.over(peers, calls)
+        self._auth = Authenticator(self.ports)
         self._resolve = Resolver(self.ports)
         self.advertise = advertise
         """`host:port` other controllers reach this gateway at (set once it is bound)."""
@@ -107,11 +108,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     @override
     @codes.unary
     def Login(self, request: pb.LoginRequest, context: grpc.ServicerContext) -> pb.LoginResponse:
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.Login,
+        reply = self.ports.access.login(
             access_pb2.LoginRequest(user=request.user, password=request.password),
-            context,
+            Deadline.of(context),
         )
         identity = self._controller(context)
         return pb.LoginResponse(
@@ -128,11 +127,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.LogoutRequest, context: grpc.ServicerContext
     ) -> pb.LogoutResponse:
         caller = self._auth.caller(context)
-        self._peers.ask(
-            "access",
-            self._peers.access.Logout,
-            access_pb2.LogoutRequest(token=caller.token),
-            context,
+        self.ports.access.logout(
+            access_pb2.LogoutRequest(token=caller.token), Deadline.of(context)
         )
         self._auth.forget(caller.token)
         return pb.LogoutResponse()
@@ -160,17 +156,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.AddModelResponse:
         caller = self._auth.caller(context)
         self._resolve.require_controller(caller, "add-model", Deadline.of(context))
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.AddModel,
+        reply = self.ports.placement.add_model(
             placement_pb2.AddModelRequest(name=request.name, owner=caller.user),
-            context,
+            Deadline.of(context),
         )
-        self._peers.ask(
-            "access",
-            self._peers.access.InitTarget,
+        self.ports.access.init_target(
             access_pb2.InitTargetRequest(target=model_target(reply.model), owner=caller.user),
-            context,
+            Deadline.of(context),
         )
         return pb.AddModelResponse(model=reply.model)
 
@@ -182,24 +174,20 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """A superuser pages through every model; others get every model they can read at once."""
         caller = self._auth.caller(context)
         if caller.superuser:
-            reply = self._peers.ask(
-                "placement",
-                self._peers.placement.ListModels,
+            reply = self.ports.placement.list_models(
                 placement_pb2.ListModelsRequest(
                     page_size=request.page_size, page_token=request.page_token
                 ),
-                context,
+                Deadline.of(context),
             )
             return pb.ListModelsResponse(
                 models=reply.models, next_page_token=reply.next_page_token
             )
         found = list(
             pages(
-                lambda token: self._peers.ask(
-                    "placement",
-                    self._peers.placement.ListModels,
+                lambda token: self.ports.placement.list_models(
                     placement_pb2.ListModelsRequest(page_size=1000, page_token=token),
-                    context,
+                    Deadline.of(context),
                 ),
                 lambda reply: reply.models,
             )
@@ -224,43 +212,29 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         for offer in self._model_offers(model.uuid, context):
             self._delete_offer(offer, force=True, context=context)
-        saas = self._peers.ask(
-            "offers",
-            self._peers.offers.ListSaas,
-            offers_pb2.ListSaasRequest(model_uuid=model.uuid),
-            context,
+        saas = self.ports.offers.list_saas(
+            offers_pb2.ListSaasRequest(model_uuid=model.uuid), Deadline.of(context)
         ).saas
         for one in saas:
             self._remove_saas(model.uuid, one.name, context)
-        relations = self._peers.ask(
-            "relations",
-            self._peers.relations.ListRelations,
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid),
-            context,
+        relations = self.ports.relations.list_relations(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), Deadline.of(context)
         ).relations
         # by application: that takes peer relations too, and both halves of cross-model ones
         for application in sorted(
             {e.application for r in relations for e in r.endpoints if not e.remote}
         ):
-            self._peers.ask(
-                "relations",
-                self._peers.relations.RemoveApplicationRelations,
+            self.ports.relations.remove_application_relations(
                 relations_pb2.RemoveApplicationRelationsRequest(
                     model_uuid=model.uuid, application=application
                 ),
-                context,
+                Deadline.of(context),
             )
-        self._peers.ask(
-            "placement",
-            self._peers.placement.DestroyModel,
-            placement_pb2.DestroyModelRequest(model_uuid=model.uuid),
-            context,
+        self.ports.placement.destroy_model(
+            placement_pb2.DestroyModelRequest(model_uuid=model.uuid), Deadline.of(context)
         )
-        self._peers.ask(
-            "access",
-            self._peers.access.DropTarget,
-            access_pb2.DropTargetRequest(target=model_target(model)),
-            context,
+        self.ports.access.drop_target(
+            access_pb2.DropTargetRequest(target=model_target(model)), Deadline.of(context)
         )
         return pb.DestroyModelResponse()
 
@@ -271,11 +245,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.GetModelConfigResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.GetModelConfig,
-            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid),
-            context,
+        reply = self.ports.placement.get_model_config(
+            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid), Deadline.of(context)
         )
         config = dict(reply.config)
         if request.keys:
@@ -292,11 +263,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.SetModelConfigResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.SetModelConfig,
+        reply = self.ports.placement.set_model_config(
             placement_pb2.SetModelConfigRequest(model_uuid=model.uuid, config=request.config),
-            context,
+            Deadline.of(context),
         )
         if "egress-subnets" in request.config:
             self._cmr.republish_egress(model, Deadline.of(context))
@@ -316,9 +285,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             raise errors.AlreadyExists(
                 f'cannot add application "{name}": saas application with same name already exists'
             )
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.Deploy,
+        reply = self.ports.placement.deploy(
             placement_pb2.DeployRequest(
                 model_uuid=model.uuid,
                 metadata_yaml=request.metadata_yaml,
@@ -326,13 +293,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 num_units=request.num_units,
                 to=request.to,
             ),
-            context,
+            Deadline.of(context),
         )
         # each `peers:` endpoint gets its relation at deploy (REFERENCE §5.1)
         if any(e.role == placement_pb2.ROLE_PEER for e in reply.application.charm.endpoints):
-            self._peers.ask(
-                "relations",
-                self._peers.relations.AddPeerRelations,
+            self.ports.relations.add_peer_relations(
                 relations_pb2.AddPeerRelationsRequest(
                     model_uuid=model.uuid,
                     application=relations_pb2.RelationSide(
@@ -340,7 +305,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                         endpoints=[candidate(e) for e in reply.application.charm.endpoints],
                     ),
                 ),
-                context,
+                Deadline.of(context),
             )
         return pb.DeployResponse(application=reply.application, units=reply.units)
 
@@ -351,16 +316,14 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.AddUnitResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.AddUnit,
+        reply = self.ports.placement.add_unit(
             placement_pb2.AddUnitRequest(
                 model_uuid=model.uuid,
                 application=request.application,
                 num_units=request.num_units,
                 to=request.to,
             ),
-            context,
+            Deadline.of(context),
         )
         self._cmr.republish_egress(model, Deadline.of(context))
         return pb.AddUnitResponse(units=reply.units)
@@ -372,11 +335,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveUnitResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        self._peers.ask(
-            "placement",
-            self._peers.placement.RemoveUnit,
+        self.ports.placement.remove_unit(
             placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
-            context,
+            Deadline.of(context),
         )
         self._cmr.republish_egress(model, Deadline.of(context))
         return pb.RemoveUnitResponse()
@@ -402,21 +363,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             )
         for offer in offered:
             self._delete_offer(offer, force=True, context=context)
-        self._peers.ask(
-            "relations",
-            self._peers.relations.RemoveApplicationRelations,
+        self.ports.relations.remove_application_relations(
             relations_pb2.RemoveApplicationRelationsRequest(
                 model_uuid=model.uuid, application=request.application
             ),
-            context,
+            Deadline.of(context),
         )
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.RemoveApplication,
+        reply = self.ports.placement.remove_application(
             placement_pb2.RemoveApplicationRequest(
                 model_uuid=model.uuid, application=request.application, force=request.force
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.RemoveApplicationResponse(removed_units=reply.removed_units)
 
@@ -427,11 +384,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.AddMachineResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self._peers.ask(
-            "placement",
-            self._peers.placement.AddMachine,
+        reply = self.ports.placement.add_machine(
             placement_pb2.AddMachineRequest(model_uuid=model.uuid, count=request.count),
-            context,
+            Deadline.of(context),
         )
         return pb.AddMachineResponse(machines=reply.machines)
 
@@ -442,13 +397,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveMachineResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        self._peers.ask(
-            "placement",
-            self._peers.placement.RemoveMachine,
+        self.ports.placement.remove_machine(
             placement_pb2.RemoveMachineRequest(
                 model_uuid=model.uuid, machines=request.machines, force=request.force
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.RemoveMachineResponse()
 
@@ -461,7 +414,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.GetStatusResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        deadline = timeout(context)
+        deadline = Deadline.of(context).timeout()
         placement_call = self._peers.placement.GetModelStatus.future(
             placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
             timeout=deadline,
@@ -494,13 +447,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         if saas.status != "unknown" or saas.source_controller:
             return pb.StatusValue(current=saas.status, message=saas.status_message)
         try:
-            offer = self._peers.ask(
-                "offers",
-                self._peers.offers.GetOffer,
-                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid),
-                context,
+            offer = self.ports.offers.get_offer(
+                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
             ).offer
-        except grpc.RpcError:
+        except (errors.CmrError, grpc.RpcError):
             return pb.StatusValue(current=saas.status, message=saas.status_message)
         app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
         if app is None or not app.status or app.status == "unknown":
@@ -527,13 +477,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddUserRequest, context: grpc.ServicerContext
     ) -> pb.AddUserResponse:
         caller = self._auth.caller(context)
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.AddUser,
+        reply = self.ports.access.add_user(
             access_pb2.AddUserRequest(
                 actor=caller.user, name=request.name, display_name=request.display_name
             ),
-            context,
+            Deadline.of(context),
         )
         identity = self._controller(context)
         return pb.AddUserResponse(
@@ -548,13 +496,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def Register(
         self, request: pb.RegisterRequest, context: grpc.ServicerContext
     ) -> pb.RegisterResponse:
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.Register,
+        reply = self.ports.access.register(
             access_pb2.RegisterRequest(
                 user=request.user, secret=request.secret, password=request.password
             ),
-            context,
+            Deadline.of(context),
         )
         identity = self._controller(context)
         return pb.RegisterResponse(
@@ -571,13 +517,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ChangeUserPasswordRequest, context: grpc.ServicerContext
     ) -> pb.ChangeUserPasswordResponse:
         caller = self._auth.caller(context)
-        self._peers.ask(
-            "access",
-            self._peers.access.ChangePassword,
+        self.ports.access.change_password(
             access_pb2.ChangePasswordRequest(
                 actor=caller.user, user=request.user, password=request.password
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.ChangeUserPasswordResponse()
 
@@ -587,13 +531,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetUserEnabledRequest, context: grpc.ServicerContext
     ) -> pb.SetUserEnabledResponse:
         caller = self._auth.caller(context)
-        self._peers.ask(
-            "access",
-            self._peers.access.SetUserEnabled,
+        self.ports.access.set_user_enabled(
             access_pb2.SetUserEnabledRequest(
                 actor=caller.user, user=request.user, enabled=request.enabled
             ),
-            context,
+            Deadline.of(context),
         )
         self._auth.forget_all()
         return pb.SetUserEnabledResponse()
@@ -604,15 +546,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ListUsersRequest, context: grpc.ServicerContext
     ) -> pb.ListUsersResponse:
         self._auth.caller(context)
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.ListUsers,
+        reply = self.ports.access.list_users(
             access_pb2.ListUsersRequest(
                 include_disabled=request.include_disabled,
                 page_size=request.page_size,
                 page_token=request.page_token,
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.ListUsersResponse(users=reply.users, next_page_token=reply.next_page_token)
 
@@ -649,8 +589,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
 
     def _change_access(
         self,
-        rpc: Callable[..., object],
-        request_type: type[access_pb2.GrantRequest] | type[access_pb2.RevokeRequest],
+        grant: bool,
         request: pb.GrantRequest | pb.RevokeRequest,
         context: grpc.ServicerContext,
     ) -> None:
@@ -661,35 +600,38 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         it: the relations it suspends are suspended when `revoke` returns.
         """
         caller = self._auth.caller(context)
+        deadline = Deadline.of(context)
         last = 0
         for target in self._targets(caller, request.targets, context):
-            reply = self._peers.ask(
-                "access",
-                rpc,
-                request_type(
+            if grant:
+                self.ports.access.grant(
+                    access_pb2.GrantRequest(
+                        actor=caller.user, user=request.user, level=request.level, target=target
+                    ),
+                    deadline,
+                )
+                continue
+            reply = self.ports.access.revoke(
+                access_pb2.RevokeRequest(
                     actor=caller.user, user=request.user, level=request.level, target=target
                 ),
-                context,
+                deadline,
             )
             if (
-                isinstance(reply, access_pb2.RevokeResponse)
-                and target.kind == access_pb2.TARGET_KIND_OFFER
+                target.kind == access_pb2.TARGET_KIND_OFFER
                 and target.offer_uuid
                 and ends_consume(reply.previous, reply.effective)
             ):
                 last = max(last, reply.sequence)
         if last:
-            self._peers.ask(
-                "relations",
-                self._peers.relations.Sync,
-                relations_pb2.SyncRequest(source="access", sequence=last),
-                context,
+            self.ports.relations.sync(
+                relations_pb2.SyncRequest(source="access", sequence=last), Deadline.of(context)
             )
 
     @override
     @codes.unary
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self._change_access(self._peers.access.Grant, access_pb2.GrantRequest, request, context)
+        self._change_access(True, request, context)
         return pb.GrantResponse()
 
     @override
@@ -698,7 +640,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def Revoke(
         self, request: pb.RevokeRequest, context: grpc.ServicerContext
     ) -> pb.RevokeResponse:
-        self._change_access(self._peers.access.Revoke, access_pb2.RevokeRequest, request, context)
+        self._change_access(False, request, context)
         return pb.RevokeResponse()
 
     @override
@@ -708,16 +650,14 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.ListAuditResponse:
         caller = self._auth.caller(context)
         target = self._targets(caller, [request.target], context)[0] if request.target else None
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.ListAudit,
+        reply = self.ports.access.list_audit(
             access_pb2.ListAuditRequest(
                 actor=caller.user,
                 target=target,
                 page_size=request.page_size,
                 page_token=request.page_token,
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.ListAuditResponse(entries=reply.entries, next_page_token=reply.next_page_token)
 
@@ -735,9 +675,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """Every offer of a model that matches the filters (all pages)."""
         return list(
             pages(
-                lambda token: self._peers.ask(
-                    "offers",
-                    self._peers.offers.ListOffers,
+                lambda token: self.ports.offers.list_offers(
                     offers_pb2.ListOffersRequest(
                         model_uuid=model_uuid,
                         application=application,
@@ -746,7 +684,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                         page_size=1000,
                         page_token=token,
                     ),
-                    context,
+                    Deadline.of(context),
                 ),
                 lambda reply: reply.offers,
             )
@@ -755,17 +693,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def _delete_offer(
         self, offer: offers_pb2.Offer, *, force: bool, context: grpc.ServicerContext
     ) -> int:
-        reply = self._peers.ask(
-            "offers",
-            self._peers.offers.DeleteOffer,
-            offers_pb2.DeleteOfferRequest(offer_uuid=offer.uuid, force=force),
-            context,
+        reply = self.ports.offers.delete_offer(
+            offers_pb2.DeleteOfferRequest(offer_uuid=offer.uuid, force=force), Deadline.of(context)
         )
-        self._peers.ask(
-            "access",
-            self._peers.access.DropTarget,
-            access_pb2.DropTargetRequest(target=offer_target(offer)),
-            context,
+        self.ports.access.drop_target(
+            access_pb2.DropTargetRequest(target=offer_target(offer)), Deadline.of(context)
         )
         return reply.removed_relations
 
@@ -774,12 +706,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.OfferDetails:
         """An offer as the caller may see it: users and connections only for its admins."""
         entries = list(
-            self._peers.read(
-                "access",
-                self._peers.access.ListAccess,
-                access_pb2.ListAccessRequest(target=offer_target(held.offer)),
-                context,
-                ("access",),
+            self.ports.access.list_access(
+                access_pb2.ListAccessRequest(target=offer_target(held.offer)), Deadline.of(context)
             ).entries
         )
         offer = offers_pb2.Offer()
@@ -816,9 +744,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             ]
             charm = f"local:{app.charm.name}-{app.charm.revision}"
             summary = app.charm.summary
-        reply = self._peers.ask(
-            "offers",
-            self._peers.offers.CreateOffer,
+        reply = self.ports.offers.create_offer(
             offers_pb2.CreateOfferRequest(
                 model_uuid=model.uuid,
                 model_name=model.name,
@@ -831,14 +757,12 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                 charm_summary=summary,
                 created_by=caller.user,
             ),
-            context,
+            Deadline.of(context),
         )
         if reply.created:
-            self._peers.ask(
-                "access",
-                self._peers.access.InitTarget,
+            self.ports.access.init_target(
                 access_pb2.InitTargetRequest(target=offer_target(reply.offer), owner=caller.user),
-                context,
+                Deadline.of(context),
             )
         details = self._details(caller, Held(offer=reply.offer, level="admin"), context)
         return pb.OfferResponse(
@@ -913,9 +837,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             raise errors.Invalid("cannot specify both a URL term and offer term")
         found = list(
             pages(
-                lambda token: self._peers.ask(
-                    "offers",
-                    self._peers.offers.FindOffers,
+                lambda token: self.ports.offers.find_offers(
                     offers_pb2.FindOffersRequest(
                         model_owner=term.user if term else "",
                         model_name=term.model if term else "",
@@ -925,7 +847,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
                         page_size=1000,
                         page_token=token,
                     ),
-                    context,
+                    Deadline.of(context),
                 ),
                 lambda reply: reply.offers,
             )
@@ -986,13 +908,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             )
         if saas is None or request.dry_run or (a.saas is not None and b.saas is not None):
             # two SAAS: the relations context gives Juju's refusal
-            reply = self._peers.ask(
-                "relations",
-                self._peers.relations.AddRelation,
+            reply = self.ports.relations.add_relation(
                 relations_pb2.AddRelationRequest(
                     model_uuid=model.uuid, a=a.side, b=b.side, dry_run=request.dry_run
                 ),
-                context,
+                Deadline.of(context),
             )
             self._await_subordinates(reply.relation, reply.sequence, context)
             return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
@@ -1016,13 +936,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.RemoveRelationResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self._peers.ask(
-            "relations",
-            self._peers.relations.RemoveRelation,
+        reply = self.ports.relations.remove_relation(
             relations_pb2.RemoveRelationRequest(
                 model_uuid=model.uuid, a=request.a, b=request.b, id=request.id, by_id=request.by_id
             ),
-            context,
+            Deadline.of(context),
         )
         self._await_subordinates(reply.relation, reply.sequence, context)
         return pb.RemoveRelationResponse(relation=reply.relation)
@@ -1037,11 +955,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """
         if relation.scope != "container" or sequence <= 0:
             return
-        self._peers.ask(
-            "placement",
-            self._peers.placement.Sync,
-            placement_pb2.SyncRequest(source="relations", sequence=sequence),
-            context,
+        self.ports.placement.sync(
+            placement_pb2.SyncRequest(source="relations", sequence=sequence), Deadline.of(context)
         )
 
     @override
@@ -1053,13 +968,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         """Only in the offering model, by its admin (REFERENCE §5.3)."""
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self._peers.ask(
-            "relations",
-            self._peers.relations.SuspendRelation,
+        reply = self.ports.relations.suspend_relation(
             relations_pb2.SuspendRelationRequest(
                 model_uuid=model.uuid, ids=request.ids, message=request.message
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.SuspendRelationResponse(relations=reply.relations)
 
@@ -1077,13 +990,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
         refused = self._cmr.check_resumable(model, request.ids, Deadline.of(context))
-        reply = self._peers.ask(
-            "relations",
-            self._peers.relations.ResumeRelation,
+        reply = self.ports.relations.resume_relation(
             relations_pb2.ResumeRelationRequest(
                 model_uuid=model.uuid, ids=request.ids, refused=refused
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.ResumeRelationResponse(relations=reply.relations)
 
@@ -1117,19 +1028,14 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         return pb.RemoveSaasResponse(removed_relations=removed)
 
     def _remove_saas(self, model_uuid: str, name: str, context: grpc.ServicerContext) -> int:
-        reply = self._peers.ask(
-            "relations",
-            self._peers.relations.RemoveApplicationRelations,
+        reply = self.ports.relations.remove_application_relations(
             relations_pb2.RemoveApplicationRelationsRequest(
                 model_uuid=model_uuid, application=name
             ),
-            context,
+            Deadline.of(context),
         )
-        self._peers.ask(
-            "offers",
-            self._peers.offers.RemoveSaas,
-            offers_pb2.RemoveSaasRequest(model_uuid=model_uuid, name=name),
-            context,
+        self.ports.offers.remove_saas(
+            offers_pb2.RemoveSaasRequest(model_uuid=model_uuid, name=name), Deadline.of(context)
         )
         return reply.removed
 
@@ -1142,13 +1048,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.SetFirewallRuleResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self._peers.ask(
-            "offers",
-            self._peers.offers.SetFirewallRule,
+        reply = self.ports.offers.set_firewall_rule(
             offers_pb2.SetFirewallRuleRequest(
                 model_uuid=model.uuid, service=request.service, allowlist=request.allowlist
             ),
-            context,
+            Deadline.of(context),
         )
         return pb.SetFirewallRuleResponse(rule=reply.rule)
 
@@ -1159,11 +1063,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> pb.ListFirewallRulesResponse:
         caller = self._auth.caller(context)
         model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        reply = self._peers.ask(
-            "offers",
-            self._peers.offers.ListFirewallRules,
-            offers_pb2.ListFirewallRulesRequest(model_uuid=model.uuid),
-            context,
+        reply = self.ports.offers.list_firewall_rules(
+            offers_pb2.ListFirewallRulesRequest(model_uuid=model.uuid), Deadline.of(context)
         )
         return pb.ListFirewallRulesResponse(rules=reply.rules)
 
@@ -1267,11 +1168,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             if offer is None:
                 raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
             offer_model = offer.model_uuid
-        reply = self._peers.ask(
-            "access",
-            self._peers.access.RenewOfferToken,
+        reply = self.ports.access.renew_offer_token(
             access_pb2.RenewOfferTokenRequest(token=request.token, offer_model_uuid=offer_model),
-            context,
+            Deadline.of(context),
         )
         return pb.RenewTokenResponse(token=reply.token)
 

@@ -13,10 +13,11 @@ import pytest
 from cmr.access.v1 import access_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway import cache as cache_module
-from gateway.cache import ReadCache, WriteFence, topics_of
+from gateway.cache import CachedCalls, ReadCache, WriteFence, topics_of
 from gateway.peers import Peers
 from services.common import contract
 from services.common.config import Config
+from services.common.deadline import Deadline
 
 REQUEST = placement_pb2.GetModelRequest(owner="admin", name="prod")
 WRITE = placement_pb2.AddMachineRequest(model_uuid="u1")
@@ -158,16 +159,11 @@ class _Details:
         self.method = method
 
 
-class _NoDeadline:
-    def time_remaining(self) -> None:
-        return None
-
-
 def _answer(request: object, timeout: float) -> placement_pb2.GetModelResponse:
     return placement_pb2.GetModelResponse()
 
 
-CONTEXT: Any = _NoDeadline()
+NO_DEADLINE = Deadline(None)
 
 
 @pytest.fixture
@@ -194,7 +190,7 @@ def test_a_write_makes_stale_what_the_services_it_called_own(
     during: list[str] = []
 
     def grant(request_: Any, context: Any) -> str:
-        peers.ask("access", _answer, WRITE, CONTEXT)
+        peers.call_with("access", _answer, WRITE, NO_DEADLINE)
         # the rest of the command reads what it changed
         during.append(cache.get(("access",), request, levels).model.uuid)
         return "done"
@@ -213,7 +209,7 @@ def test_a_failed_call_also_makes_them_stale(cache: ReadCache, peers: Peers) -> 
         raise RuntimeError("refused")
 
     def deploy(request: Any, context: Any) -> str:
-        peers.ask("placement", refused, WRITE, CONTEXT)
+        peers.call_with("placement", refused, WRITE, NO_DEADLINE)
         return "not reached"
 
     fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Deploy", deploy)
@@ -236,7 +232,7 @@ def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -
     cache.get(("models",), REQUEST, fetch)
 
     def read(request: Any, context: Any) -> str:
-        peers.ask("placement", _answer, WRITE, CONTEXT)
+        peers.call_with("placement", _answer, WRITE, NO_DEADLINE)
         return "read"
 
     handler = _fenced(peers, "/cmr.gateway.v1.GatewayService/ShowOffer", read)
@@ -244,15 +240,17 @@ def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -
     assert cache.get(("models",), REQUEST, fetch).model.uuid == "u1"
 
 
-def test_peers_track_the_services_called_other_than_through_the_cache(peers: Peers) -> None:
+def test_peers_track_the_services_called_other_than_through_the_cache(
+    peers: Peers, cache: ReadCache
+) -> None:
     with peers.tracking() as called:
-        peers.read("placement", _answer, REQUEST, CONTEXT, ("models",))
+        CachedCalls(peers, cache).call_with("placement", _answer, REQUEST, NO_DEADLINE)
         assert called == set()
-        peers.ask("placement", _answer, REQUEST, CONTEXT)  # a read (Get...)
+        peers.call_with("placement", _answer, REQUEST, NO_DEADLINE)  # a read by contract
         assert called == set()
-        peers.ask("access", _answer, WRITE, CONTEXT)
+        peers.call_with("access", _answer, WRITE, NO_DEADLINE)
         assert called == {"access"}
-    peers.ask("offers", _answer, WRITE, CONTEXT)
+    peers.call_with("offers", _answer, WRITE, NO_DEADLINE)
     assert called == {"access"}  # no longer tracking
 
 
