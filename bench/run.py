@@ -99,7 +99,7 @@ def instrument() -> None:
 
     def traced(self: common_db.SqliteStore, *args: Any, **kwargs: Any) -> None:
         opened(self, *args, **kwargs)
-        self.db.conn.set_trace_callback(COUNTS.statement)
+        self.engine.trace(COUNTS.statement)
 
     common_db.SqliteStore.__init__ = traced  # type: ignore[method-assign]
     called = gateway_peers.Peers.call

@@ -8,18 +8,18 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlite_utils.migrations import Migrations
 
 from kernel import errors
 from services.common import config
 from services.common.db import SqliteStore, outbox_migration
+from services.common.engine import Migrations, Schema
 
 migrations = Migrations("cmr.test")
 
 
 @migrations(name="001_outbox")
-def _outbox(db: object) -> None:
-    outbox_migration(db)  # type: ignore[arg-type]
+def _outbox(db: Schema) -> None:
+    outbox_migration(db)
 
 
 def _fail_after_event(store: SqliteStore) -> None:
@@ -55,12 +55,12 @@ def test_live_watchers_read_committed_events_from_memory_without_sql(tmp_path: P
             assert store.recent_after(0) == []
         with pytest.raises(ZeroDivisionError):
             _fail_after_event(store)
-        store.db.conn.set_trace_callback(statements.append)
+        store.engine.trace(statements.append)
         recent = store.recent_after(0)
         assert [e.entity for e in store.recent_after(first)] == ["b"]
         assert store.recent_after(first, limit=0) == []
         assert statements == []
-        store.db.conn.set_trace_callback(None)
+        store.engine.trace(None)
         # the same events, attributes and times as the outbox table holds
         assert recent == store.events_after(0)
     finally:
@@ -94,7 +94,7 @@ def test_events_another_connection_commits_are_never_skipped(tmp_path: Path) -> 
 def test_commits_leave_checkpoints_to_the_stores_own_thread(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "t.db", migrations)
     try:
-        assert store.query("PRAGMA wal_autocheckpoint")[0]["wal_autocheckpoint"] == 0
+        assert store.engine.query("PRAGMA wal_autocheckpoint")[0]["wal_autocheckpoint"] == 0
         for n in range(50):
             with store.transaction():
                 store.append_event("thing-added", entity=str(n))

@@ -35,9 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from kernel import errors
 from kernel.access import TargetKind
 from services.access.domain import (
     AuditEntry,
@@ -50,12 +48,13 @@ from services.access.domain import (
     rfc3339,
 )
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
+from services.common.engine import Conflict, Constraint, Engine, Migrations, Schema
 
 migrations = Migrations("cmr.access")
 
 
 @migrations(name="001_controller_users_sessions")
-def _001(db: Database) -> None:
+def _001(db: Schema) -> None:
     outbox_migration(db)
     db.execute(
         "CREATE TABLE controller ("
@@ -83,7 +82,7 @@ def _001(db: Database) -> None:
 
 
 @migrations(name="002_permissions_registrations_audit")
-def _002(db: Database) -> None:
+def _002(db: Schema) -> None:
     db.execute(
         "CREATE TABLE permissions ("
         " user TEXT NOT NULL COLLATE NOCASE,"
@@ -139,7 +138,7 @@ def _user(row: dict[str, Any]) -> User:
 
 
 @migrations(name="003_secrets")
-def _003(db: Database) -> None:
+def _003(db: Schema) -> None:
     # Signing keys of this controller (offer tokens): created on first use, never shown.
     db.execute("CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
@@ -147,67 +146,89 @@ def _003(db: Database) -> None:
 class SqliteAccess(SqliteStore):
     """The access store; implements `domain.Access`."""
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path, migrations)
+    def __init__(self, where: Path | str | Engine) -> None:
+        """Open the store's file (`":memory:"`: throw-away) or an engine, and migrate it."""
+        super().__init__(where, migrations)
 
     def secret(self, name: str) -> bytes:
         """Return the named signing key, creating a random one of 32 bytes on first use."""
         with self.transaction():
-            rows = self.query("SELECT value FROM secrets WHERE name = ?", (name,))
+            rows = self.engine.query("SELECT value FROM secrets WHERE name = ?", (name,))
             if rows:
                 return bytes(rows[0]["value"])
             value = secrets.token_bytes(32)
-            self.db.execute("INSERT INTO secrets (name, value) VALUES (?, ?)", (name, value))
+            self.engine.execute("INSERT INTO secrets (name, value) VALUES (?, ?)", (name, value))
             return value
 
     def controller_info(self) -> ControllerInfo | None:
         """Return the controller's identity, or None before the first start."""
-        rows = self.query("SELECT name, uuid FROM controller WHERE id = 1")
+        rows = self.engine.query("SELECT name, uuid FROM controller WHERE id = 1")
         return ControllerInfo(name=rows[0]["name"], uuid=rows[0]["uuid"]) if rows else None
 
     def set_controller_info(self, info: ControllerInfo) -> None:
-        """Record the controller's identity; a second call fails (the row is unique)."""
+        """Record the controller's identity.
+
+        Raises:
+            AlreadyExists: it is recorded already (there is one row).
+        """
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO controller (id, name, uuid, created_at) VALUES (1, ?, ?, ?)",
-                (info.name, info.uuid, now_rfc3339()),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO controller (id, name, uuid, created_at) VALUES (1, ?, ?, ?)",
+                    (info.name, info.uuid, now_rfc3339()),
+                )
+            except Conflict as err:
+                if err.constraint is not Constraint.PRIMARY_KEY:
+                    raise
+                raise errors.AlreadyExists(
+                    "the controller's identity is recorded already"
+                ) from err
 
     def count_users(self) -> int:
         """Return how many users exist."""
-        return int(self.query("SELECT COUNT(*) AS n FROM users")[0]["n"])
+        return int(self.engine.query("SELECT COUNT(*) AS n FROM users")[0]["n"])
 
     def get_user(self, name: str) -> User | None:
         """Return the user of that name (any case), or None."""
         sql = f"SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?"  # noqa: S608 - constant
-        rows = self.query(sql, (name,))
+        rows = self.engine.query(sql, (name,))
         return _user(rows[0]) if rows else None
 
     def password_hash(self, name: str) -> str | None:
         """Return the user's encoded password hash, or None."""
-        rows = self.query("SELECT password_hash FROM users WHERE name = ?", (name,))
+        rows = self.engine.query("SELECT password_hash FROM users WHERE name = ?", (name,))
         return rows[0]["password_hash"] if rows else None
 
     def add_user(self, user: User, password_hash: str | None, created_by: str = "") -> None:
-        """Insert a new user. `user.superuser` is ignored: it derives from the controller level."""
+        """Insert a new user. `user.superuser` is ignored: it derives from the controller level.
+
+        Raises:
+            AlreadyExists: a user of that name (in any case) exists.
+        """
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO users (name, display_name, enabled, password_hash,"
-                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    user.name,
-                    user.display_name,
-                    int(user.enabled),
-                    password_hash,
-                    created_by or None,
-                    rfc3339(user.created_at),
-                ),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO users (name, display_name, enabled, password_hash,"
+                    " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        user.name,
+                        user.display_name,
+                        int(user.enabled),
+                        password_hash,
+                        created_by or None,
+                        rfc3339(user.created_at),
+                    ),
+                )
+            except Conflict as err:
+                if err.constraint is not Constraint.PRIMARY_KEY:
+                    raise
+                # a valid user name needs no escaping inside the quotes
+                raise errors.AlreadyExists(f'user "{user.name}" already exists') from err
 
     def add_session(self, digest: str, user: str, created_at: datetime, expires: datetime) -> None:
         """Insert a session keyed by the digest of its token."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO sessions (token_digest, user, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?)",
                 (digest, user, rfc3339(created_at), rfc3339(expires)),
@@ -215,7 +236,7 @@ class SqliteAccess(SqliteStore):
 
     def get_session(self, digest: str) -> Session | None:
         """Return the session of a token digest, with its user, or None."""
-        rows = self.query(
+        rows = self.engine.query(
             f"SELECT s.expires_at AS session_expires_at, {USER_COLUMNS} FROM sessions s"  # noqa: S608 - constant
             " JOIN users u ON u.name = s.user WHERE s.token_digest = ?",
             (digest,),
@@ -230,16 +251,16 @@ class SqliteAccess(SqliteStore):
     def delete_session(self, digest: str) -> str | None:
         """Delete a session; return its user's name, or None when there was none."""
         with self.transaction():
-            rows = self.query("SELECT user FROM sessions WHERE token_digest = ?", (digest,))
+            rows = self.engine.query("SELECT user FROM sessions WHERE token_digest = ?", (digest,))
             if not rows:
                 return None
-            self.db.execute("DELETE FROM sessions WHERE token_digest = ?", (digest,))
+            self.engine.execute("DELETE FROM sessions WHERE token_digest = ?", (digest,))
             return str(rows[0]["user"])
 
     def delete_sessions_expired_at(self, moment: datetime) -> int:
         """Delete every session that expired at or before `moment`; return how many."""
         with self.transaction():
-            cursor = self.db.execute(
+            cursor = self.engine.execute(
                 "DELETE FROM sessions WHERE expires_at <= ?", (rfc3339(moment),)
             )
             return int(cursor.rowcount)
@@ -247,24 +268,28 @@ class SqliteAccess(SqliteStore):
     def set_password(self, name: str, password_hash: str | None) -> None:
         """Replace a user's password hash."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name)
             )
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable a user."""
         with self.transaction():
-            self.db.execute("UPDATE users SET enabled = ? WHERE name = ?", (int(enabled), name))
+            self.engine.execute(
+                "UPDATE users SET enabled = ? WHERE name = ?", (int(enabled), name)
+            )
 
     def delete_user_sessions(self, name: str) -> int:
         """Delete every session of a user; return how many."""
         with self.transaction():
-            return int(self.db.execute("DELETE FROM sessions WHERE user = ?", (name,)).rowcount)
+            return int(
+                self.engine.execute("DELETE FROM sessions WHERE user = ?", (name,)).rowcount
+            )
 
     def set_registration(self, name: str, digest: str, created_at: datetime) -> None:
         """Record (or replace) the digest of a user's one-time registration secret."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT OR REPLACE INTO registrations (user, secret_digest, created_at)"
                 " VALUES (?, ?, ?)",
                 (name, digest, rfc3339(created_at)),
@@ -272,18 +297,18 @@ class SqliteAccess(SqliteStore):
 
     def registration(self, name: str) -> str | None:
         """Return the digest of a user's pending registration secret, or None."""
-        rows = self.query("SELECT secret_digest FROM registrations WHERE user = ?", (name,))
+        rows = self.engine.query("SELECT secret_digest FROM registrations WHERE user = ?", (name,))
         return str(rows[0]["secret_digest"]) if rows else None
 
     def delete_registration(self, name: str) -> bool:
         """Delete a user's pending registration; return whether there was one."""
         with self.transaction():
-            cursor = self.db.execute("DELETE FROM registrations WHERE user = ?", (name,))
+            cursor = self.engine.execute("DELETE FROM registrations WHERE user = ?", (name,))
             return bool(cursor.rowcount)
 
     def users(self, include_disabled: bool, after: str, limit: int) -> list[tuple[User, str]]:
         """Return up to `limit` users named after `after`, by name, with their controller level."""
-        rows = self.query(
+        rows = self.engine.query(
             f"SELECT {USER_COLUMNS} FROM users u"  # noqa: S608 - constant columns
             " WHERE u.name > ? AND (? OR u.enabled) ORDER BY u.name LIMIT ?",
             (after, int(include_disabled), limit),
@@ -292,7 +317,7 @@ class SqliteAccess(SqliteStore):
 
     def level(self, user: str, target: Target) -> str:
         """Return the level recorded for a user on a target, or empty."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT level FROM permissions WHERE user = ? AND kind = ? AND target_id = ?",
             (user, str(target.kind), target.key),
         )
@@ -302,12 +327,12 @@ class SqliteAccess(SqliteStore):
         """Record a user's level on a target, replacing any; an empty level deletes it."""
         with self.transaction():
             if not level:
-                self.db.execute(
+                self.engine.execute(
                     "DELETE FROM permissions WHERE user = ? AND kind = ? AND target_id = ?",
                     (user, str(target.kind), target.key),
                 )
                 return
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO permissions"
                 " (user, kind, target_id, model_uuid, offer_uuid, label, level)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -325,7 +350,7 @@ class SqliteAccess(SqliteStore):
             )
 
     def _permissions(self, where: str, params: Iterable[Any]) -> list[Permission]:
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT p.*, COALESCE(u.display_name, '') AS display_name"  # noqa: S608 - constant
             f" FROM permissions p LEFT JOIN users u ON u.name = p.user WHERE {where}"
             " ORDER BY p.user COLLATE NOCASE, p.kind, p.target_id",
@@ -362,7 +387,7 @@ class SqliteAccess(SqliteStore):
         """Append an entry to the audit log."""
         t = entry.target
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO audit (time, actor, action, user, level, kind, target_id,"
                 " model_uuid, offer_uuid, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -399,7 +424,7 @@ class SqliteAccess(SqliteStore):
                 f" OR (kind = 'offer' AND offer_uuid IN ({marks_o})))"
             )
             params += [scope.user, scope.user, *models, *offers]
-        rows = self.query(
+        rows = self.engine.query(
             f"SELECT * FROM audit WHERE {' AND '.join(where)}"  # noqa: S608 - placeholders only
             " ORDER BY id DESC LIMIT ?",
             (*params, limit),

@@ -11,7 +11,7 @@ class EventStore(Protocol):
     """A store whose changes commit together with the change-feed events describing them."""
 
     def transaction(self) -> AbstractContextManager[None]:
-        """Run a block in one transaction; nested calls become savepoints."""
+        """Run a block in one transaction; nested calls join it."""
         ...
 
     def append_event(

@@ -36,18 +36,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from kernel import errors
 from kernel.relation import Role
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
+from services.common.engine import Conflict, Constraint, Engine, Migrations, Schema
 from services.offers.domain import Offer, OfferEndpoint, OfferFilter, RemoteApplication
 
 migrations = Migrations("cmr.offers")
 
 
 @migrations(name="001_offers_saas_firewall")
-def _001(db: Database) -> None:
+def _001(db: Schema) -> None:
     outbox_migration(db)
     db.execute(
         "CREATE TABLE offers ("
@@ -103,7 +102,7 @@ def _001(db: Database) -> None:
 
 
 @migrations(name="002_offer_details_connection_status")
-def _002(db: Database) -> None:
+def _002(db: Schema) -> None:
     db.execute("ALTER TABLE offers ADD COLUMN model_name TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE offers ADD COLUMN charm TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE offers ADD COLUMN created_by TEXT NOT NULL DEFAULT ''")
@@ -112,12 +111,12 @@ def _002(db: Database) -> None:
 
 
 @migrations(name="003_connections_belong_to_relations")
-def _003(db: Database) -> None:
+def _003(db: Schema) -> None:
     db.execute("DROP TABLE IF EXISTS offer_connections")
 
 
 @migrations(name="004_remote_controllers")
-def _004(db: Database) -> None:
+def _004(db: Schema) -> None:
     for column in ("source_controller_uuid", "source_address", "consume_token"):
         db.execute(f"ALTER TABLE remote_applications ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
@@ -129,37 +128,50 @@ _URL: Final = "(o.owner || '/' || o.model_name || '.' || o.name)"
 class SqliteOffers(SqliteStore):
     """The offers store; implements `domain.Offers`."""
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path, migrations)
+    def __init__(self, where: Path | str | Engine) -> None:
+        """Open the store's file (`":memory:"`: throw-away) or an engine, and migrate it."""
+        super().__init__(where, migrations)
 
     def add_offer(self, offer: Offer) -> None:
-        """Insert an offer and its endpoints."""
+        """Insert an offer and its endpoints.
+
+        Raises:
+            AlreadyExists: the model has an offer of that name.
+        """
         now = offer.created_at or now_rfc3339()
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO offers (uuid, model_uuid, name, owner, model_name, application,"
-                " charm, description, created_by, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    offer.uuid,
-                    offer.model_uuid,
-                    offer.name,
-                    offer.owner,
-                    offer.model_name,
-                    offer.application,
-                    offer.charm,
-                    offer.description,
-                    offer.created_by,
-                    now,
-                    now,
-                ),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO offers (uuid, model_uuid, name, owner, model_name, application,"
+                    " charm, description, created_by, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        offer.uuid,
+                        offer.model_uuid,
+                        offer.name,
+                        offer.owner,
+                        offer.model_name,
+                        offer.application,
+                        offer.charm,
+                        offer.description,
+                        offer.created_by,
+                        now,
+                        now,
+                    ),
+                )
+            except Conflict as err:
+                if err.constraint is not Constraint.UNIQUE:  # the only one: (model_uuid, name)
+                    raise
+                raise errors.AlreadyExists(
+                    f'cannot add application offer "{offer.name}": application offer already'
+                    " exists"
+                ) from err
             self._insert_endpoints(offer)
 
     def replace_offer(self, offer: Offer) -> None:
         """Update an offer's application, charm and description, and replace its endpoints."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "UPDATE offers SET owner = ?, model_name = ?, application = ?, charm = ?,"
                 " description = ?, updated_at = ? WHERE uuid = ?",
                 (
@@ -172,12 +184,12 @@ class SqliteOffers(SqliteStore):
                     offer.uuid,
                 ),
             )
-            self.db.execute("DELETE FROM offer_endpoints WHERE offer_uuid = ?", (offer.uuid,))
+            self.engine.execute("DELETE FROM offer_endpoints WHERE offer_uuid = ?", (offer.uuid,))
             self._insert_endpoints(offer)
 
     def _insert_endpoints(self, offer: Offer) -> None:
         for ep in offer.endpoints:
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO offer_endpoints (offer_uuid, name, interface, role)"
                 " VALUES (?, ?, ?, ?)",
                 (offer.uuid, ep.name, ep.interface, str(ep.role)),
@@ -187,8 +199,8 @@ class SqliteOffers(SqliteStore):
         """Delete an offer with its endpoints."""
         with self.transaction():
             # ON DELETE CASCADE would do; explicit deletes keep it right without foreign keys.
-            self.db.execute("DELETE FROM offer_endpoints WHERE offer_uuid = ?", (uuid,))
-            self.db.execute("DELETE FROM offers WHERE uuid = ?", (uuid,))
+            self.engine.execute("DELETE FROM offer_endpoints WHERE offer_uuid = ?", (uuid,))
+            self.engine.execute("DELETE FROM offers WHERE uuid = ?", (uuid,))
 
     def offer(self, uuid: str) -> Offer | None:
         """An offer by UUID, with its endpoints and connections."""
@@ -202,7 +214,7 @@ class SqliteOffers(SqliteStore):
 
     def model_label(self, model_uuid: str) -> str | None:
         """`owner/model` of a model known from its offers, or None."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT owner, model_name FROM offers WHERE model_uuid = ? AND model_name != ''"
             " LIMIT 1",
             (model_uuid,),
@@ -229,7 +241,7 @@ class SqliteOffers(SqliteStore):
 
     def offers_of_application(self, model_uuid: str, application: str) -> list[str]:
         """Return the names of an application's offers, sorted."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT name FROM offers WHERE model_uuid = ? AND application = ? ORDER BY name",
             (model_uuid, application),
         )
@@ -254,7 +266,7 @@ class SqliteOffers(SqliteStore):
         """Insert or replace a SAAS with its endpoints."""
         with self.transaction():
             self.delete_saas(saas.model_uuid, saas.name)
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO remote_applications (model_uuid, name, offer_uuid, offer_url,"
                 " source_model_uuid, source_controller, status, status_message, created_at,"
                 " source_controller_uuid, source_address, consume_token)"
@@ -275,7 +287,7 @@ class SqliteOffers(SqliteStore):
                 ),
             )
             for ep in saas.endpoints:
-                self.db.execute(
+                self.engine.execute(
                     "INSERT INTO remote_application_endpoints (model_uuid, application, name,"
                     " interface, role) VALUES (?, ?, ?, ?, ?)",
                     (saas.model_uuid, saas.name, ep.name, ep.interface, str(ep.role)),
@@ -289,15 +301,15 @@ class SqliteOffers(SqliteStore):
                 " WHERE model_uuid = ? AND application = ?",
                 "DELETE FROM remote_applications WHERE model_uuid = ? AND name = ?",
             ):
-                self.db.execute(sql, (model_uuid, name))
+                self.engine.execute(sql, (model_uuid, name))
 
     def _saas(self, where: str, params: tuple[str, ...]) -> list[RemoteApplication]:
         with self.read():
-            rows = self.query(
+            rows = self.engine.query(
                 f"SELECT * FROM remote_applications WHERE {where} ORDER BY model_uuid, name",  # noqa: S608 - fixed clauses
                 params,
             )
-            ends = self.query(
+            ends = self.engine.query(
                 "SELECT * FROM remote_application_endpoints WHERE (model_uuid, application) IN"  # noqa: S608 - fixed clauses
                 f" (SELECT model_uuid, name FROM remote_applications WHERE {where})"
                 " ORDER BY name",
@@ -331,7 +343,7 @@ class SqliteOffers(SqliteStore):
 
     def firewall_rules(self, model_uuid: str) -> dict[str, tuple[str, ...]]:
         """The model's stored rules, by service; a service without a row allows all."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT service, cidrs FROM firewall_rules WHERE model_uuid = ?", (model_uuid,)
         )
         return {r["service"]: tuple(json.loads(r["cidrs"])) for r in rows}
@@ -339,7 +351,7 @@ class SqliteOffers(SqliteStore):
     def set_firewall_rule(self, model_uuid: str, service: str, cidrs: Sequence[str]) -> None:
         """Store a service's allow-list, replacing the one before."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO firewall_rules (model_uuid, service, cidrs, updated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (model_uuid, service)"
                 " DO UPDATE SET cidrs = excluded.cidrs, updated_at = excluded.updated_at",
@@ -353,7 +365,7 @@ class SqliteOffers(SqliteStore):
             sql += f" ORDER BY {order}"
         sql += " LIMIT ?"
         with self.read():
-            rows = self.query(sql, (*params, limit))
+            rows = self.engine.query(sql, (*params, limit))
             uuids = [str(r["uuid"]) for r in rows]
             endpoints = _by_offer(self._children("offer_endpoints", uuids, "name"))
         return [_offer(r, endpoints.get(r["uuid"], ())) for r in rows]
@@ -362,7 +374,7 @@ class SqliteOffers(SqliteStore):
         if not uuids:
             return []
         # json_each keeps it one statement, however many offers the page holds.
-        return self.query(
+        return self.engine.query(
             f"SELECT * FROM {table} WHERE offer_uuid IN (SELECT value FROM json_each(?))"  # noqa: S608 - fixed names
             f" ORDER BY offer_uuid, {order}",
             (json.dumps(uuids),),

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from kernel import errors
 from kernel.relation import Role, Scope
 from services.common.db import SqliteStore, outbox_migration
+from services.common.engine import Conflict, Constraint, Engine, Migrations, Schema
 from services.placement.charm import CharmMeta, Endpoint
 from services.placement.domain import Application, Machine, MachineRow, Model, Unit, UnitRow
 
@@ -25,7 +24,7 @@ MAX_SQLITE_INT = 2**63 - 1
 
 
 @migrations(name="001_initial")
-def _initial(db: Database) -> None:
+def _initial(db: Schema) -> None:
     outbox_migration(db)
     db.executescript(
         """
@@ -88,7 +87,7 @@ def _initial(db: Database) -> None:
 
 
 @migrations(name="002_unit_sequences")
-def _unit_sequences(db: Database) -> None:
+def _unit_sequences(db: Schema) -> None:
     # Unit numbers are never reused, even when an application is removed and deployed again
     # under the same name: the counter lives with the model, not with the application row.
     # (`applications.next_unit` from 001 is no longer read.)
@@ -204,7 +203,7 @@ def _application(row: Mapping[str, Any]) -> Application:
 
 
 @migrations(name="003_container_relations_cursors")
-def _container_relations(db: Database) -> None:
+def _container_relations(db: Schema) -> None:
     db.execute(
         "CREATE TABLE container_relations ("
         " model_uuid TEXT NOT NULL, relation_id INTEGER NOT NULL,"
@@ -219,15 +218,18 @@ def _container_relations(db: Database) -> None:
 class SqlitePlacement(SqliteStore):
     """Placement's SQLite store; implements `domain.Placement`."""
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path, migrations)
+    def __init__(self, where: Path | str | Engine) -> None:
+        """Open the store's file (`":memory:"`: throw-away) or an engine, and migrate it."""
+        super().__init__(where, migrations)
 
     def model(self, uuid: str) -> Model | None:
-        rows = self.query("SELECT * FROM models WHERE uuid = ?", (uuid,))
+        rows = self.engine.query("SELECT * FROM models WHERE uuid = ?", (uuid,))
         return _model(rows[0]) if rows else None
 
     def model_named(self, owner: str, name: str) -> Model | None:
-        rows = self.query("SELECT * FROM models WHERE owner = ? AND name = ?", (owner, name))
+        rows = self.engine.query(
+            "SELECT * FROM models WHERE owner = ? AND name = ?", (owner, name)
+        )
         return _model(rows[0]) if rows else None
 
     def models(self, owner: str, after: tuple[str, str] | None, limit: int) -> list[Model]:
@@ -239,25 +241,35 @@ class SqlitePlacement(SqliteStore):
             where.append("(owner, name) > (?, ?)")
             params.extend(after)
         sql = f"SELECT * FROM models WHERE {' AND '.join(where)} ORDER BY owner, name LIMIT ?"  # noqa: S608 - fixed fragments
-        return [_model(r) for r in self.query(sql, (*params, limit))]
+        return [_model(r) for r in self.engine.query(sql, (*params, limit))]
 
     def pool_indexes(self) -> set[int]:
-        return {r["pool_index"] for r in self.query("SELECT pool_index FROM models")}
+        return {r["pool_index"] for r in self.engine.query("SELECT pool_index FROM models")}
 
     def add_model(self, model: Model) -> None:
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO models (uuid, name, owner, pool_index, created_at, life)"
-                " VALUES (?,?,?,?,?,?)",
-                (
-                    model.uuid,
-                    model.name,
-                    model.owner,
-                    model.pool_index,
-                    model.created_at,
-                    model.life,
-                ),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO models (uuid, name, owner, pool_index, created_at, life)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (
+                        model.uuid,
+                        model.name,
+                        model.owner,
+                        model.pool_index,
+                        model.created_at,
+                        model.life,
+                    ),
+                )
+            except Conflict as err:
+                # Two keys are unique, (owner, name) and pool_index: ask which one is taken.
+                if err.constraint is not Constraint.UNIQUE or (
+                    self.model_named(model.owner, model.name) is None
+                ):
+                    raise
+                raise errors.AlreadyExists(
+                    f'model "{model.owner}/{model.name}" already exists'
+                ) from err
 
     def remove_model(self, uuid: str) -> None:
         with self.transaction():
@@ -270,32 +282,32 @@ class SqlitePlacement(SqliteStore):
                 "unit_sequences",
                 "container_relations",
             ):
-                self.db.execute(f"DELETE FROM {table} WHERE model_uuid = ?", (uuid,))  # noqa: S608 - fixed names
-            self.db.execute("DELETE FROM models WHERE uuid = ?", (uuid,))
+                self.engine.execute(f"DELETE FROM {table} WHERE model_uuid = ?", (uuid,))  # noqa: S608 - fixed names
+            self.engine.execute("DELETE FROM models WHERE uuid = ?", (uuid,))
 
     def add_container_relation(self, uuid: str, relation_id: int, app_a: str, app_b: str) -> None:
-        self.db.execute(
+        self.engine.execute(
             "INSERT OR IGNORE INTO container_relations (model_uuid, relation_id, app_a, app_b)"
             " VALUES (?, ?, ?, ?)",
             (uuid, relation_id, app_a, app_b),
         )
 
     def remove_container_relation(self, uuid: str, relation_id: int) -> tuple[str, str] | None:
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT app_a, app_b FROM container_relations"
             " WHERE model_uuid = ? AND relation_id = ?",
             (uuid, relation_id),
         )
         if not rows:
             return None
-        self.db.execute(
+        self.engine.execute(
             "DELETE FROM container_relations WHERE model_uuid = ? AND relation_id = ?",
             (uuid, relation_id),
         )
         return str(rows[0]["app_a"]), str(rows[0]["app_b"])
 
     def container_partners(self, uuid: str, application: str) -> set[str]:
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT app_b AS other FROM container_relations WHERE model_uuid = ? AND app_a = ?"
             " UNION SELECT app_a FROM container_relations WHERE model_uuid = ? AND app_b = ?",
             (uuid, application, uuid, application),
@@ -303,24 +315,26 @@ class SqlitePlacement(SqliteStore):
         return {str(r["other"]) for r in rows}
 
     def cursor(self, source: str) -> int:
-        rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
+        rows = self.engine.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
         return int(rows[0]["sequence"]) if rows else 0
 
     def set_cursor(self, source: str, sequence: int) -> None:
-        self.db.execute(
+        self.engine.execute(
             "INSERT INTO feed_cursors (source, sequence) VALUES (?, ?)"
             " ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
             (source, sequence),
         )
 
     def config(self, uuid: str) -> dict[str, str]:
-        rows = self.query("SELECT key, value FROM model_config WHERE model_uuid = ?", (uuid,))
+        rows = self.engine.query(
+            "SELECT key, value FROM model_config WHERE model_uuid = ?", (uuid,)
+        )
         return {r["key"]: r["value"] for r in rows}
 
     def set_config(self, uuid: str, values: Mapping[str, str]) -> None:
         with self.transaction():
             for key, value in values.items():
-                self.db.execute(
+                self.engine.execute(
                     "INSERT INTO model_config (model_uuid, key, value) VALUES (?,?,?)"
                     " ON CONFLICT (model_uuid, key) DO UPDATE SET value = excluded.value",
                     (uuid, key, value),
@@ -328,7 +342,7 @@ class SqlitePlacement(SqliteStore):
 
     def charm_revision(self, uuid: str, meta: CharmMeta, text: str) -> int:
         with self.transaction():
-            rows = self.query(
+            rows = self.engine.query(
                 "SELECT revision, metadata FROM charms WHERE model_uuid = ? AND name = ?"
                 " ORDER BY revision",
                 (uuid, meta.name),
@@ -337,7 +351,7 @@ class SqlitePlacement(SqliteStore):
                 if row["metadata"] == text:
                     return int(row["revision"])
             revision = (rows[-1]["revision"] if rows else 0) + 1
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO charms (model_uuid, name, revision, metadata, meta_json)"
                 " VALUES (?,?,?,?,?)",
                 (uuid, meta.name, revision, text, _meta_json(meta)),
@@ -345,34 +359,41 @@ class SqlitePlacement(SqliteStore):
             return int(revision)
 
     def application(self, uuid: str, name: str) -> Application | None:
-        rows = self.query(f"{_APPLICATIONS} WHERE a.model_uuid = ? AND a.name = ?", (uuid, name))
+        rows = self.engine.query(
+            f"{_APPLICATIONS} WHERE a.model_uuid = ? AND a.name = ?", (uuid, name)
+        )
         return _application(rows[0]) if rows else None
 
     def add_application(self, app: Application) -> None:
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO applications"
-                " (model_uuid, name, charm_name, charm_revision, life, status)"
-                " VALUES (?,?,?,?,?,?)",
-                (
-                    app.model_uuid,
-                    app.name,
-                    app.charm.name,
-                    app.charm_revision,
-                    app.life,
-                    app.status,
-                ),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO applications"
+                    " (model_uuid, name, charm_name, charm_revision, life, status)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (
+                        app.model_uuid,
+                        app.name,
+                        app.charm.name,
+                        app.charm_revision,
+                        app.life,
+                        app.status,
+                    ),
+                )
+            except Conflict as err:
+                if err.constraint is not Constraint.PRIMARY_KEY:
+                    raise
+                raise errors.AlreadyExists(f'application "{app.name}" already exists') from err
 
     def remove_application(self, uuid: str, name: str) -> None:
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "DELETE FROM applications WHERE model_uuid = ? AND name = ?", (uuid, name)
             )
 
     def next_unit_number(self, uuid: str, application: str) -> int:
         with self.transaction():
-            rows = self.query(
+            rows = self.engine.query(
                 "INSERT INTO unit_sequences (model_uuid, application, next) VALUES (?, ?, 1)"
                 " ON CONFLICT (model_uuid, application) DO UPDATE SET next = next + 1"
                 " RETURNING next - 1 AS n",
@@ -382,7 +403,7 @@ class SqlitePlacement(SqliteStore):
 
     def next_machine_number(self, uuid: str) -> int:
         with self.transaction():
-            rows = self.query(
+            rows = self.engine.query(
                 "UPDATE models SET next_machine = next_machine + 1"
                 " WHERE uuid = ? RETURNING next_machine - 1 AS n",
                 (uuid,),
@@ -391,7 +412,7 @@ class SqlitePlacement(SqliteStore):
 
     def take_machine_numbers(self, uuid: str, count: int) -> tuple[Model, int] | None:
         with self.transaction():
-            rows = self.query(
+            rows = self.engine.query(
                 "UPDATE models SET next_machine = next_machine + ? WHERE uuid = ? RETURNING *",
                 (count, uuid),
             )
@@ -399,7 +420,7 @@ class SqlitePlacement(SqliteStore):
 
     def add_machine(self, uuid: str, machine: Machine) -> None:
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO machines (model_uuid, number, address, auto) VALUES (?,?,?,?)",
                 (uuid, int(machine.id), machine.address, int(machine.auto)),
             )
@@ -407,20 +428,20 @@ class SqlitePlacement(SqliteStore):
     def machine(self, uuid: str, machine_id: str) -> Machine | None:
         if int(machine_id) > MAX_SQLITE_INT:
             return None  # no machine can have a number SQLite cannot even store
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT * FROM machines WHERE model_uuid = ? AND number = ?", (uuid, int(machine_id))
         )
         return _machine(rows[0]) if rows else None
 
     def remove_machine(self, uuid: str, machine_id: str) -> None:
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "DELETE FROM machines WHERE model_uuid = ? AND number = ?", (uuid, int(machine_id))
             )
 
     def add_unit(self, uuid: str, unit: Unit) -> None:
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO units (model_uuid, name, application, number, machine, principal)"
                 " VALUES (?,?,?,?,?,?)",
                 (
@@ -434,25 +455,25 @@ class SqlitePlacement(SqliteStore):
             )
 
     def unit(self, uuid: str, name: str) -> Unit | None:
-        rows = self.query(f"{_UNITS} WHERE u.model_uuid = ? AND u.name = ?", (uuid, name))
+        rows = self.engine.query(f"{_UNITS} WHERE u.model_uuid = ? AND u.name = ?", (uuid, name))
         return _unit(rows[0]) if rows else None
 
     def units_of(self, uuid: str, application: str) -> list[Unit]:
-        rows = self.query(
+        rows = self.engine.query(
             f"{_UNITS} WHERE u.model_uuid = ? AND u.application = ? ORDER BY u.number",
             (uuid, application),
         )
         return [_unit(r) for r in rows]
 
     def units_on(self, uuid: str, machine_id: str) -> list[Unit]:
-        rows = self.query(
+        rows = self.engine.query(
             f"{_UNITS} WHERE u.model_uuid = ? AND u.machine = ? ORDER BY u.application, u.number",
             (uuid, int(machine_id)),
         )
         return [_unit(r) for r in rows]
 
     def subordinates_of(self, uuid: str, principal: str) -> list[Unit]:
-        rows = self.query(
+        rows = self.engine.query(
             f"{_UNITS} WHERE u.model_uuid = ? AND u.principal = ?"
             " ORDER BY u.application, u.number",
             (uuid, principal),
@@ -461,11 +482,13 @@ class SqlitePlacement(SqliteStore):
 
     def remove_unit(self, uuid: str, name: str) -> None:
         with self.transaction():
-            self.db.execute("DELETE FROM units WHERE model_uuid = ? AND name = ?", (uuid, name))
+            self.engine.execute(
+                "DELETE FROM units WHERE model_uuid = ? AND name = ?", (uuid, name)
+            )
 
     def status(self, uuid: str) -> tuple[list[Machine], list[Application], list[Unit]]:
         with self.read():
-            machines = self.query(
+            machines = self.engine.query(
                 "SELECT * FROM machines WHERE model_uuid = ? ORDER BY number", (uuid,)
             )
             _, apps, units = self.status_rows(uuid)
@@ -481,17 +504,19 @@ class SqlitePlacement(SqliteStore):
     def status_rows(self, uuid: str) -> tuple[list[MachineRow], list[Application], list[UnitRow]]:
         # plain rows, not dicts: a model has tens of thousands of units
         with self.read():
-            machines = self.db.conn.execute(
+            machines = self.engine.rows(
                 "SELECT CAST(number AS TEXT), address FROM machines WHERE model_uuid = ?"
                 " ORDER BY number",
                 (uuid,),
-            ).fetchall()
-            apps = self.query(f"{_APPLICATIONS} WHERE a.model_uuid = ? ORDER BY a.name", (uuid,))
-            units = self.db.conn.execute(
+            )
+            apps = self.engine.query(
+                f"{_APPLICATIONS} WHERE a.model_uuid = ? ORDER BY a.name", (uuid,)
+            )
+            units = self.engine.rows(
                 "SELECT u.name, u.application, u.number, CAST(u.machine AS TEXT), m.address,"
                 " u.principal FROM units u"
                 " JOIN machines m ON m.model_uuid = u.model_uuid AND m.number = u.machine"
                 " WHERE u.model_uuid = ? ORDER BY u.application, u.number",
                 (uuid,),
-            ).fetchall()
+            )
         return machines, [_application(r) for r in apps], units

@@ -36,18 +36,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from kernel import errors
 from kernel.relation import Role, Scope
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
+from services.common.engine import Conflict, Constraint, Engine, Migrations, Schema
 from services.relations.domain import Endpoint, KnownUnit, Relation, RelationStatus, in_key_order
 
 migrations = Migrations("cmr.relations")
 
 
 @migrations(name="001_relations_units_counters")
-def _001(db: Database) -> None:
+def _001(db: Schema) -> None:
     outbox_migration(db)
     db.execute(
         "CREATE TABLE relations ("
@@ -96,7 +95,7 @@ def _001(db: Database) -> None:
 
 
 @migrations(name="002_cross_model_halves")
-def _002(db: Database) -> None:
+def _002(db: Schema) -> None:
     for column in ("token", "side", "username", "source_model_uuid"):
         db.execute(f"ALTER TABLE relations ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE relations ADD COLUMN subnets TEXT NOT NULL DEFAULT '[]'")
@@ -105,7 +104,7 @@ def _002(db: Database) -> None:
 
 
 @migrations(name="003_known_units")
-def _003(db: Database) -> None:
+def _003(db: Schema) -> None:
     db.execute(
         "CREATE TABLE known_units ("
         " model_uuid TEXT NOT NULL, unit TEXT NOT NULL, application TEXT NOT NULL,"
@@ -116,71 +115,83 @@ def _003(db: Database) -> None:
 
 
 @migrations(name="004_peer_controllers")
-def _004(db: Database) -> None:
+def _004(db: Schema) -> None:
     for column in ("peer_controller", "peer_address", "peer_token"):
         db.execute(f"ALTER TABLE relations ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 @migrations(name="005_known_units_by_principal")
-def _005(db: Database) -> None:
+def _005(db: Schema) -> None:
     db.execute("CREATE INDEX known_units_principal ON known_units(model_uuid, principal)")
 
 
 class SqliteRelations(SqliteStore):
     """The relations store; implements `domain.Relations`."""
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__(path, migrations)
+    def __init__(self, where: Path | str | Engine) -> None:
+        """Open the store's file (`":memory:"`: throw-away) or an engine, and migrate it."""
+        super().__init__(where, migrations)
 
     def next_relation_id(self, model_uuid: str) -> int:
         """Take the model's next relation id (0 first); an id is never handed out twice."""
         with self.transaction():
-            self.db.execute(
+            self.engine.execute(
                 "INSERT INTO id_counters (model_uuid, name, next_value) VALUES (?, 'relation', 1)"
                 " ON CONFLICT (model_uuid, name) DO UPDATE SET next_value = next_value + 1",
                 (model_uuid,),
             )
-            rows = self.query(
+            rows = self.engine.query(
                 "SELECT next_value FROM id_counters WHERE model_uuid = ? AND name = 'relation'",
                 (model_uuid,),
             )
             return int(rows[0]["next_value"]) - 1
 
     def add_relation(self, relation: Relation) -> None:
-        """Insert a relation and its endpoints."""
+        """Insert a relation and its endpoints.
+
+        Raises:
+            AlreadyExists: the model has a relation with that key.
+        """
         now = relation.created_at or now_rfc3339()
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO relations (model_uuid, id, key, scope, status, message, suspended,"
-                " suspended_reason, offer_uuid, via_cidrs, token, side, username,"
-                " source_model_uuid, subnets, peer_controller, peer_address, peer_token,"
-                " created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    relation.model_uuid,
-                    relation.id,
-                    relation.key,
-                    str(relation.scope),
-                    str(relation.status),
-                    relation.message,
-                    int(relation.suspended),
-                    relation.suspended_reason,
-                    relation.offer_uuid,
-                    json.dumps(list(relation.via)),
-                    relation.token,
-                    relation.side,
-                    relation.username,
-                    relation.source_model_uuid,
-                    json.dumps(list(relation.subnets)),
-                    relation.peer_controller,
-                    relation.peer_address,
-                    relation.peer_token,
-                    now,
-                    now,
-                ),
-            )
+            try:
+                self.engine.execute(
+                    "INSERT INTO relations (model_uuid, id, key, scope, status, message,"
+                    " suspended, suspended_reason, offer_uuid, via_cidrs, token, side, username,"
+                    " source_model_uuid, subnets, peer_controller, peer_address, peer_token,"
+                    " created_at, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        relation.model_uuid,
+                        relation.id,
+                        relation.key,
+                        str(relation.scope),
+                        str(relation.status),
+                        relation.message,
+                        int(relation.suspended),
+                        relation.suspended_reason,
+                        relation.offer_uuid,
+                        json.dumps(list(relation.via)),
+                        relation.token,
+                        relation.side,
+                        relation.username,
+                        relation.source_model_uuid,
+                        json.dumps(list(relation.subnets)),
+                        relation.peer_controller,
+                        relation.peer_address,
+                        relation.peer_token,
+                        now,
+                        now,
+                    ),
+                )
+            except Conflict as err:
+                if err.constraint is not Constraint.UNIQUE:  # the only one: (model_uuid, key)
+                    raise
+                raise errors.AlreadyExists(
+                    f'cannot add relation "{relation.key}": relation {relation.key} already exists'
+                ) from err
             for ep in relation.endpoints:
-                self.db.execute(
+                self.engine.execute(
                     "INSERT INTO relation_endpoints (model_uuid, relation_id, application,"
                     " endpoint, role, interface, scope, remote) VALUES (?,?,?,?,?,?,?,?)",
                     (
@@ -197,7 +208,7 @@ class SqliteRelations(SqliteStore):
 
     def count_relations(self, model_uuid: str, application: str) -> int:
         """Return how many relations of the model have an endpoint on `application`."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT COUNT(DISTINCT relation_id) AS n FROM relation_endpoints"
             " WHERE model_uuid = ? AND application = ?",
             (model_uuid, application),
@@ -233,7 +244,7 @@ class SqliteRelations(SqliteStore):
         suspended_reason: str,
     ) -> None:
         """Set a relation's status, message and suspension."""
-        self.db.execute(
+        self.engine.execute(
             "UPDATE relations SET status = ?, message = ?, suspended = ?, suspended_reason = ?,"
             " updated_at = ? WHERE model_uuid = ? AND id = ?",
             (
@@ -249,7 +260,7 @@ class SqliteRelations(SqliteStore):
 
     def put_unit(self, unit: KnownUnit) -> None:
         """Record a unit placement reported (idempotent)."""
-        self.db.execute(
+        self.engine.execute(
             "INSERT INTO known_units (model_uuid, unit, application, machine, principal)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_uuid, unit) DO UPDATE SET"
             " application = excluded.application, machine = excluded.machine,"
@@ -259,17 +270,17 @@ class SqliteRelations(SqliteStore):
 
     def drop_unit(self, model_uuid: str, unit: str) -> None:
         """Forget a unit."""
-        self.db.execute(
+        self.engine.execute(
             "DELETE FROM known_units WHERE model_uuid = ? AND unit = ?", (model_uuid, unit)
         )
 
     def drop_model_units(self, model_uuid: str) -> None:
         """Forget every unit of a removed model."""
-        self.db.execute("DELETE FROM known_units WHERE model_uuid = ?", (model_uuid,))
+        self.engine.execute("DELETE FROM known_units WHERE model_uuid = ?", (model_uuid,))
 
     def units_of(self, model_uuid: str, applications: Sequence[str]) -> list[KnownUnit]:
         """The known units of some applications of a model, by name."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT * FROM known_units WHERE model_uuid = ?"
             " AND application IN (SELECT value FROM json_each(?)) ORDER BY unit",
             (model_uuid, json.dumps(list(applications))),
@@ -278,7 +289,7 @@ class SqliteRelations(SqliteStore):
 
     def in_scope(self, model_uuid: str, relation_id: int) -> list[str]:
         """The units in a relation's scope, by name."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT unit FROM relation_units WHERE model_uuid = ? AND relation_id = ?"
             " ORDER BY unit",
             (model_uuid, relation_id),
@@ -287,7 +298,7 @@ class SqliteRelations(SqliteStore):
 
     def in_scope_among(self, model_uuid: str, relation_id: int, names: Iterable[str]) -> set[str]:
         """Which of `names` are in a relation's scope."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT unit FROM relation_units WHERE model_uuid = ? AND relation_id = ?"
             " AND unit IN (SELECT value FROM json_each(?))",
             (model_uuid, relation_id, json.dumps(sorted(names))),
@@ -296,7 +307,7 @@ class SqliteRelations(SqliteStore):
 
     def units_in_container(self, model_uuid: str, container: str) -> list[KnownUnit]:
         """The known units in one container: the principal unit and its subordinates."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT * FROM known_units WHERE model_uuid = ? AND (unit = ? OR principal = ?)"
             " ORDER BY unit",
             (model_uuid, container, container),
@@ -305,7 +316,7 @@ class SqliteRelations(SqliteStore):
 
     def enter_scope(self, model_uuid: str, relation_id: int, unit: KnownUnit, role: Role) -> bool:
         """Put a unit in a relation's scope; False when it already was."""
-        cursor = self.db.execute(
+        cursor = self.engine.execute(
             "INSERT OR IGNORE INTO relation_units (model_uuid, relation_id, unit, application,"
             " role, principal, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -322,14 +333,14 @@ class SqliteRelations(SqliteStore):
 
     def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
         """Take a unit out of a relation's scope."""
-        self.db.execute(
+        self.engine.execute(
             "DELETE FROM relation_units WHERE model_uuid = ? AND relation_id = ? AND unit = ?",
             (model_uuid, relation_id, unit),
         )
 
     def set_subnets(self, model_uuid: str, relation_id: int, subnets: Sequence[str]) -> None:
         """Replace a relation's egress (consumer) or ingress (offerer) subnets."""
-        self.db.execute(
+        self.engine.execute(
             "UPDATE relations SET subnets = ?, updated_at = ? WHERE model_uuid = ? AND id = ?",
             (json.dumps(list(subnets)), now_rfc3339(), model_uuid, relation_id),
         )
@@ -342,19 +353,19 @@ class SqliteRelations(SqliteStore):
 
     def set_peer_token(self, token: str, peer_token: str) -> None:
         """Replace the credential kept for the peer of the halves with this token."""
-        self.db.execute(
+        self.engine.execute(
             "UPDATE relations SET peer_token = ?, updated_at = ? WHERE token = ?",
             (peer_token, now_rfc3339(), token),
         )
 
     def cursor(self, source: str) -> int:
         """Return the last sequence of `source`'s feed this context applied (0 for none)."""
-        rows = self.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
+        rows = self.engine.query("SELECT sequence FROM feed_cursors WHERE source = ?", (source,))
         return int(rows[0]["sequence"]) if rows else 0
 
     def set_cursor(self, source: str, sequence: int) -> None:
         """Record that `source`'s feed is applied up to `sequence`."""
-        self.db.execute(
+        self.engine.execute(
             "INSERT INTO feed_cursors (source, sequence) VALUES (?, ?)"
             " ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
             (source, sequence),
@@ -364,11 +375,11 @@ class SqliteRelations(SqliteStore):
         """Delete a relation with its endpoints and the units in its scope."""
         with self.transaction():
             for table in ("relation_units", "relation_endpoints"):
-                self.db.execute(
+                self.engine.execute(
                     f"DELETE FROM {table} WHERE model_uuid = ? AND relation_id = ?",  # noqa: S608 - fixed names
                     (model_uuid, relation_id),
                 )
-            self.db.execute(
+            self.engine.execute(
                 "DELETE FROM relations WHERE model_uuid = ? AND id = ?", (model_uuid, relation_id)
             )
 
@@ -384,7 +395,7 @@ class SqliteRelations(SqliteStore):
 
     def count_endpoint_relations(self, model_uuid: str, application: str, endpoint: str) -> int:
         """Return how many relations of the model use the endpoint `application:endpoint`."""
-        rows = self.query(
+        rows = self.engine.query(
             "SELECT COUNT(*) AS n FROM relation_endpoints"
             " WHERE model_uuid = ? AND application = ? AND endpoint = ?",
             (model_uuid, application, endpoint),
@@ -407,18 +418,18 @@ class SqliteRelations(SqliteStore):
         Plain rows with their columns named: every command reads a few relations.
         """
         with self.read():
-            rows = self.db.conn.execute(
+            rows = self.engine.rows(
                 f"SELECT {_RELATION_COLUMNS} FROM relations r WHERE {where}"  # noqa: S608 - fixed clauses
                 " ORDER BY r.model_uuid, r.id",
                 params,
-            ).fetchall()
-            ends = self.db.conn.execute(
+            )
+            ends = self.engine.rows(
                 "SELECT e.model_uuid, e.relation_id, e.application, e.endpoint, e.role,"  # noqa: S608 - fixed clauses
                 " e.interface, e.scope, e.remote FROM relation_endpoints e JOIN relations r"
                 " ON r.model_uuid = e.model_uuid AND r.id = e.relation_id"
                 f" WHERE {where}",
                 params,
-            ).fetchall()
+            )
         by_relation: dict[tuple[str, int], list[Endpoint]] = {}
         for model_uuid, relation_id, application, name, role, interface, scope, remote in ends:
             by_relation.setdefault((model_uuid, relation_id), []).append(

@@ -396,7 +396,7 @@ def test_delete_offer_is_refused_while_a_relation_uses_it_then_forced(
         pb.DeleteOfferRequest(offer_uuid=offer.uuid, force=True), timeout=TIMEOUT
     )
     assert reply.removed_relations == 2
-    assert [r["id"] for r in relations_store.query("SELECT id FROM relations")] == [kept.id]
+    assert [r["id"] for r in relations_store.engine.query("SELECT id FROM relations")] == [kept.id]
     with pytest.raises(grpc.RpcError) as raised:
         controller.offers.GetOffer(pb.GetOfferRequest(offer_uuid=offer.uuid), timeout=TIMEOUT)
     assert _code(raised.value)[0] == grpc.StatusCode.NOT_FOUND

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import grpc
 import pytest
 
 from cmr.offers.v1 import offers_pb2, offers_pb2_grpc
+from kernel import errors
 from kernel.relation import Role
 from services.common import config
 from services.offers.domain import Offer, OfferEndpoint
@@ -66,13 +66,15 @@ def test_offers_of_an_application_are_listed_by_name(store: SqliteOffers) -> Non
     store.add_offer(_mysql("admin-mysql", "db", "admin"))
     assert store.offers_of_application("m1", "mysql") == ["admin-mysql", "hosted-mysql"]
     assert store.offers_of_application("m2", "mysql") == []
-    rows = store.query("SELECT name FROM offer_endpoints WHERE offer_uuid = 'uuid-admin-mysql'")
+    rows = store.engine.query(
+        "SELECT name FROM offer_endpoints WHERE offer_uuid = 'uuid-admin-mysql'"
+    )
     assert sorted(r["name"] for r in rows) == ["admin", "db"]
 
 
 def test_offer_names_are_unique_per_model(store: SqliteOffers) -> None:
     store.add_offer(_mysql("hosted-mysql", "db"))
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    with pytest.raises(errors.AlreadyExists, match='"hosted-mysql": application offer already'):
         store.add_offer(dataclasses.replace(_mysql("hosted-mysql", "db"), uuid="other"))
     assert store.offers_of_application("m1", "mysql") == ["hosted-mysql"]
 

@@ -75,7 +75,7 @@ def _relate(
             (f"{consumer}/0", consumer, "requirer"),
             ("mysql/0", "mysql", "provider"),
         ):
-            store.db.execute(
+            store.engine.execute(
                 "INSERT INTO relation_units (model_uuid, relation_id, unit, application, role,"
                 " entered_at) VALUES (?,?,?,?,?,?)",
                 (model, relation.id, unit, app, role, now_rfc3339()),
@@ -116,9 +116,9 @@ def test_remove_offer_relations_removes_only_that_offers_relations(
     )
     assert reply.removed == 2
     assert reply.sequence == store.last_sequence()
-    assert [r["id"] for r in store.query("SELECT id FROM relations")] == [kept.id]
+    assert [r["id"] for r in store.engine.query("SELECT id FROM relations")] == [kept.id]
     for table in ("relation_endpoints", "relation_units"):
-        rows = store.query(f"SELECT DISTINCT relation_id FROM {table}")  # noqa: S608
+        rows = store.engine.query(f"SELECT DISTINCT relation_id FROM {table}")  # noqa: S608
         assert [r["relation_id"] for r in rows] == [kept.id]
     events = store.events_after(before)
     assert [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import grpc
 import pytest
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
+from kernel import errors
 from kernel.relation import Role, Scope
 from services.common import config
 from services.relations.domain import Endpoint, Relation, relation_key
@@ -101,7 +101,7 @@ def test_relation_ids_count_per_model_from_zero(store: SqliteRelations) -> None:
 def test_relation_ids_are_never_reused(store: SqliteRelations) -> None:
     _relate(store, "m1", WORDPRESS_DB, MYSQL_SERVER)
     with store.transaction():
-        store.db.execute("DELETE FROM relations WHERE model_uuid = 'm1'")
+        store.engine.execute("DELETE FROM relations WHERE model_uuid = 'm1'")
     assert store.count_relations("m1", "mysql") == 0
     assert _relate(store, "m1", WORDPRESS_DB, MYSQL_SERVER).id == 1
 
@@ -112,13 +112,14 @@ def test_count_relations_of_an_application(store: SqliteRelations) -> None:
     assert store.count_relations("m1", "mysql") == 2
     assert store.count_relations("m1", "wordpress") == 1
     assert store.count_relations("m2", "mysql") == 0
-    rows = store.query("SELECT scope FROM relations WHERE model_uuid = 'm1' ORDER BY id")
+    rows = store.engine.query("SELECT scope FROM relations WHERE model_uuid = 'm1' ORDER BY id")
     assert [r["scope"] for r in rows] == ["global", "container"]
 
 
 def test_relation_keys_are_unique_per_model(store: SqliteRelations) -> None:
     _relate(store, "m1", WORDPRESS_DB, MYSQL_SERVER)
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    taken = "relation wordpress:db mysql:server already exists"
+    with pytest.raises(errors.AlreadyExists, match=taken):
         _relate(store, "m1", MYSQL_SERVER, WORDPRESS_DB)
     assert store.count_relations("m1", "mysql") == 1
     assert [e.kind for e in store.events_after(0)] == ["relation-added"]

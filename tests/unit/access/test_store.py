@@ -15,6 +15,7 @@ from services.access import domain
 from services.access.server import open_store, read_bootstrap_password
 from services.access.store import SqliteAccess
 from services.common import config
+from services.common.engine import Migrations, SqliteEngine
 
 
 def _cfg(
@@ -116,9 +117,17 @@ def test_without_a_password_file_there_is_no_admin(tmp_path: Path) -> None:
 
 def test_user_names_are_unique_regardless_of_case(store: SqliteAccess) -> None:
     user = domain.User(name="Admin", created_at=domain.utc_now())
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(errors.AlreadyExists, match='user "Admin" already exists'):
         store.add_user(user, None)
     assert store.get_user("ADMIN") is not None
+
+
+def test_the_controller_identity_is_recorded_once(store: SqliteAccess) -> None:
+    first = store.controller_info()
+    assert first is not None
+    with pytest.raises(errors.AlreadyExists):
+        store.set_controller_info(domain.ControllerInfo(name="other", uuid=str(uuid.uuid4())))
+    assert store.controller_info() == first
 
 
 def test_expired_sessions_are_deleted(store: SqliteAccess) -> None:
@@ -138,23 +147,22 @@ def test_deleting_a_session_returns_its_user(store: SqliteAccess) -> None:
 
 
 def test_migration_002_moves_superuser_into_controller_permissions(tmp_path: Path) -> None:
-    from sqlite_utils import Database
-    from sqlite_utils.migrations import Migrations
-
     from services.access import store as store_module
 
     path = tmp_path / "old.db"
     only_001 = Migrations("cmr.access")
     only_001(name="001_controller_users_sessions")(store_module._001)
-    with closing(sqlite3.connect(path)) as conn:
-        db = Database(conn)
-        only_001.apply(db)
-        for name, superuser in (("admin", 1), ("bob", 0)):
-            db.execute(
-                "INSERT INTO users (name, superuser, created_at) VALUES (?, ?, ?)",
-                (name, superuser, "2025-01-01T00:00:00.000000Z"),
-            )
-        conn.commit()
+    old = SqliteEngine(path)
+    try:
+        old.migrate(only_001)
+        with old.transaction():
+            for name, superuser in (("admin", 1), ("bob", 0)):
+                old.execute(
+                    "INSERT INTO users (name, superuser, created_at) VALUES (?, ?, ?)",
+                    (name, superuser, "2025-01-01T00:00:00.000000Z"),
+                )
+    finally:
+        old.close()
     upgraded = SqliteAccess(path)
     try:
         assert domain.get_user(upgraded, "admin").superuser

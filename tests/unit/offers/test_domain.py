@@ -166,7 +166,7 @@ def test_create_offer_errors_change_nothing(
     with pytest.raises(kind) as raised:
         domain.create_offer(store, request_, now="t")
     assert str(raised.value) == message
-    assert store.query("SELECT * FROM offers") == []
+    assert store.engine.query("SELECT * FROM offers") == []
     assert _kinds(store) == []
 
 
@@ -357,7 +357,7 @@ def test_delete_offer_with_force_removes_relations_then_the_offer(store: SqliteO
     assert relations.removed == [offer.uuid]
     assert store.offer(offer.uuid) is None
     for table in ("offers", "offer_endpoints"):
-        assert store.query(f"SELECT * FROM {table}") == []  # noqa: S608
+        assert store.engine.query(f"SELECT * FROM {table}") == []  # noqa: S608
     event = store.events_after(0)[-1]
     assert (event.sequence, event.kind, event.entity) == (
         deleted.sequence,

@@ -126,7 +126,7 @@ def test_remove_saas(store: SqliteOffers) -> None:
     domain.consume(store, SAAS)
     seq = domain.remove_saas(store, "consumer", "mysql")
     assert store.events_after(0)[-1].sequence == seq
-    assert store.query("SELECT * FROM remote_application_endpoints") == []
+    assert store.engine.query("SELECT * FROM remote_application_endpoints") == []
     with pytest.raises(errors.NotFound, match=r'^saas application "mysql" not found$'):
         domain.remove_saas(store, "consumer", "mysql")
 

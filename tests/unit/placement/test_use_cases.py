@@ -183,7 +183,7 @@ def test_destroy_model_leaves_no_rows_behind(tmp_path: Path) -> None:
             "machines",
             "units",
         ):
-            assert store.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table  # noqa: S608
+            assert store.engine.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table  # noqa: S608
     finally:
         store.close()
 
