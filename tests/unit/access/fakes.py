@@ -20,6 +20,8 @@ from services.access.domain import (
     Target,
     User,
 )
+from services.common.db import Event, now_rfc3339
+from services.common.engine import Conflict, Constraint
 
 PermissionKey = tuple[str, TargetKind, str]
 
@@ -30,6 +32,9 @@ class _State:
     users: dict[str, tuple[User, str | None]] = field(default_factory=dict)
     sessions: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     events: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    """Each event's kind, entity and attributes, as the unit tests compare them."""
+    feed: list[Event] = field(default_factory=list)
+    """The same events whole, as `events_after` reads them."""
     permissions: dict[PermissionKey, Permission] = field(default_factory=dict)
     registrations: dict[str, str] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
@@ -41,7 +46,10 @@ def _key(user: str, target: Target) -> PermissionKey:
 
 
 class InMemoryAccess:
-    """Dicts instead of tables; a failed outermost transaction restores the previous state."""
+    """Dicts instead of tables; a failed outermost transaction restores the previous state.
+
+    What the SQLite store's constraints refuse, it refuses too (a typed `Conflict`).
+    """
 
     def __init__(self) -> None:
         self.state = _State()
@@ -68,9 +76,31 @@ class InMemoryAccess:
         entity: str = "",
         attributes: Mapping[str, str] | None = None,
     ) -> int:
-        assert self._depth > 0, "append_event outside a transaction"
-        self.state.events.append((kind, entity, dict(attributes or {})))
+        if self._depth == 0:
+            raise RuntimeError("append_event must run inside transaction()")
+        facts = dict(attributes or {})
+        self.state.events.append((kind, entity, facts))
+        sequence = len(self.state.events)
+        self.state.feed.append(
+            Event(
+                sequence=sequence,
+                kind=kind,
+                model_uuid=model_uuid,
+                entity=entity,
+                attributes=facts,
+                time=now_rfc3339(),
+            )
+        )
+        return sequence
+
+    def events_after(self, sequence: int) -> list[Event]:
+        return [e for e in self.state.feed if e.sequence > sequence]
+
+    def last_sequence(self) -> int:
         return len(self.state.events)
+
+    def close(self) -> None:
+        pass
 
     def controller_info(self) -> ControllerInfo | None:
         return self.state.controller
@@ -79,7 +109,8 @@ class InMemoryAccess:
         return self.state.secrets.setdefault(name, secrets.token_bytes(32))
 
     def set_controller_info(self, info: ControllerInfo) -> None:
-        assert self.state.controller is None
+        if self.state.controller is not None:
+            raise Conflict(Constraint.UNIQUE)
         self.state.controller = info
 
     def count_users(self) -> int:
@@ -101,7 +132,8 @@ class InMemoryAccess:
         return found[1] if found else None
 
     def add_user(self, user: User, password_hash: str | None, created_by: str = "") -> None:
-        assert user.name.lower() not in self.state.users
+        if user.name.lower() in self.state.users:
+            raise Conflict(Constraint.UNIQUE)
         self.state.users[user.name.lower()] = (
             dataclasses.replace(user, superuser=False),
             password_hash,
@@ -137,7 +169,8 @@ class InMemoryAccess:
         return len(expired)
 
     def delete_user_sessions(self, name: str) -> int:
-        mine = [d for d, (u, _) in self.state.sessions.items() if u.lower() == name.lower()]
+        # The SQLite store matches the session's user exactly, not in any case.
+        mine = [d for d, (u, _) in self.state.sessions.items() if u == name]
         for digest in mine:
             del self.state.sessions[digest]
         return len(mine)
@@ -213,7 +246,9 @@ class InMemoryAccess:
                 return True
             t = e.target
             return (
-                scope.user.lower() in (e.user.lower(), e.actor.lower())
+                # the SQLite store matches the user in any case, the actor exactly
+                scope.user.lower() == e.user.lower()
+                or scope.user == e.actor
                 or (t.kind is not TargetKind.CONTROLLER and t.model_uuid in scope.model_uuids)
                 or (t.kind is TargetKind.OFFER and t.offer_uuid in scope.offer_uuids)
             )

@@ -10,10 +10,15 @@ import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
-from services.common.db import Event
+from services.common.db import Event, now_rfc3339
+from services.common.engine import Conflict, Constraint
 from services.placement.charm import CharmMeta
 from services.placement.domain import Application, Machine, MachineRow, Model, Unit, UnitRow
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -31,8 +36,18 @@ class _State:
     cursors: dict[str, int] = field(default_factory=dict)
 
 
+def _insert(table: dict[K, V], key: K, row: V) -> None:
+    """Insert a row under a key no other row has, as a primary key does."""
+    if key in table:
+        raise Conflict(Constraint.UNIQUE)
+    table[key] = row
+
+
 class InMemoryPlacement:
-    """Implements `domain.Placement` (and the feed reads the tests use) without SQLite."""
+    """Implements `domain.Placement` (and the feed reads the tests use) without SQLite.
+
+    What the SQLite store's constraints refuse, it refuses too (a typed `Conflict`).
+    """
 
     def __init__(self) -> None:
         self._s = _State()
@@ -69,6 +84,7 @@ class InMemoryPlacement:
                 model_uuid=model_uuid,
                 entity=entity,
                 attributes=dict(attributes or {}),
+                time=now_rfc3339(),
             )
         )
         return sequence
@@ -103,6 +119,11 @@ class InMemoryPlacement:
         return {m.pool_index for m in self._s.models.values()}
 
     def add_model(self, model: Model) -> None:
+        for other in self._s.models.values():
+            if model.uuid == other.uuid or model.pool_index == other.pool_index:
+                raise Conflict(Constraint.UNIQUE)
+            if (model.owner, model.name) == (other.owner, other.name):
+                raise Conflict(Constraint.UNIQUE)
         self._s.models[model.uuid] = model
         self._s.machine_sequences[model.uuid] = 0
 
@@ -142,7 +163,7 @@ class InMemoryPlacement:
         return replace(app, unit_count=count)
 
     def add_application(self, app: Application) -> None:
-        self._s.applications[(app.model_uuid, app.name)] = app
+        _insert(self._s.applications, (app.model_uuid, app.name), app)
 
     def remove_application(self, uuid: str, name: str) -> None:
         del self._s.applications[(uuid, name)]
@@ -168,7 +189,7 @@ class InMemoryPlacement:
         return model, first
 
     def add_machine(self, uuid: str, machine: Machine) -> None:
-        self._s.machines[(uuid, int(machine.id))] = machine
+        _insert(self._s.machines, (uuid, int(machine.id)), machine)
 
     def machine(self, uuid: str, machine_id: str) -> Machine | None:
         return self._s.machines.get((uuid, int(machine_id)))
@@ -177,14 +198,19 @@ class InMemoryPlacement:
         self._s.machines.pop((uuid, int(machine_id)), None)
 
     def add_unit(self, uuid: str, unit: Unit) -> None:
-        self._s.units[(uuid, unit.name)] = unit
+        _insert(self._s.units, (uuid, unit.name), unit)
+
+    def _with_address(self, uuid: str, unit: Unit) -> Unit:
+        # A unit's address is its machine's, as the SQLite store reads it.
+        return replace(unit, address=self._s.machines[(uuid, int(unit.machine))].address)
 
     def _units(self, uuid: str) -> list[Unit]:
-        units = [u for (m, _), u in self._s.units.items() if m == uuid]
+        units = [self._with_address(m, u) for (m, _), u in self._s.units.items() if m == uuid]
         return sorted(units, key=lambda u: (u.application, u.number))
 
     def unit(self, uuid: str, name: str) -> Unit | None:
-        return self._s.units.get((uuid, name))
+        found = self._s.units.get((uuid, name))
+        return None if found is None else self._with_address(uuid, found)
 
     def units_of(self, uuid: str, application: str) -> list[Unit]:
         return [u for u in self._units(uuid) if u.application == application]

@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from kernel.relation import Role
-from services.relations.domain import KnownUnit, Relation, RelationStatus
+from services.common.db import Event, now_rfc3339
+from services.common.engine import Conflict, Constraint
+from services.relations.domain import KnownUnit, Relation, RelationStatus, in_key_order
 
 
 @dataclass
@@ -19,10 +21,16 @@ class _State:
     units: dict[tuple[str, str], KnownUnit] = field(default_factory=dict)
     scopes: dict[tuple[str, int], dict[str, Role]] = field(default_factory=dict)
     events: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    """Each event's kind, model, entity and attributes, as the unit tests compare them."""
+    feed: list[Event] = field(default_factory=list)
+    """The same events whole, as `events_after` reads them."""
 
 
 class InMemoryRelations:
-    """Dicts instead of tables; a failed outermost transaction restores the previous state."""
+    """Dicts instead of tables; a failed outermost transaction restores the previous state.
+
+    What the SQLite store's constraints refuse, it refuses too (a typed `Conflict`).
+    """
 
     def __init__(self) -> None:
         self.state = _State()
@@ -49,9 +57,31 @@ class InMemoryRelations:
         entity: str = "",
         attributes: Mapping[str, str] | None = None,
     ) -> int:
-        assert self._depth > 0, "append_event outside a transaction"
-        self.state.events.append((kind, model_uuid, entity, dict(attributes or {})))
+        if self._depth == 0:
+            raise RuntimeError("append_event must run inside transaction()")
+        facts = dict(attributes or {})
+        self.state.events.append((kind, model_uuid, entity, facts))
+        sequence = len(self.state.events)
+        self.state.feed.append(
+            Event(
+                sequence=sequence,
+                kind=kind,
+                model_uuid=model_uuid,
+                entity=entity,
+                attributes=facts,
+                time=now_rfc3339(),
+            )
+        )
+        return sequence
+
+    def events_after(self, sequence: int) -> list[Event]:
+        return [e for e in self.state.feed if e.sequence > sequence]
+
+    def last_sequence(self) -> int:
         return len(self.state.events)
+
+    def close(self) -> None:
+        pass
 
     def next_relation_id(self, model_uuid: str) -> int:
         taken = self.state.counters.get(model_uuid, 0)
@@ -60,9 +90,16 @@ class InMemoryRelations:
 
     def add_relation(self, relation: Relation) -> None:
         assert self._depth > 0
-        assert (relation.model_uuid, relation.id) not in self.state.relations
-        assert self.relation_with_key(relation.model_uuid, relation.key) is None
-        self.state.relations[(relation.model_uuid, relation.id)] = relation
+        if (relation.model_uuid, relation.id) in self.state.relations or self.relation_with_key(
+            relation.model_uuid, relation.key
+        ):
+            raise Conflict(Constraint.UNIQUE)
+        # As the SQLite store reads them back: endpoints in key order, a creation time.
+        self.state.relations[(relation.model_uuid, relation.id)] = replace(
+            relation,
+            endpoints=in_key_order(relation.endpoints),
+            created_at=relation.created_at or now_rfc3339(),
+        )
 
     def count_relations(self, model_uuid: str, application: str) -> int:
         return len(self.list_relations(model_uuid, application))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kernel import errors
@@ -71,7 +73,9 @@ def test_add_relation_stores_the_relation_and_its_event(store: InMemoryRelations
     )
     assert relation.interface == "mysql"
     assert [str(e) for e in relation.endpoints] == ["wordpress:db", "mysql:server"]
-    assert store.get_relation(M, 0) == relation
+    stored = store.get_relation(M, 0)
+    assert stored is not None
+    assert replace(stored, created_at="") == relation  # the store stamps when it was added
     assert added.sequence == 1
     assert store.state.events == [
         (
@@ -278,7 +282,11 @@ def _add_peer(store: InMemoryRelations) -> domain.Relation:
     ring = Endpoint(application="mysql", name="cluster", role=PEER, interface="mysql-ha")
     with store.transaction():
         relation = domain.Relation(
-            model_uuid=M, id=store.next_relation_id(M), key="mysql:cluster", endpoints=(ring,)
+            model_uuid=M,
+            id=store.next_relation_id(M),
+            key="mysql:cluster",
+            endpoints=(ring,),
+            created_at="2024-05-01T12:00:00.000000Z",
         )
         store.add_relation(relation)
     return relation
