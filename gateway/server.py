@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final, TypeVar
 
 import grpc
-import yaml
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
@@ -19,23 +18,20 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import adapters
 from gateway import status as status_view
-from gateway.auth import Authenticator, Caller
+from gateway.app.access import Access
+from gateway.app.applications import Applications
+from gateway.app.models import Models
+from gateway.app.offers import Offers
+from gateway.app.relations import Relations
+from gateway.auth import Authenticator
 from gateway.cache import CachedCalls, ReadCache, WriteFence
-from gateway.crossmodel import ROLE_NAMES, CrossModel, candidate, looks_like_url, parse_via
+from gateway.crossmodel import CrossModel
 from gateway.peers import Peers
-from gateway.ports import pages
 from gateway.remote import PeerControllers, Reconciler
 from gateway.resolve import (
-    CONTROLLER_TARGET,
-    Held,
     Resolver,
-    model_target,
-    offer_target,
-    split_model_ref,
 )
 from kernel import errors, tokens
-from kernel.access import ends_consume
-from kernel.offerurl import OfferURL
 from kernel.relation import Half
 from services.common import status as codes
 from services.common.config import Config
@@ -67,16 +63,6 @@ def nudges(
     return wrapper
 
 
-def charm_name(metadata_yaml: str) -> str:
-    """The `name` of a charm's metadata, or empty when it has none (placement judges the rest)."""
-    try:
-        meta = yaml.safe_load(metadata_yaml)
-    except (yaml.YAMLError, RecursionError, ValueError):
-        return ""
-    name = meta.get("name") if isinstance(meta, dict) else None
-    return name if isinstance(name, str) else ""
-
-
 class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     """The one public API of a controller."""
 
@@ -93,6 +79,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self._cmr = CrossModel(
             self.ports, self._resolve, self.remote, self.reconciler, lambda: self.advertise
         )
+        self._offers = Offers(self.ports, self._resolve)
+        self._models = Models(self.ports, self._resolve, self._offers, self._cmr)
+        self._applications = Applications(self.ports, self._resolve, self._offers, self._cmr)
+        self._access = Access(self.ports, self._resolve)
+        self._relations = Relations(self.ports, self._resolve, self._offers, self._cmr)
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(Deadline.of(context))
@@ -155,47 +146,20 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddModelRequest, context: grpc.ServicerContext
     ) -> pb.AddModelResponse:
         caller = self._auth.caller(context)
-        self._resolve.require_controller(caller, "add-model", Deadline.of(context))
-        reply = self.ports.placement.add_model(
-            placement_pb2.AddModelRequest(name=request.name, owner=caller.user),
-            Deadline.of(context),
+        return pb.AddModelResponse(
+            model=self._models.add(caller, request.name, Deadline.of(context))
         )
-        self.ports.access.init_target(
-            access_pb2.InitTargetRequest(target=model_target(reply.model), owner=caller.user),
-            Deadline.of(context),
-        )
-        return pb.AddModelResponse(model=reply.model)
 
     @override
     @codes.unary
     def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.ServicerContext
     ) -> pb.ListModelsResponse:
-        """A superuser pages through every model; others get every model they can read at once."""
         caller = self._auth.caller(context)
-        if caller.superuser:
-            reply = self.ports.placement.list_models(
-                placement_pb2.ListModelsRequest(
-                    page_size=request.page_size, page_token=request.page_token
-                ),
-                Deadline.of(context),
-            )
-            return pb.ListModelsResponse(
-                models=reply.models, next_page_token=reply.next_page_token
-            )
-        found = list(
-            pages(
-                lambda token: self.ports.placement.list_models(
-                    placement_pb2.ListModelsRequest(page_size=1000, page_token=token),
-                    Deadline.of(context),
-                ),
-                lambda reply: reply.models,
-            )
+        models, token = self._models.visible(
+            caller, request.page_size, request.page_token, Deadline.of(context)
         )
-        levels = self._resolve.levels(
-            caller, [model_target(m) for m in found], Deadline.of(context)
-        )
-        return pb.ListModelsResponse(models=[m for m, lv in zip(found, levels, strict=True) if lv])
+        return pb.ListModelsResponse(models=models, next_page_token=token)
 
     @override
     @codes.unary
@@ -203,39 +167,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def DestroyModel(
         self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
     ) -> pb.DestroyModelResponse:
-        """Destroys the model's offers and SAAS (with their relations), then the model.
-
-        Offers go with `--force`: the consumers' halves go too and their SAAS turn
-        `terminated`. Each SAAS goes with its relations, whose offering halves go with them.
-        """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        for offer in self._model_offers(model.uuid, context):
-            self._delete_offer(offer, force=True, context=context)
-        saas = self.ports.offers.list_saas(
-            offers_pb2.ListSaasRequest(model_uuid=model.uuid), Deadline.of(context)
-        ).saas
-        for one in saas:
-            self._remove_saas(model.uuid, one.name, context)
-        relations = self.ports.relations.list_relations(
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), Deadline.of(context)
-        ).relations
-        # by application: that takes peer relations too, and both halves of cross-model ones
-        for application in sorted(
-            {e.application for r in relations for e in r.endpoints if not e.remote}
-        ):
-            self.ports.relations.remove_application_relations(
-                relations_pb2.RemoveApplicationRelationsRequest(
-                    model_uuid=model.uuid, application=application
-                ),
-                Deadline.of(context),
-            )
-        self.ports.placement.destroy_model(
-            placement_pb2.DestroyModelRequest(model_uuid=model.uuid), Deadline.of(context)
-        )
-        self.ports.access.drop_target(
-            access_pb2.DropTargetRequest(target=model_target(model)), Deadline.of(context)
-        )
+        self._models.destroy(caller, request.model, Deadline.of(context))
         return pb.DestroyModelResponse()
 
     @override
@@ -244,16 +177,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        reply = self.ports.placement.get_model_config(
-            placement_pb2.GetModelConfigRequest(model_uuid=model.uuid), Deadline.of(context)
-        )
-        config = dict(reply.config)
-        if request.keys:
-            unknown = [k for k in request.keys if k not in config]
-            if unknown:
-                raise errors.NotFound(f'key "{unknown[0]}" not found in model "{model.name}"')
-            config = {k: config[k] for k in request.keys}
+        config = self._models.config(caller, request.model, request.keys, Deadline.of(context))
         return pb.GetModelConfigResponse(config=config)
 
     @override
@@ -262,14 +186,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
     ) -> pb.SetModelConfigResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self.ports.placement.set_model_config(
-            placement_pb2.SetModelConfigRequest(model_uuid=model.uuid, config=request.config),
-            Deadline.of(context),
+        config = self._models.set_config(
+            caller, request.model, request.config, Deadline.of(context)
         )
-        if "egress-subnets" in request.config:
-            self._cmr.republish_egress(model, Deadline.of(context))
-        return pb.SetModelConfigResponse(config=reply.config)
+        return pb.SetModelConfigResponse(config=config)
 
     # -- applications, units, machines -----------------------------------------------------
 
@@ -279,34 +199,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.DeployRequest, context: grpc.ServicerContext
     ) -> pb.DeployResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        name = request.application or charm_name(request.metadata_yaml)
-        if name and self._cmr.find_saas(model.uuid, name, Deadline.of(context)):
-            raise errors.AlreadyExists(
-                f'cannot add application "{name}": saas application with same name already exists'
-            )
-        reply = self.ports.placement.deploy(
-            placement_pb2.DeployRequest(
-                model_uuid=model.uuid,
-                metadata_yaml=request.metadata_yaml,
-                application=request.application,
-                num_units=request.num_units,
-                to=request.to,
-            ),
+        reply = self._applications.deploy(
+            caller,
+            request.model,
+            request.metadata_yaml,
+            request.application,
+            request.num_units,
+            request.to,
             Deadline.of(context),
         )
-        # each `peers:` endpoint gets its relation at deploy (REFERENCE §5.1)
-        if any(e.role == placement_pb2.ROLE_PEER for e in reply.application.charm.endpoints):
-            self.ports.relations.add_peer_relations(
-                relations_pb2.AddPeerRelationsRequest(
-                    model_uuid=model.uuid,
-                    application=relations_pb2.RelationSide(
-                        application=reply.application.name,
-                        endpoints=[candidate(e) for e in reply.application.charm.endpoints],
-                    ),
-                ),
-                Deadline.of(context),
-            )
         return pb.DeployResponse(application=reply.application, units=reply.units)
 
     @override
@@ -315,18 +216,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddUnitRequest, context: grpc.ServicerContext
     ) -> pb.AddUnitResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self.ports.placement.add_unit(
-            placement_pb2.AddUnitRequest(
-                model_uuid=model.uuid,
-                application=request.application,
-                num_units=request.num_units,
-                to=request.to,
-            ),
+        units = self._applications.add_unit(
+            caller,
+            request.model,
+            request.application,
+            request.num_units,
+            request.to,
             Deadline.of(context),
         )
-        self._cmr.republish_egress(model, Deadline.of(context))
-        return pb.AddUnitResponse(units=reply.units)
+        return pb.AddUnitResponse(units=units)
 
     @override
     @codes.unary
@@ -334,12 +232,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
     ) -> pb.RemoveUnitResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        self.ports.placement.remove_unit(
-            placement_pb2.RemoveUnitRequest(model_uuid=model.uuid, units=request.units),
-            Deadline.of(context),
-        )
-        self._cmr.republish_egress(model, Deadline.of(context))
+        self._applications.remove_unit(caller, request.model, request.units, Deadline.of(context))
         return pb.RemoveUnitResponse()
 
     @override
@@ -348,34 +241,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def RemoveApplication(
         self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveApplicationResponse:
-        """Refuse while the application is offered (REFERENCE §2.4, the seed's rule).
-
-        With `force`, its offers go first, as `remove-offer --force` would remove them.
-        """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        offered = self._model_offers(model.uuid, context, application=request.application)
-        if offered and not request.force:
-            noun = "offer" if len(offered) == 1 else "offers"
-            raise errors.Refused(
-                f'cannot destroy application "{request.application}": '
-                f"application is used by {len(offered)} {noun}"
-            )
-        for offer in offered:
-            self._delete_offer(offer, force=True, context=context)
-        self.ports.relations.remove_application_relations(
-            relations_pb2.RemoveApplicationRelationsRequest(
-                model_uuid=model.uuid, application=request.application
-            ),
-            Deadline.of(context),
+        removed = self._applications.remove(
+            caller, request.model, request.application, request.force, Deadline.of(context)
         )
-        reply = self.ports.placement.remove_application(
-            placement_pb2.RemoveApplicationRequest(
-                model_uuid=model.uuid, application=request.application, force=request.force
-            ),
-            Deadline.of(context),
-        )
-        return pb.RemoveApplicationResponse(removed_units=reply.removed_units)
+        return pb.RemoveApplicationResponse(removed_units=removed)
 
     @override
     @codes.unary
@@ -383,12 +253,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.AddMachineRequest, context: grpc.ServicerContext
     ) -> pb.AddMachineResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self.ports.placement.add_machine(
-            placement_pb2.AddMachineRequest(model_uuid=model.uuid, count=request.count),
-            Deadline.of(context),
+        machines = self._applications.add_machine(
+            caller, request.model, request.count, Deadline.of(context)
         )
-        return pb.AddMachineResponse(machines=reply.machines)
+        return pb.AddMachineResponse(machines=machines)
 
     @override
     @codes.unary
@@ -396,12 +264,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
     ) -> pb.RemoveMachineResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        self.ports.placement.remove_machine(
-            placement_pb2.RemoveMachineRequest(
-                model_uuid=model.uuid, machines=request.machines, force=request.force
-            ),
-            Deadline.of(context),
+        self._applications.remove_machine(
+            caller, request.model, request.machines, request.force, Deadline.of(context)
         )
         return pb.RemoveMachineResponse()
 
@@ -556,82 +420,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.ListUsersResponse(users=reply.users, next_page_token=reply.next_page_token)
 
-    def _targets(
-        self, caller: Caller, refs: Sequence[str], context: grpc.ServicerContext
-    ) -> list[access_pb2.Target]:
-        """Resolve grant/revoke targets: none is the controller; offer URLs or model names.
-
-        An argument is an offer URL exactly when it holds a `.` (REFERENCE §1.2), since model
-        names cannot. The caller must be able to see each; access decides whether they may
-        change it.
-        """
-        if not refs:
-            return [CONTROLLER_TARGET]
-        urls = [r for r in refs if "." in r]
-        if urls and len(urls) != len(refs):
-            raise errors.Invalid("either specify model names or offer URLs but not both")
-        if urls:
-            return [
-                offer_target(
-                    self._resolve.offer(
-                        caller,
-                        self._resolve.offer_url(caller, u, Deadline.of(context)),
-                        "read",
-                        Deadline.of(context),
-                    ).offer
-                )
-                for u in urls
-            ]
-        return [
-            model_target(self._resolve.model(caller, r, "read", Deadline.of(context)))
-            for r in refs
-        ]
-
-    def _change_access(
-        self,
-        grant: bool,
-        request: pb.GrantRequest | pb.RevokeRequest,
-        context: grpc.ServicerContext,
-    ) -> None:
-        """Resolve every target first, then grant or revoke on each through access.
-
-        After a revoke on an offer that the relations context acts on (it takes the user below
-        consume: `ends_consume`), wait (under the deadline) until relations has applied
-        it: the relations it suspends are suspended when `revoke` returns.
-        """
-        caller = self._auth.caller(context)
-        deadline = Deadline.of(context)
-        last = 0
-        for target in self._targets(caller, request.targets, context):
-            if grant:
-                self.ports.access.grant(
-                    access_pb2.GrantRequest(
-                        actor=caller.user, user=request.user, level=request.level, target=target
-                    ),
-                    deadline,
-                )
-                continue
-            reply = self.ports.access.revoke(
-                access_pb2.RevokeRequest(
-                    actor=caller.user, user=request.user, level=request.level, target=target
-                ),
-                deadline,
-            )
-            if (
-                target.kind == access_pb2.TARGET_KIND_OFFER
-                and target.offer_uuid
-                and ends_consume(reply.previous, reply.effective)
-            ):
-                last = max(last, reply.sequence)
-        if last:
-            self.ports.relations.sync(
-                relations_pb2.SyncRequest(source="access", sequence=last), Deadline.of(context)
-            )
-
     @override
     @codes.unary
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self._change_access(True, request, context)
+        caller = self._auth.caller(context)
+        self._access.grant(
+            caller, request.user, request.level, request.targets, Deadline.of(context)
+        )
         return pb.GrantResponse()
 
     @override
@@ -640,7 +435,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def Revoke(
         self, request: pb.RevokeRequest, context: grpc.ServicerContext
     ) -> pb.RevokeResponse:
-        self._change_access(False, request, context)
+        caller = self._auth.caller(context)
+        self._access.revoke(
+            caller, request.user, request.level, request.targets, Deadline.of(context)
+        )
         return pb.RevokeResponse()
 
     @override
@@ -649,124 +447,24 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ListAuditRequest, context: grpc.ServicerContext
     ) -> pb.ListAuditResponse:
         caller = self._auth.caller(context)
-        target = self._targets(caller, [request.target], context)[0] if request.target else None
-        reply = self.ports.access.list_audit(
-            access_pb2.ListAuditRequest(
-                actor=caller.user,
-                target=target,
-                page_size=request.page_size,
-                page_token=request.page_token,
-            ),
-            Deadline.of(context),
+        reply = self._access.audit(
+            caller, request.target, request.page_size, request.page_token, Deadline.of(context)
         )
         return pb.ListAuditResponse(entries=reply.entries, next_page_token=reply.next_page_token)
 
     # -- offers ----------------------------------------------------------------------------
 
-    def _model_offers(
-        self,
-        model_uuid: str,
-        context: grpc.ServicerContext,
-        *,
-        application: str = "",
-        name: str = "",
-        interface: str = "",
-    ) -> list[offers_pb2.Offer]:
-        """Every offer of a model that matches the filters (all pages)."""
-        return list(
-            pages(
-                lambda token: self.ports.offers.list_offers(
-                    offers_pb2.ListOffersRequest(
-                        model_uuid=model_uuid,
-                        application=application,
-                        name=name,
-                        interface=interface,
-                        page_size=1000,
-                        page_token=token,
-                    ),
-                    Deadline.of(context),
-                ),
-                lambda reply: reply.offers,
-            )
-        )
-
-    def _delete_offer(
-        self, offer: offers_pb2.Offer, *, force: bool, context: grpc.ServicerContext
-    ) -> int:
-        reply = self.ports.offers.delete_offer(
-            offers_pb2.DeleteOfferRequest(offer_uuid=offer.uuid, force=force), Deadline.of(context)
-        )
-        self.ports.access.drop_target(
-            access_pb2.DropTargetRequest(target=offer_target(offer)), Deadline.of(context)
-        )
-        return reply.removed_relations
-
-    def _details(
-        self, caller: Caller, held: Held, context: grpc.ServicerContext
-    ) -> pb.OfferDetails:
-        """An offer as the caller may see it: users and connections only for its admins."""
-        entries = list(
-            self.ports.access.list_access(
-                access_pb2.ListAccessRequest(target=offer_target(held.offer)), Deadline.of(context)
-            ).entries
-        )
-        offer = offers_pb2.Offer()
-        offer.CopyFrom(held.offer)
-        if held.level != "admin":
-            del offer.connections[:]
-            entries = [access_pb2.AccessEntry(user=caller.user, level=held.level)]
-        return pb.OfferDetails(
-            offer=offer,
-            url=f"{self._controller(context).name}:{held.offer.url}",
-            access=held.level,
-            users=entries,
-        )
-
     @override
     @codes.unary
     def Offer(self, request: pb.OfferRequest, context: grpc.ServicerContext) -> pb.OfferResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        endpoints: list[offers_pb2.ApplicationEndpoint] = []
-        charm, summary = "", ""
-        # an unknown application reaches the offers service as no endpoints at all, so that
-        # its message names the offer (REFERENCE §2.1)
-        app = self._cmr.find_application(model.uuid, request.application, Deadline.of(context))
-        if app is not None:
-            endpoints = [
-                offers_pb2.ApplicationEndpoint(
-                    name=e.name,
-                    interface=e.interface,
-                    role=ROLE_NAMES[e.role],
-                    scope="container" if e.scope == placement_pb2.SCOPE_CONTAINER else "global",
-                )
-                for e in app.charm.endpoints
-            ]
-            charm = f"local:{app.charm.name}-{app.charm.revision}"
-            summary = app.charm.summary
-        reply = self.ports.offers.create_offer(
-            offers_pb2.CreateOfferRequest(
-                model_uuid=model.uuid,
-                model_name=model.name,
-                model_owner=model.owner,
-                offer_name=request.offer_name,
-                application=request.application,
-                endpoints=request.endpoints,
-                application_endpoints=endpoints,
-                charm=charm,
-                charm_summary=summary,
-                created_by=caller.user,
-            ),
+        return self._offers.offer(
+            caller,
+            request.model,
+            request.application,
+            request.endpoints,
+            request.offer_name,
             Deadline.of(context),
-        )
-        if reply.created:
-            self.ports.access.init_target(
-                access_pb2.InitTargetRequest(target=offer_target(reply.offer), owner=caller.user),
-                Deadline.of(context),
-            )
-        details = self._details(caller, Held(offer=reply.offer, level="admin"), context)
-        return pb.OfferResponse(
-            offer=details, created=reply.created, previous_endpoints=reply.previous_endpoints
         )
 
     @override
@@ -774,33 +472,16 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def ListOffers(
         self, request: pb.ListOffersRequest, context: grpc.ServicerContext
     ) -> pb.ListOffersResponse:
-        """The model's offers the caller administers (REFERENCE §2.2's visibility table)."""
         caller = self._auth.caller(context)
-        try:
-            model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        except errors.NotFound:
-            # an offer admin may list what they administer in a model they cannot read; to
-            # anyone else the model stays invisible
-            model = self._resolve.model(caller, request.model, "", Deadline.of(context))
-            hidden = True
-        else:
-            hidden = False
-        found = self._model_offers(
-            model.uuid,
-            context,
+        offers = self._offers.administered(
+            caller,
+            request.model,
+            Deadline.of(context),
             application=request.application,
             name=request.name,
             interface=request.interface,
         )
-        held = [
-            h
-            for h in self._resolve.readable(caller, found, Deadline.of(context))
-            if h.level == "admin"
-        ]
-        if hidden and not held:
-            owner, name = split_model_ref(request.model, caller.user)
-            raise errors.NotFound(f'model "{owner}/{name}" not found')
-        return pb.ListOffersResponse(offers=[self._details(caller, h, context) for h in held])
+        return pb.ListOffersResponse(offers=offers)
 
     @override
     @codes.unary
@@ -808,20 +489,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ShowOfferRequest, context: grpc.ServicerContext
     ) -> pb.ShowOfferResponse:
         caller = self._auth.caller(context)
-        if not request.url:
-            raise errors.Invalid("must specify endpoint URL")
-        url = self._offer_ref(caller, request.url, request.model, context)
-        held = self._resolve.offer(caller, url, "read", Deadline.of(context), connections=True)
-        return pb.ShowOfferResponse(offer=self._details(caller, held, context))
-
-    def _offer_ref(
-        self, caller: Caller, ref: str, model: str, context: grpc.ServicerContext
-    ) -> OfferURL:
-        """A full offer URL, or a bare offer name in `model` (the current model)."""
-        if "." not in ref and ":" not in ref and "/" not in ref:
-            owner, name = split_model_ref(model, caller.user)
-            ref = f"{owner}/{name}.{ref}"
-        return self._resolve.offer_url(caller, ref, Deadline.of(context))
+        offer = self._offers.show(caller, request.url, request.model, Deadline.of(context))
+        return pb.ShowOfferResponse(offer=offer)
 
     @override
     @codes.unary
@@ -829,31 +498,15 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.FindOffersRequest, context: grpc.ServicerContext
     ) -> pb.FindOffersResponse:
         caller = self._auth.caller(context)
-        term = OfferURL.parse_filter(request.url) if request.url else None
-        name = self._controller(context).name
-        if term is not None and term.source and term.source != name:
-            raise errors.NotFound(f'controller "{term.source}" not found')
-        if term is not None and term.offer and request.offer:
-            raise errors.Invalid("cannot specify both a URL term and offer term")
-        found = list(
-            pages(
-                lambda token: self.ports.offers.find_offers(
-                    offers_pb2.FindOffersRequest(
-                        model_owner=term.user if term else "",
-                        model_name=term.model if term else "",
-                        offer_name=(term.offer if term else "") or request.offer,
-                        interface=request.interface,
-                        endpoint=request.endpoint,
-                        page_size=1000,
-                        page_token=token,
-                    ),
-                    Deadline.of(context),
-                ),
-                lambda reply: reply.offers,
-            )
+        offers = self._offers.find(
+            caller,
+            request.url,
+            request.offer,
+            request.interface,
+            request.endpoint,
+            Deadline.of(context),
         )
-        held = self._resolve.readable(caller, found, Deadline.of(context))
-        return pb.FindOffersResponse(offers=[self._details(caller, h, context) for h in held])
+        return pb.FindOffersResponse(offers=offers)
 
     @override
     @codes.unary
@@ -861,20 +514,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def RemoveOffer(
         self, request: pb.RemoveOfferRequest, context: grpc.ServicerContext
     ) -> pb.RemoveOfferResponse:
-        """Every offer is resolved and authorised before any is removed."""
         caller = self._auth.caller(context)
-        if not request.urls:
-            raise errors.Invalid("no offers specified")
-        urls = [self._offer_ref(caller, u, request.model, context) for u in request.urls]
-        with_endpoint = [str(u) for u in urls if u.endpoint]
-        if with_endpoint:
-            lines = "".join(f"\n -{u}" for u in with_endpoint)
-            raise errors.Invalid(
-                f"These offers contain endpoints. Only specify the offer name itself.{lines}"
-            )
-        held = [self._resolve.offer(caller, u, "admin", Deadline.of(context)) for u in urls]
-        removed = sum(
-            self._delete_offer(h.offer, force=request.force, context=context) for h in held
+        removed = self._offers.remove(
+            caller, request.urls, request.model, request.force, Deadline.of(context)
         )
         return pb.RemoveOfferResponse(removed_relations=removed)
 
@@ -885,48 +527,17 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def AddRelation(
         self, request: pb.AddRelationRequest, context: grpc.ServicerContext
     ) -> pb.AddRelationResponse:
-        """Relate two ends; an offer URL is consumed first, a SAAS makes it cross-model."""
         caller = self._auth.caller(context)
-        model = self._resolve.model(
-            caller, request.model, "read" if request.dry_run else "write", Deadline.of(context)
+        return self._relations.add(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.via,
+            Deadline.of(context),
+            dry_run=request.dry_run,
+            remote=request.remote if request.HasField("remote") else None,
         )
-        if looks_like_url(request.a) and looks_like_url(request.b):
-            raise errors.Invalid("providing more than one remote endpoints not supported")
-        via = parse_via(request.via)
-        consume = not request.dry_run
-        remote = request.remote if request.HasField("remote") else None
-        a = self._cmr.side(
-            caller, model, request.a, Deadline.of(context), consume=consume, remote=remote
-        )
-        b = self._cmr.side(
-            caller, model, request.b, Deadline.of(context), consume=consume, remote=remote
-        )
-        saas = a.saas or b.saas
-        if via and saas is None:
-            raise errors.Invalid(
-                "integration via subnets for non cross model relations not supported"
-            )
-        if saas is None or request.dry_run or (a.saas is not None and b.saas is not None):
-            # two SAAS: the relations context gives Juju's refusal
-            reply = self.ports.relations.add_relation(
-                relations_pb2.AddRelationRequest(
-                    model_uuid=model.uuid, a=a.side, b=b.side, dry_run=request.dry_run
-                ),
-                Deadline.of(context),
-            )
-            self._await_subordinates(reply.relation, reply.sequence, context)
-            return pb.AddRelationResponse(relation=reply.relation, candidates=reply.candidates)
-        try:
-            relation = self._cmr.relate(
-                caller, model, a.side, b.side, saas, via, Deadline.of(context)
-            )
-        except BaseException:
-            # a SAAS this call consumed goes again: a refused relation changes nothing
-            for end in (a, b):
-                if end.saas is not None and end.consumed:
-                    self._remove_saas(model.uuid, end.saas.name, context)
-            raise
-        return pb.AddRelationResponse(relation=relation)
 
     @override
     @codes.unary
@@ -935,29 +546,16 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
     ) -> pb.RemoveRelationResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        reply = self.ports.relations.remove_relation(
-            relations_pb2.RemoveRelationRequest(
-                model_uuid=model.uuid, a=request.a, b=request.b, id=request.id, by_id=request.by_id
-            ),
+        relation = self._relations.remove(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.id,
+            request.by_id,
             Deadline.of(context),
         )
-        self._await_subordinates(reply.relation, reply.sequence, context)
-        return pb.RemoveRelationResponse(relation=reply.relation)
-
-    def _await_subordinates(
-        self, relation: relations_pb2.Relation, sequence: int, context: grpc.ServicerContext
-    ) -> None:
-        """Wait until placement has made or removed a container relation's subordinate units.
-
-        DESIGN's read-your-writes: the command returns after the units exist, under the call's
-        deadline.
-        """
-        if relation.scope != "container" or sequence <= 0:
-            return
-        self.ports.placement.sync(
-            placement_pb2.SyncRequest(source="relations", sequence=sequence), Deadline.of(context)
-        )
+        return pb.RemoveRelationResponse(relation=relation)
 
     @override
     @codes.unary
@@ -965,16 +563,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def SuspendRelation(
         self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
     ) -> pb.SuspendRelationResponse:
-        """Only in the offering model, by its admin (REFERENCE §5.3)."""
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self.ports.relations.suspend_relation(
-            relations_pb2.SuspendRelationRequest(
-                model_uuid=model.uuid, ids=request.ids, message=request.message
-            ),
-            Deadline.of(context),
+        relations = self._relations.suspend(
+            caller, request.model, request.ids, request.message, Deadline.of(context)
         )
-        return pb.SuspendRelationResponse(relations=reply.relations)
+        return pb.SuspendRelationResponse(relations=relations)
 
     @override
     @codes.unary
@@ -982,21 +575,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def ResumeRelation(
         self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
     ) -> pb.ResumeRelationResponse:
-        """Each connection's user must still have consume on the offer (REFERENCE §3.3).
-
-        The firewall check runs again: a relation whose ingress the allow-list now refuses
-        resumes into `error` with Juju's message rather than `joined`.
-        """
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        refused = self._cmr.check_resumable(model, request.ids, Deadline.of(context))
-        reply = self.ports.relations.resume_relation(
-            relations_pb2.ResumeRelationRequest(
-                model_uuid=model.uuid, ids=request.ids, refused=refused
-            ),
-            Deadline.of(context),
+        relations = self._relations.resume(
+            caller, request.model, request.ids, Deadline.of(context)
         )
-        return pb.ResumeRelationResponse(relations=reply.relations)
+        return pb.ResumeRelationResponse(relations=relations)
 
     # -- consume and SAAS ------------------------------------------------------------------
 
@@ -1006,10 +589,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ConsumeRequest, context: grpc.ServicerContext
     ) -> pb.ConsumeResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        remote = request.remote if request.HasField("remote") else None
-        saas, url = self._cmr.consume(
-            caller, model, request.url, request.alias, Deadline.of(context), remote
+        saas, url = self._relations.consume(
+            caller,
+            request.model,
+            request.url,
+            request.alias,
+            Deadline.of(context),
+            request.remote if request.HasField("remote") else None,
         )
         return pb.ConsumeResponse(saas=saas, url=url)
 
@@ -1019,25 +605,11 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
     def RemoveSaas(
         self, request: pb.RemoveSaasRequest, context: grpc.ServicerContext
     ) -> pb.RemoveSaasResponse:
-        """All the SAAS's relations go first (both halves), then the SAAS (REFERENCE §4.3)."""
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "write", Deadline.of(context))
-        if self._cmr.find_saas(model.uuid, request.name, Deadline.of(context)) is None:
-            raise errors.NotFound(f'saas application "{request.name}" not found')
-        removed = self._remove_saas(model.uuid, request.name, context)
+        removed = self._relations.remove_saas(
+            caller, request.model, request.name, Deadline.of(context)
+        )
         return pb.RemoveSaasResponse(removed_relations=removed)
-
-    def _remove_saas(self, model_uuid: str, name: str, context: grpc.ServicerContext) -> int:
-        reply = self.ports.relations.remove_application_relations(
-            relations_pb2.RemoveApplicationRelationsRequest(
-                model_uuid=model_uuid, application=name
-            ),
-            Deadline.of(context),
-        )
-        self.ports.offers.remove_saas(
-            offers_pb2.RemoveSaasRequest(model_uuid=model_uuid, name=name), Deadline.of(context)
-        )
-        return reply.removed
 
     # -- firewall --------------------------------------------------------------------------
 
@@ -1047,14 +619,10 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.SetFirewallRuleRequest, context: grpc.ServicerContext
     ) -> pb.SetFirewallRuleResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "admin", Deadline.of(context))
-        reply = self.ports.offers.set_firewall_rule(
-            offers_pb2.SetFirewallRuleRequest(
-                model_uuid=model.uuid, service=request.service, allowlist=request.allowlist
-            ),
-            Deadline.of(context),
+        rule = self._offers.set_firewall_rule(
+            caller, request.model, request.service, request.allowlist, Deadline.of(context)
         )
-        return pb.SetFirewallRuleResponse(rule=reply.rule)
+        return pb.SetFirewallRuleResponse(rule=rule)
 
     @override
     @codes.unary
@@ -1062,11 +630,8 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: pb.ListFirewallRulesRequest, context: grpc.ServicerContext
     ) -> pb.ListFirewallRulesResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        reply = self.ports.offers.list_firewall_rules(
-            offers_pb2.ListFirewallRulesRequest(model_uuid=model.uuid), Deadline.of(context)
-        )
-        return pb.ListFirewallRulesResponse(rules=reply.rules)
+        rules = self._offers.firewall_rules(caller, request.model, Deadline.of(context))
+        return pb.ListFirewallRulesResponse(rules=rules)
 
     # -- across controllers ----------------------------------------------------------------
 
