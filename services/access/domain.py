@@ -5,8 +5,8 @@ in-memory fake of the unit tests are interchangeable. Passwords are kept only as
 session tokens and registration secrets only as SHA-256 digests, so a copy of the store lets
 nobody log in.
 
-Permissions (REFERENCE §3.1, juju/juju@3.6:core/permission/access.go) are held on three kinds of
-target, each with its own ladder, lowest first:
+Permissions (juju/juju@3.6:core/permission/access.go) are held on three kinds of target, each
+with its own ladder, lowest first:
 
 - the controller: `login < add-model < superuser`;
 - a model: `read < write < admin`;
@@ -63,8 +63,9 @@ PERMISSION_DENIED: Final = "permission denied"
 """Juju's answer to a caller who may not make a change."""
 
 EVERYONE: Final = "everyone@external"
-"""The group of every external user (REFERENCE §3.1): not a user row, but a valid offer grantee;
-an external user's effective offer level is at least the group's."""
+"""The group of every external user: not a user row, but a valid offer grantee; an external
+user's effective offer level is at least the group's
+(juju/juju@3.6:apiserver/common/permissions.go)."""
 
 CONTROLLER_ACTOR: Final = "controller"
 """The actor recorded in the audit log for changes the controller makes itself (DropTarget)."""
@@ -96,8 +97,8 @@ def rfc3339(moment: datetime) -> str:
 
 
 _REVOKE_WRAPPERS: Final[dict[TargetKind, tuple[str, ...]]] = {
-    # Juju's wrappers, by the rung revoked (REFERENCE §3.2): revoking the lowest rung removes
-    # the access, revoking a higher one sets the access to the rung below.
+    # Juju's wrappers, by the rung revoked: revoking the lowest rung removes the access,
+    # revoking a higher one sets the access to the rung below.
     TargetKind.CONTROLLER: (
         "could not revoke controller access",
         "could not set controller access to login",
@@ -882,7 +883,7 @@ def _higher(kind: TargetKind, a: str, b: str) -> str:
 def effective_level(access: Access, user: str, target: Target) -> str:
     """Return a user's effective level on a target, implicit admins included; empty for none.
 
-    Rules (REFERENCE §3.1, juju/juju@3.6:apiserver/common/crossmodel/auth.go):
+    Rules (juju/juju@3.6:apiserver/common/crossmodel/auth.go):
 
     - an unknown local user, or a disabled user, has none;
     - a superuser is `superuser` on the controller and `admin` on every model and offer;
@@ -979,7 +980,7 @@ def _record(
 def grant(
     access: Access, actor: str, user: str, level: str, target: Target, *, now: Clock = utc_now
 ) -> int:
-    """Raise a user's level on a target (REFERENCE §3.2).
+    """Raise a user's level on a target.
 
     Rules, checked in this order:
 
@@ -1050,7 +1051,7 @@ class Revoked(NamedTuple):
 def revoke(
     access: Access, actor: str, user: str, level: str, target: Target, *, now: Clock = utc_now
 ) -> Revoked:
-    """Revoke a level: the user steps down to the rung below it (REFERENCE §3.2).
+    """Revoke a level: the user steps down to the rung below it.
 
     Revoking the lowest rung (`read`, `login`) removes the access; revoking a higher one sets
     it to the rung below (`revoke consume` leaves `read`), even from a user who held more
@@ -1114,7 +1115,7 @@ def _owned_target(target: Target) -> Target:
 
 
 def init_target(access: Access, target: Target, owner: str, *, now: Clock = utc_now) -> int:
-    """Record the owner of a new model or offer as its admin (REFERENCE §3.1).
+    """Record the owner of a new model or offer as its admin.
 
     Rules: the owner gets `admin`; on an offer `everyone@external` also gets `read`. Levels
     already at or above those stay, so a retried call changes nothing. Audited as
@@ -1339,7 +1340,7 @@ def verify_offer_token(
 def renew_offer_token(
     access: Access, token: str, *, offer_model_uuid: str, now: float
 ) -> tuple[str, int]:
-    """A fresh token for one this controller signed, even expired (REFERENCE §10.5).
+    """A fresh token for one this controller signed, even expired.
 
     Consume and relation tokens are re-authorised: their user must still have consume on the
     offer, so a revoke stops renewals at once.
