@@ -1,4 +1,4 @@
-"""`make bench`: the project's speed targets, each a ratio measured in one run (issue 8).
+"""`make bench`: the project's speed targets, each a ratio measured in one run.
 
 Every target compares an operation with an empty unary RPC (`Ping`) to the same kind of server,
 measured in the same run, on the same machine, through the same client; P4 compares status

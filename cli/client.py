@@ -99,7 +99,7 @@ def remote_offer(url: str, target: Target, model_ref: str) -> gateway_pb2.Remote
     """For an offer on another controller, fetch it there with this client's account.
 
     The other controller hands out the offer and a consume token scoped to the consuming
-    model (REFERENCE §10.1); the consuming controller checks that the controller it reaches
+    model, as Juju's consume does; the consuming controller checks that the controller it reaches
     at the address answers with the UUID this client registered.
 
     Returns:

@@ -18,7 +18,7 @@ OFFER_ARG: Final = re.compile(r"/?(?:(?P<model>[^.]*)\.)?(?P<app>[^:]*)(?::(?P<e
 
 
 def parse_offer_arg(text: str) -> tuple[str, str, list[str]]:
-    """Split `[model.]app:ep[,ep...]` as Juju does (REFERENCE §1.3), with its messages."""
+    """Split `[model.]app:ep[,ep...]` as Juju does, with its messages."""
     match = OFFER_ARG.fullmatch(text)
     if match is None or match["endpoints"] is None:
         raise click.ClickException(

@@ -91,10 +91,10 @@ def _clock(rfc3339: str) -> str:
 
 
 def status_dict(status: pb.GetStatusResponse, *, relations: bool = False) -> dict[str, Any]:
-    """Return the status of one model in Juju's structure (REFERENCE §8.1).
+    """Return the status of one model in Juju's structure and key order.
 
-    With `relations`, cmr's additive extension lists the model's relations with their status
-    (REFERENCE §8.1), which Juju shows only in tables.
+    Juju's is juju/juju@3.6:cmd/juju/status/formatted.go. With `relations`, cmr's additive
+    extension lists the model's relations with their status, which Juju shows only in tables.
     """
     model = status.model
     machines = {
@@ -150,7 +150,7 @@ def _relation(relation: relations_pb2.Relation) -> dict[str, Any]:
 
 
 def _saas(saas: pb.SaasStatus) -> dict[str, Any]:
-    """A SAAS in status; its relations name the related applications only (REFERENCE §8.2)."""
+    """A SAAS in status; its relations name the related applications only, as Juju's do."""
     out: dict[str, Any] = {"url": saas.url}
     if saas.endpoints:
         out["endpoints"] = {
@@ -166,7 +166,7 @@ def _saas(saas: pb.SaasStatus) -> dict[str, Any]:
 
 
 def _offer(offer: pb.OfferStatus) -> dict[str, Any]:
-    """An offer in status; the counts are omitted at 0, as Juju does (REFERENCE §8.1)."""
+    """An offer in status; the counts are omitted at 0, as Juju does."""
     out: dict[str, Any] = {"application": offer.application}
     if offer.charm:
         out["charm"] = offer.charm
@@ -230,7 +230,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
 
 
 def status_tables(status: pb.GetStatusResponse, *, relations: bool = False) -> list[Table]:
-    """Build the tabular status, section by section, in Juju's order (REFERENCE §8.5).
+    """Build the tabular status, section by section, in Juju's order.
 
     Model, SAAS, App, Unit, Machine, Offer and, with `relations`, Integration; empty ones are
     left out.

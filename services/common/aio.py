@@ -1,11 +1,11 @@
-"""A service served on `grpc.aio`: what `cmr serve --service NAME` runs (issue 8, P10).
+"""A service served on `grpc.aio`: what `cmr serve --service NAME` runs.
 
 grpcio's thread-pool server hands every call from its poller thread to a pool thread, and the
-pool threads then pass the GIL and the store's lock among themselves at each SQLite call: under
-eight concurrent writers a placement write cost the server about 580 µs of CPU although its
-handler costs under 100 µs. On `grpc.aio` the calls are taken on one event loop, and a
-servicer's short handlers (a store transaction) run right there, one after another, with no
-hand-off at all. The servicers stay the same synchronous code as in the embedded controller:
+pool threads then pass the GIL and the store's lock among themselves at each SQLite call, which
+under concurrent writers costs several times the handler's own work. On `grpc.aio` the calls
+are taken on one event loop, and a servicer's short handlers (a store transaction) run right
+there, one after another, with no hand-off. The servicers stay the same synchronous code as in
+the embedded controller:
 
 - **Inline** by default: a unary method runs on the loop. Its `context` is a `LocalContext`
   (deadline, `abort`), so the servicers' `status.unary` edge works unchanged; an abort becomes

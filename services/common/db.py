@@ -13,9 +13,8 @@ should another connection append events too (a test, a repair tool, another repl
 `refresh()` takes them in: a watch calls it when it opens and each time it has waited `POLL_S`
 in vain, and a gap in the sequences empties the tail, so such events are never skipped, only
 heard up to a poll later. Each event is then read once for every watcher instead of queried once
-by each, which with three or four watchers per feed was most of a write's cost. The tail has a
-lock of its own (taken after the engine's, never before), so a watcher reading it does not wait
-for a writer's transaction.
+by each (a feed has three or four watchers). The tail has a lock of its own (taken after the
+engine's, never before), so a watcher reading it does not wait for a writer's transaction.
 """
 
 from __future__ import annotations

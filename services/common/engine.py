@@ -17,10 +17,10 @@ end-of-transaction hook, so every engine gets the same feed.
 statement in a transaction takes no lock of its own: the transaction holds it, and the engine
 knows which thread's it is (another thread's statement waits and runs in a transaction of its
 own). A file is in WAL mode with `synchronous=NORMAL`. Migrations are sqlite-utils' (recorded in
-`_sqlite_migrations`, as before there was an engine); a migration sees only `Schema`.
+`_sqlite_migrations`); a migration sees only `Schema`.
 
 **Checkpoints.** SQLite copies the WAL back into the database file (a checkpoint, with an fsync)
-in whichever commit crosses its threshold, so one write in a hundred or so paid several
+in whichever commit crosses its threshold, so one write in a hundred or so would pay several
 milliseconds for it. A file engine turns that off and checkpoints from its own thread and
 connection instead (`PASSIVE`: it never blocks a writer), `CHECKPOINT_DELAY_S` after commits;
 an idle engine's thread sleeps. Durability is unchanged: a commit is in the WAL either way.

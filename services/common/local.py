@@ -1,12 +1,11 @@
 """Unary calls to a servicer in the same process, without the wire (the embedded controller).
 
-`cmr run` and every embedded controller run the four services and the gateway in one process.
-A gateway command then crosses from the gateway to each owner it asks, and each crossing over
-gRPC costs a whole RPC: HTTP/2 framing, a hand-off to the service's pool thread and back. That
-was most of a write's cost (issue 8: a grant, a suspend, a relate are several such calls). A
-`LocalChannel` stands in for a `grpc.Channel` to a service built in the same process: the
-generated stub, and everything written against a channel (the reactors' and the read cache's
-`Watch`), take it unchanged, and a call costs the handler's own work:
+`cmr run` and every embedded controller run the four services and the gateway in one process,
+where a call over gRPC from the gateway to a service would cost a whole RPC (HTTP/2 framing, a
+hand-off to the service's pool thread and back) and one command makes several. A `LocalChannel`
+stands in for a `grpc.Channel` to a service built in the same process: the generated stub, and
+everything written against a channel (the reactors' and the read cache's `Watch`), take it
+unchanged, and a call costs the handler's own work:
 
 - **The same contract.** A method is called as through any channel (`stub.Method(request,
   timeout=...)`, `stub.Method.future(...)`); the request and the reply cross as bytes (each

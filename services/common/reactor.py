@@ -1,8 +1,7 @@
 """A reactor: one thread that follows another service's change feed and applies each event.
 
-DESIGN.md's cooperation rule 3: a context that must react to another consumes the owner's feed,
-persists its cursor in its own store and applies each event idempotently. `FeedReactor` does
-that, whatever the source:
+A context that must react to another consumes the owner's feed, persists its cursor in its own
+store and applies each event idempotently. `FeedReactor` does that, whatever the source:
 
 - it opens `Watch(after_sequence=<stored cursor>)` on the source and hands each event to
   `apply`, which must move the cursor in the same transaction as its change, so a restart

@@ -3,7 +3,7 @@
 Each use case checks everything before it writes anything, writes in one store transaction,
 appends its change-feed event in that transaction and returns the sequence.
 
-Rules kept here (REFERENCE §2):
+Rules kept here, as Juju 3.6 has them:
 - an offer name follows the application-name grammar and defaults to the application's name;
 - only global-scope endpoints may be offered, requirers too;
 - offering an existing name replaces its endpoint set (and may move it to another application),
@@ -371,8 +371,9 @@ def create_offer(
 ) -> OfferResult:
     """Create an offer, or replace the endpoints of the model's offer of that name (upsert).
 
-    Checks, in Juju's order (REFERENCE §2.1): the offer name, at least one endpoint, the
-    application, each endpoint, global scope; on update, no endpoint in use may go.
+    Checks, in Juju's order (juju/juju@3.6:apiserver/facades/client/applicationoffers): the
+    offer name, at least one endpoint, the application, each endpoint, global scope; on update,
+    no endpoint in use may go.
 
     Raises:
         Invalid: a bad offer name, no endpoints, or a container-scoped endpoint.
@@ -538,7 +539,7 @@ def find_offers(offers: Offers, where: OfferFilter, size: int, token: str) -> Pa
 def delete_offer(
     offers: Offers, relations: RelationsPort, offer_uuid: str, *, force: bool
 ) -> Deleted:
-    """Delete an offer; refuse while relations use it, unless forced (REFERENCE §2.3).
+    """Delete an offer; refuse while cross-model relations use it, unless forced.
 
     The relations are counted, and with `force` removed, by the relations context before the
     offer goes; the offer and its endpoints then go in one transaction, and every SAAS of this
@@ -614,7 +615,7 @@ class Consumed:
 
 
 def consume(offers: Offers, wanted: RemoteApplication, *, model_name: str = "") -> Consumed:
-    """Create the SAAS for an offer in the consuming model, idempotently (REFERENCE §4.1).
+    """Create the SAAS for an offer in the consuming model, idempotently.
 
     The same name for the same offer returns the existing SAAS, with new endpoints merged in; a
     terminated one is replaced. The gateway checks the local applications' name space first.
@@ -798,7 +799,7 @@ def _service(name: str) -> WellKnownService:
 def set_firewall_rule(
     offers: Offers, model_uuid: str, service: str, cidrs: Sequence[str]
 ) -> FirewallRule:
-    """Set a model's allow-list for a well-known service (`set-firewall-rule`, REFERENCE §6.2).
+    """Set a model's allow-list for a well-known service (`set-firewall-rule`).
 
     Existing relations are not touched: the allow-list is checked when a relation is set up.
 
@@ -841,10 +842,11 @@ def firewall_rules(offers: Offers, model_uuid: str) -> list[FirewallRule]:
 
 
 def check_ingress(offers: Offers, model_uuid: str, subnets: Sequence[str]) -> str:
-    """Check a consumer's ingress against the offering model's offer allow-list (§6.3).
+    """Check a consumer's ingress against the offering model's offer allow-list.
 
     Every subnet must lie inside some allowed subnet of its IP version; an empty allow-list
-    checks nothing.
+    checks nothing (juju/juju@3.6:apiserver/common/crossmodel/crossmodel.go
+    `validateIngressNetworks`).
 
     Returns:
         Empty when allowed, else `subnet <cidr> not in firewall whitelist` for the first one

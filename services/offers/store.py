@@ -20,7 +20,7 @@ Version 002 adds `offers.model_name`, `offers.charm`, `offers.created_by` and th
 
 Version 003 drops `offer_connections`: a connection is the offering-side half of a cross-model
 relation, which the relations context owns; offers asks for them on each read, so a count can
-never outlive its relation (REFERENCE §11 #1).
+never outlive its relation (a stale count in Juju blocks `remove-offer`).
 
 Version 004 gives a SAAS of another controller that controller's UUID, its gateway's address
 and the consume token it issued.

@@ -65,7 +65,7 @@ def check_application_name(name: str) -> str:
     """Return `name` if it is a valid application name, else raise Juju's error.
 
     Raises:
-        Invalid: with Juju's messages for the common mistakes (REFERENCE §1.1).
+        Invalid: with Juju's messages for the common mistakes (juju/names@v5:application.go).
     """
     if APPLICATION_NAME.fullmatch(name):
         return name
@@ -130,7 +130,7 @@ def _endpoint(charm: str, section: str, name: object, spec: object) -> Endpoint:
 def parse_metadata(text: str) -> CharmMeta:
     """Parse and validate a charm's `metadata.yaml`.
 
-    Rules (juju/charm meta.go, REFERENCE §1.1, §5.1, §7.1): the name is an application name;
+    Rules (juju/charm@v12:meta.go): the name is an application name;
     `provides`, `requires` and `peers` map endpoint names to an interface or to `{interface,
     scope, limit, optional}`; endpoint names are unique across the three; `juju` and `juju-*`
     names, and provided `juju-*` interfaces, are reserved (except a subordinate's
@@ -139,7 +139,7 @@ def parse_metadata(text: str) -> CharmMeta:
     declared endpoints.
 
     The one endpoint that may be declared as `juju-info` is a subordinate's container-scoped
-    requirer (REFERENCE §1.1). Such a charm gets no implicit `juju-info` provider beside it:
+    requirer. Such a charm gets no implicit `juju-info` provider beside it:
     endpoint names stay unique within an application, and Juju, which keeps both, finds the
     declared one first when an endpoint is named, so `logging:juju-info` means the same in both.
 

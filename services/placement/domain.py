@@ -6,7 +6,7 @@ appends its change-feed events in that transaction and returns the last sequence
 Rules kept here:
 - unit numbers come from a per-application counter from 0 and are never reused, not even when
   the application is removed and deployed again under the same name (the counter belongs to the
-  model); machine numbers come from a per-model counter, likewise (REFERENCE §1.1);
+  model); machine numbers come from a per-model counter, likewise;
 - each model owns the lowest free /16 of 10.0.0.0/8 (`10.<k>.0.0/16`, k >= 1); machine n has
   the address `10.<k>.0.0 + n + 1`; a unit has its machine's address (a subordinate unit, its
   principal's). Addresses are plain data: nothing connects to them;
@@ -15,16 +15,16 @@ Rules kept here:
   `--to`), whether it goes by `remove-unit`, `remove-application` or its principal's removal;
   machines made with `add-machine` stay until `remove-machine`, even when the units placed on
   them with `--to` go. cmr has no `--keep-machine`;
-- removing a principal unit removes its subordinate units first (REFERENCE §7.2); a subordinate
+- removing a principal unit removes its subordinate units first; a subordinate
   unit itself is removed only with its relation or its application, never by `remove-unit`;
 - a subordinate application has no units of its own: deploying it with units or placement, or
-  adding units to it, is refused (REFERENCE §7.2);
+  adding units to it, is refused;
 - a container-scoped relation (learned from the relations feed) between a principal and a
   subordinate gives each principal unit exactly one unit of the subordinate, on its machine, with
   its address, numbered from the subordinate's counter; a new principal unit gets one at once;
   when the last container relation between the two applications goes, the subordinate units
   under that principal application go (units under other principals stay). A container
-  relation between two subordinates makes no units (REFERENCE §7.2);
+  relation between two subordinates makes no units;
 - the leader of an application is its lowest-numbered live unit;
 - a request that names several things (units, machines) checks them all before it changes any,
   and names given twice count once.

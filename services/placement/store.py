@@ -102,7 +102,7 @@ def _unit_sequences(db: Schema) -> None:
         "INSERT INTO unit_sequences (model_uuid, application, next)"
         " SELECT model_uuid, name, next_unit FROM applications"
     )
-    # Removing a principal unit looks up its subordinates first (REFERENCE §7.2).
+    # Removing a principal unit looks up its subordinates first, to remove them with it.
     db.execute("CREATE INDEX units_by_principal ON units (model_uuid, principal)")
 
 

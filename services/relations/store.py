@@ -24,7 +24,7 @@ Version 004 adds, for a half whose other half is on another controller, `peer_co
 UUID), `peer_address` (its gateway) and `peer_token` (the credential to present there).
 
 Version 003 adds `known_units`: (model_uuid, unit) -> application, machine, principal, as the
-placement feed reports them; scope membership is decided from it (REFERENCE §5.6, §7.2).
+placement feed reports them; scope membership is decided from it.
 
 Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC text.
 """

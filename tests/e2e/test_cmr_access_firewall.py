@@ -1,7 +1,7 @@
 """Cross-model access and firewall through the CLI: revoke, consume levels, suspend, allow-lists.
 
-REFERENCE §3.3 (revoking consume suspends that user's relations), §4.1 (consume levels),
-§5.3/§5.4 (suspend and resume, the Message column) and §6 (firewall rules, egress precedence).
+Covers revoking consume (which suspends that user's relations), the levels consume needs,
+suspend and resume with the Message column, and firewall rules with egress precedence.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def test_firewall_rule_refuses_consumers_outside_the_allowlist(cmr: Cmr) -> None
     assert _integration_rows(cmr, "fw-out") == [
         ["mysql:db", "mediawiki:db", "mysql", "regular", f"error {refused}"]
     ]
-    # the SAAS itself is not in error (REFERENCE §6.3)
+    # only the relation is in error, not the SAAS
     assert _saas_status(cmr, "fw-out")["current"] != "error"
     out_uuid = _model_uuid(cmr, "admin/fw-out")
     out_conn = _connection_of(cmr, "fw", **{"source-model-uuid": out_uuid})

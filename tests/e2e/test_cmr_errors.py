@@ -1,7 +1,7 @@
 """Cross-model bad input through the CLI: Juju's message, a non-zero exit, and nothing changed.
 
-REFERENCE §4.1 (consume), §4.3 (remove-saas, terminated SAAS), §5.2 (matching), §5.3 (suspend
-and resume) and §6.1 (`--via`).
+Covers consume, remove-saas and a terminated SAAS, endpoint matching, suspend and resume, and
+`--via`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scenario #1 of the seed: one controller, an offer, several consumers (REFERENCE §9.5)."""
+"""One controller, one offer, several consuming models, through the CLI."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_two_consumers_of_one_offer(cmr: Cmr) -> None:
 
 
 def test_consume_under_an_alias_into_the_offering_model_itself(cmr: Cmr) -> None:
-    """The seed's alias workflow, and a model that consumes its own offer (REFERENCE §11 #7)."""
+    """Consuming under an alias, and a model that consumes its own offer like any consumer."""
     cmr.ok("add-model", "shop")
     cmr.ok("deploy", "mysql", "-m", "shop")
     cmr.ok("deploy", "wordpress", "-m", "shop")

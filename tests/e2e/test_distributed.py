@@ -1,9 +1,9 @@
-"""Scenario #2 across two hosts: one controller per network namespace, joined by a veth pair.
+"""Two controllers on two hosts: one controller per network namespace, joined by a veth pair.
 
 The test makes two namespaces of its own, with private addresses of its own choosing
 (`10.213.<n>.1` and `.2`), runs `cmr serve` in each (all five servers of one controller, bound
 to every address of its namespace and advertising its veth address to the other controller),
-and drives the seed's second scenario with the real CLI run inside the namespaces. It skips,
+and has a non-admin relate across them with the real CLI run inside the namespaces. It skips,
 saying why, only where namespaces cannot be made (no root, no `ip`).
 """
 
@@ -179,7 +179,7 @@ def _eventually(probe: Callable[[], Any], expected: Any) -> None:
     assert got == expected
 
 
-def test_scenario_two_across_namespaces(hosts: tuple[Host, Host], tmp_path: Path) -> None:
+def test_a_non_admin_relates_across_two_hosts(hosts: tuple[Host, Host], tmp_path: Path) -> None:
     a, b = hosts
     admin1, admin2, bob = tmp_path / "admin1", tmp_path / "admin2", tmp_path / "bob"
     b.cmr(admin2, "login", b.gateway, "-c", "ctrl2", "-u", "admin", input="pw-admin\n")

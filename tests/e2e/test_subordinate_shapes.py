@@ -1,5 +1,5 @@
 """Subordinate charm shapes through the CLI: agents, monitoring, HA, and subordinates of each
-other (REFERENCE §5.2, §7, §8.3), with the sample charms telegraf, nrpe, hacluster, filebeat and
+other, with the sample charms telegraf, nrpe, hacluster, filebeat and
 landscape-client beside the principals postgresql, keystone, prometheus and rsyslog.
 """
 

@@ -1,4 +1,4 @@
-"""The subordinate seed's walk-through (seeds/004) through the CLI, with REFERENCE §7's rules."""
+"""Subordinate applications through the CLI: their units follow principals and relations."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _subordinates(status: dict[str, Any], app: str) -> dict[str, list[str]]:
     }
 
 
-def test_the_seed_walkthrough(cmr: Cmr) -> None:
+def test_subordinate_units_follow_their_principals_and_relations(cmr: Cmr) -> None:
     cmr.ok("add-model", "subs")
     cmr.ok("deploy", "mysql")
     cmr.ok("deploy", "wordpress")

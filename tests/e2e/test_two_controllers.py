@@ -1,4 +1,4 @@
-"""Scenario #2 of the seed: two controllers, a non-admin user (REFERENCE §9.5, §10).
+"""Two controllers and a non-admin user: consume, relate, revoke, resume and removal across them.
 
 Both controllers run in this process on loopback, each with its own stores; the offering one
 (`ctrl2`) uses fixed ports so that it can stop and come back where the consumer knows it.
@@ -109,7 +109,9 @@ def _eventually(probe: Callable[[], Any], expected: Any) -> None:
     assert got == expected
 
 
-def test_scenario_two(controllers: tuple[Controller, Controller], tmp_path: Path) -> None:
+def test_a_non_admin_relates_to_an_offer_on_another_controller(
+    controllers: tuple[Controller, Controller], tmp_path: Path
+) -> None:
     consuming, offering = controllers
     admin2 = _admin(tmp_path, "ctrl2", offering)
     admin1 = _admin(tmp_path, "ctrl1", consuming)

@@ -1,6 +1,6 @@
 """Who may do what to an offer: every principal against every offer and access RPC.
 
-Principals (REFERENCE §2.2, §3): anonymous, a user with no access, `read`, `consume`, offer
+Principals: anonymous, a user with no access, `read`, `consume`, offer
 `admin`, admin of the offering model, controller superuser. An offer the caller cannot read
 must look missing (NOT_FOUND), never forbidden.
 """

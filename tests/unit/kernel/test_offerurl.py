@@ -1,4 +1,4 @@
-"""Offer URLs: REFERENCE §1.2's vectors, with Juju 3.6's exact errors, and cmr's split fix."""
+"""Offer URLs: Juju 3.6's test vectors and exact errors, and cmr's endpoint-split fix."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def test_invalid_urls_give_jujus_exact_errors(text: str, message: str) -> None:
 
 
 def test_an_endpoint_with_a_hyphen_is_not_read_as_a_controller() -> None:
-    # Juju 3.6 reads `prod.mysql` as a controller here; cmr does not (REFERENCE §1.2).
+    # Juju 3.6 reads `prod.mysql` as a controller here (`db-admin` is not alphanumeric); cmr
+    # reads a tail that is a valid endpoint name after a head with a `.` as the endpoint.
     url = OfferURL.parse("prod.mysql:db-admin")
     assert url == OfferURL(model="prod", offer="mysql", endpoint="db-admin")
     assert str(url) == "prod.mysql:db-admin"

@@ -349,7 +349,7 @@ def test_deeply_nested_yaml_is_refused_as_invalid() -> None:
         parse_metadata(text)
 
 
-# -- application names (REFERENCE §1.1) ---------------------------------------------------------
+# -- application names --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Subordinate units from container relations (REFERENCE §7.2), with the sample charms' shapes.
+"""Subordinate units from container relations, with the sample charms' shapes.
 
 The relations feed is driven by hand through `domain.apply_relations_event`, as the placement
 reactor would, and every test runs on the SQLite store and on the in-memory fake alike.

@@ -477,7 +477,7 @@ def test_remove_units_checks_every_name_first(store: Store) -> None:
 
 
 def _add_subordinate(store: Store, uuid: str, principal: domain.Unit) -> domain.Unit:
-    """What the subordinate reactor (a later issue) will do: a unit on the principal's machine."""
+    """Add a subordinate unit by hand, on the principal's machine, as a container relation does."""
     with store.transaction():
         number = store.next_unit_number(uuid, "logging")
         unit = domain.Unit(

@@ -1,4 +1,4 @@
-"""Endpoint inference for add-relation (REFERENCE §5.2, §7.1): a table over metadata shapes."""
+"""Endpoint inference for add-relation, as Juju infers them: a table over metadata shapes."""
 
 from __future__ import annotations
 
