@@ -209,7 +209,7 @@ class AccessClient:
     def revoke(
         self, request: access_pb2.RevokeRequest, deadline: Deadline
     ) -> access_pb2.RevokeResponse:
-        """Revokes `level`: the user steps down to the level below it (REFERENCE §3.2)."""
+        """Revokes `level`: the user steps down to the level below it."""
         return self._call(self._peers.access.Revoke, request, deadline)
 
     def check_access(

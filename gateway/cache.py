@@ -3,7 +3,7 @@
 A point read through the gateway (show-offer) otherwise costs four or five internal RPCs: the
 model, the offer with its connections, the caller's level, the offer's users. Those answers
 change only when their owner commits a change, and every owner announces each change on its
-feed (DESIGN's cooperation rule 3). So the gateway follows the four feeds and keeps each reply
+feed. So the gateway follows the four feeds and keeps each reply
 until a feed it depends on moves:
 
 - **Topics.** Each feed is a topic (`placement`, `offers`, `access`, `relations`); placement's

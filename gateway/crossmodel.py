@@ -1,7 +1,7 @@
 """Cross-model relations, as the gateway orchestrates them: consume, relate, suspend, resume.
 
 A cross-model relation is stored as two halves in the relations deadline, sharing a token
-(REFERENCE §10): the consumer's half in the consuming model (local application ↔ SAAS) and the
+as in Juju: the consumer's half in the consuming model (local application ↔ SAAS) and the
 offerer's half in the offering model (offered application ↔ `remote-<hex>`), which carries the
 offer connection. The consumer's half is checked first (a dry run: its rules and messages come
 first, and it chooses the endpoints the offerer's half mirrors).
@@ -11,7 +11,7 @@ Within one controller both halves are in the one relations store, and one call
 crashes or races. Across controllers the offering controller registers its half first, then the
 consumer's half is made here; when that fails, the offerer is nudged and drops its half.
 
-Egress (REFERENCE §6.1): a relation's `--via` subnets, else the consuming model's
+Egress: a relation's `--via` subnets, else the consuming model's
 `egress-subnets`, else each local unit's address as a /32 (/128). The offerer checks them
 against its `juju-application-offer` allow-list when the relation is set up; a refusal leaves
 both halves in `error` with Juju's message, and later rule changes do not touch them.
@@ -75,7 +75,7 @@ def proxy_name(consumer_model_uuid: str, application: str) -> str:
 
 
 def parse_via(via: Sequence[str]) -> list[str]:
-    """Validate `--via` CIDRs (REFERENCE §6.1).
+    """Validate `--via` CIDRs.
 
     Raises:
         Invalid: not a CIDR, or `0.0.0.0/0` (`CIDR "0.0.0.0/0" not allowed`).
@@ -122,7 +122,7 @@ def saas_side(saas: offers_pb2.Saas, endpoint: str) -> relations_pb2.RelationSid
 
 
 def terminated_message(name: str) -> str:
-    """What relating to a terminated SAAS says (REFERENCE §4.3)."""
+    """What relating to a terminated SAAS says."""
     return (
         f'Offer "{name}" has been removed from the remote model.\n'
         "To integrate with a new offer with the same name, first run\n"
@@ -223,7 +223,7 @@ class CrossModel:
     def ingress(
         self, model_uuid: str, subnets: Sequence[str], deadline: Deadline
     ) -> offers_pb2.CheckIngressResponse:
-        """The offering model's verdict on a consumer's ingress subnets (REFERENCE §6.3)."""
+        """The offering model's verdict on a consumer's ingress subnets."""
         return self._ports.offers.check_ingress(
             offers_pb2.CheckIngressRequest(model_uuid=model_uuid, subnets=subnets), deadline
         )
@@ -270,7 +270,7 @@ class CrossModel:
         deadline: Deadline,
         remote: gateway_pb.RemoteOffer | None = None,
     ) -> tuple[offers_pb2.Saas, str]:
-        """Consume an offer into `model` (REFERENCE §4.1); idempotent.
+        """Consume an offer into `model`; idempotent.
 
         An offer on another controller comes with `remote`: what the client fetched there with
         its own account (`GetConsumeDetails`).
@@ -740,7 +740,7 @@ class CrossModel:
         )
 
     def republish_egress(self, model: placement_pb2.Model, deadline: Deadline) -> None:
-        """After egress may have changed (model config, units), publish it again (§6.3).
+        """After egress may have changed (model config, units), publish it again.
 
         Each consumer's half without `--via` whose egress differs from what it published is
         checked again by the offerer: refused, it goes to `error`; admitted, out of `error`.

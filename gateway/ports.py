@@ -227,7 +227,7 @@ class AccessPort(Protocol):
     def revoke(
         self, request: access_pb2.RevokeRequest, deadline: Deadline
     ) -> access_pb2.RevokeResponse:
-        """Revokes `level`: the user steps down to the level below it (REFERENCE §3.2)."""
+        """Revokes `level`: the user steps down to the level below it."""
         ...
 
     def check_access(

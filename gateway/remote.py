@@ -1,4 +1,4 @@
-"""Cross-controller relations: what one gateway asks another (REFERENCE §10).
+"""Cross-controller relations: what one gateway asks another.
 
 Each controller keeps only its own half of a cross-controller relation, with the other
 controller's UUID, gateway address and a credential it issued (`peer_*` on the half):
@@ -11,7 +11,7 @@ Tokens last 3 minutes; an expired one is renewed at its issuer, which re-checks 
 
 **State, not events.** The two halves are kept in step by pulling: `reconcile` asks the peer for
 its half (`GetRemoteRelation`) and applies what it hears. A missing peer half removes the local
-one (the removal cascades of REFERENCE §5.5); on the consumer's side the offerer's suspension is
+one (Juju's removal cascades); on the consumer's side the offerer's suspension is
 mirrored, a refused credential means consume was revoked (`offer permission revoked`, SAAS
 `error`), and an unreachable offerer puts the SAAS in `error` / `cannot connect to external
 controller: ...` until it answers again. After a local command changes or removes a half, the

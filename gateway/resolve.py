@@ -1,6 +1,6 @@
 """Turning names in requests into entities the caller may act on, with their access level.
 
-Levels (REFERENCE §3.1): models `read < write < admin`, offers `read < consume < admin`, the
+Levels: models `read < write < admin`, offers `read < consume < admin`, the
 controller `login < add-model < superuser`. A model or offer the caller cannot read answers
 NOT_FOUND with the same message as a missing one, so that its existence never leaks; one the
 caller can read but not act on answers PERMISSION_DENIED `permission denied`.

@@ -307,7 +307,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         return status_view.filtered(composed, request.patterns)
 
     def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
-        """A SAAS mirrors the offered application's status once it is known (REFERENCE §4.3)."""
+        """A SAAS mirrors the offered application's status once it is known."""
         if saas.status != "unknown" or saas.source_controller:
             return pb.StatusValue(current=saas.status, message=saas.status_message)
         try:

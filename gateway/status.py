@@ -30,12 +30,12 @@ def compose(
 ) -> pb.GetStatusResponse:
     """Build the status of one model.
 
-    The offerer's halves of cross-model relations are hidden (REFERENCE §4.2): consumer proxies
+    The offerer's halves of cross-model relations are hidden: consumer proxies
     show only as offer counts and in `cmr offers`. A SAAS shows its relations by endpoint, as
     plain application names, and `error` / `offer permission revoked` while a revoke keeps one
     of its relations suspended.
 
-    Subordinate units nest under their principal unit and carry no machine (REFERENCE §7.3);
+    Subordinate units nest under their principal unit and carry no machine;
     a subordinate application lists the applications of its units' principals in
     `subordinate_to`, sorted, and its scale is its unit count.
     """
@@ -45,7 +45,7 @@ def compose(
     by_application = endpoint_relations(relations)
     units_of = {one.application: one for one in placement.status_units}
     # a subordinate runs beside the principals of its units and those it has a container
-    # relation with (§7.3)
+    # relation with
     subordinates = {a.name for a in placement.applications if a.subordinate}
     principals_of: dict[str, set[str]] = defaultdict(set)
     for application_units in placement.status_units:
@@ -147,7 +147,7 @@ def endpoint_relations(
 ) -> dict[str, list[pb.EndpointRelation]]:
     """Each application's view of its relations: its endpoint and the application opposite.
 
-    Both ends show the relation's scope (container if either end is, REFERENCE §5.2); a peer
+    Both ends show the relation's scope (container if either end is); a peer
     relation names the application itself.
     """
     out: dict[str, list[pb.EndpointRelation]] = defaultdict(list)
@@ -171,7 +171,7 @@ def endpoint_relations(
 
 
 def filtered(status: pb.GetStatusResponse, patterns: Sequence[str]) -> pb.GetStatusResponse:
-    """The part of a model's status that `cmr status PATTERN...` shows (REFERENCE §7.3).
+    """The part of a model's status that `cmr status PATTERN...` shows.
 
     A pattern names an application, a SAAS or a unit (`app/3`). A principal unit shows with
     its subordinate units; a subordinate unit or application brings the principal units it
