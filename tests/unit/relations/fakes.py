@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from kernel.relation import Role
-from services.relations.domain import KnownUnit, Relation, RelationStatus
+from services.relations.domain import KnownUnit, Relation, RelationStatus, SuspendCause
 
 
 @dataclass
@@ -90,6 +90,7 @@ class InMemoryRelations:
         message: str,
         suspended: bool,
         suspended_reason: str,
+        suspend_cause: SuspendCause | None,
     ) -> None:
         assert self._depth > 0
         key = (model_uuid, relation_id)
@@ -99,6 +100,7 @@ class InMemoryRelations:
             message=message,
             suspended=suspended,
             suspended_reason=suspended_reason,
+            suspend_cause=suspend_cause,
         )
 
     def put_unit(self, unit: KnownUnit) -> None:
