@@ -12,11 +12,12 @@ Tokens last 3 minutes; an expired one is renewed at its issuer, which re-checks 
 **State, not events.** The two halves are kept in step by pulling: `reconcile` asks the peer for
 its half (`GetRemoteRelation`) and applies what it hears. A missing peer half removes the local
 one (Juju's removal cascades); on the consumer's side the offerer's suspension is
-mirrored, a refused credential means consume was revoked (`offer permission revoked`, SAAS
-`error`), and an unreachable offerer puts the SAAS in `error` / `cannot connect to external
-controller: ...` until it answers again. After a local command changes or removes a half, the
-gateway `Nudge`s the peer, which pulls at once; a periodic pass catches what a nudge missed
-(a peer that was down), so both sides converge without any outbox of their own.
+mirrored with its cause, a refused credential means consume was revoked (cause `revoked`,
+`offer permission revoked`, SAAS `error`), and an unreachable offerer puts the SAAS in
+`error` / `cannot connect to external controller: ...` until it answers again. After a local
+command changes or removes a half, the gateway `Nudge`s the peer, which pulls at once; a
+periodic pass catches what a nudge missed (a peer that was down), so both sides converge
+without any outbox of their own.
 
 **A new relation is made offerer first.** The offerer registers its half and answers; only then
 does the consumer write its own. In between, the offerer's periodic pass would find no consumer
@@ -43,7 +44,7 @@ from cmr.offers.v1 import offers_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.ports import Ports, or_none
 from kernel import errors
-from kernel.relation import Half
+from kernel.relation import REVOKED_MESSAGE, Half
 from services.common.deadline import Deadline
 from services.common.server import CHANNEL_OPTIONS
 from services.common.status import reason_of
@@ -59,8 +60,6 @@ PEER_CHANNEL_OPTIONS: Final = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 3000),
 ]
-REVOKED: Final = "offer permission revoked"
-"""The suspend reason a revoke of consume leaves (set by the relations deadline)."""
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -270,9 +269,15 @@ class Reconciler:
                 grpc.StatusCode.UNAUTHENTICATED,
             )
             if refused and cross.side == Half.CONSUMER:
-                self._mirror(cross.token, True, REVOKED, deadline)
+                self._mirror(
+                    cross.token,
+                    True,
+                    REVOKED_MESSAGE,
+                    relations_pb2.SUSPEND_CAUSE_REVOKED,
+                    deadline,
+                )
                 if saas is not None:
-                    self._saas_status(saas, "error", REVOKED, deadline)
+                    self._saas_status(saas, "error", REVOKED_MESSAGE, deadline)
                 return
             raise
         if state.exists:
@@ -291,7 +296,7 @@ class Reconciler:
             )
             return
         if cross.side == Half.CONSUMER:
-            self._mirror(cross.token, state.suspended, state.reason, deadline)
+            self._mirror(cross.token, state.suspended, state.reason, state.suspend_cause, deadline)
             if saas is not None:
                 # the SAAS mirrors the offered application once the offerer answers again
                 self._saas_status(saas, state.application_status or "unknown", "", deadline)
@@ -301,11 +306,12 @@ class Reconciler:
         token: str,
         suspended: bool,
         reason: str,
+        cause: relations_pb2.SuspendCause.ValueType,
         deadline: Deadline,
     ) -> None:
         self._ports.relations.mirror_remote_state(
             relations_pb2.MirrorRemoteStateRequest(
-                token=token, suspended=suspended, reason=reason
+                token=token, suspended=suspended, reason=reason, suspend_cause=cause
             ),
             deadline,
         )

@@ -702,6 +702,7 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             exists=True,
             suspended=half.relation.suspended,
             reason=half.relation.suspended_reason,
+            suspend_cause=half.relation.suspend_cause,
             status=half.relation.status,
             application_status=offered,
         )

@@ -10,8 +10,7 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
-from gateway.remote import REVOKED
-from kernel.relation import Half
+from kernel.relation import REVOKED_MESSAGE, Half
 from services.common.db import now_rfc3339
 
 MODEL_TYPE: Final = "iaas"
@@ -32,8 +31,8 @@ def compose(
 
     The offerer's halves of cross-model relations are hidden: consumer proxies
     show only as offer counts and in `cmr offers`. A SAAS shows its relations by endpoint, as
-    plain application names, and `error` / `offer permission revoked` while a revoke keeps one
-    of its relations suspended.
+    plain application names, and `error` / `offer permission revoked` while one of its relations
+    is suspended for the cause `revoked` (a revoke, or a refused credential).
 
     Subordinate units nest under their principal unit and carry no machine;
     a subordinate application lists the applications of its units' principals in
@@ -121,14 +120,14 @@ def _saas(
     mirrored: pb.StatusValue | None,
 ) -> pb.SaasStatus:
     revoked = any(
-        r.suspended_reason == REVOKED
+        r.suspend_cause == relations_pb2.SUSPEND_CAUSE_REVOKED
         for r in relations
         if any(e.application == saas.name and e.remote for e in r.endpoints)
     )
     if saas.status == "terminated":
         value = pb.StatusValue(current=saas.status, message=saas.status_message)
     elif revoked:
-        value = pb.StatusValue(current="error", message=REVOKED)
+        value = pb.StatusValue(current="error", message=REVOKED_MESSAGE)
     else:
         value = mirrored or pb.StatusValue(current=saas.status or "unknown")
     url = saas.offer_url.rpartition(":")[2]

@@ -34,3 +34,10 @@ class Half(StrEnum):
 
 JUJU_INFO: Final = "juju-info"
 """The implicit provider endpoint every application has without declaring it."""
+
+REVOKED_MESSAGE: Final = "offer permission revoked"
+"""Juju's status message of a relation suspended because its user lost consume access.
+
+Shown to people only: the relations context records the cause beside it, and status decides by
+that cause.
+"""

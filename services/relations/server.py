@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from typing import Final
 
 import grpc
 from typing_extensions import override
@@ -19,6 +20,14 @@ from services.relations import domain, reactor
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
+
+_CAUSES: Final[dict[domain.SuspendCause, relations_pb2.SuspendCause.ValueType]] = {
+    domain.SuspendCause.USER: relations_pb2.SUSPEND_CAUSE_USER,
+    domain.SuspendCause.REVOKED: relations_pb2.SUSPEND_CAUSE_REVOKED,
+    domain.SuspendCause.REMOTE: relations_pb2.SUSPEND_CAUSE_REMOTE,
+}
+"""Each suspend cause on the wire; `SUSPEND_CAUSE_UNSPECIFIED` is "not suspended"."""
+_CAUSE_OF: Final = {wire: cause for cause, wire in _CAUSES.items()}
 
 
 class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
@@ -220,7 +229,12 @@ class RelationServicer(relations_pb2_grpc.RelationServiceServicer):
         self, request: relations_pb2.MirrorRemoteStateRequest, context: grpc.ServicerContext
     ) -> relations_pb2.MirrorRemoteStateResponse:
         seq = domain.mirror_remote_state(
-            self._store, request.token, request.suspended, request.reason
+            self._store,
+            request.token,
+            request.suspended,
+            request.reason,
+            # unspecified, or a cause a newer peer knows and this version does not: `remote`
+            _CAUSE_OF.get(request.suspend_cause),
         )
         return relations_pb2.MirrorRemoteStateResponse(sequence=seq)
 
@@ -318,6 +332,11 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
         cross_model=cross,
         suspended=relation.suspended,
         suspended_reason=relation.suspended_reason,
+        suspend_cause=(
+            _CAUSES[relation.suspend_cause]
+            if relation.suspend_cause
+            else relations_pb2.SUSPEND_CAUSE_UNSPECIFIED
+        ),
         id=relation.id,
         key=relation.key,
         scope=str(relation.scope),

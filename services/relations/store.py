@@ -26,6 +26,9 @@ UUID), `peer_address` (its gateway) and `peer_token` (the credential to present 
 Version 003 adds `known_units`: (model_uuid, unit) -> application, machine, principal, as the
 placement feed reports them; scope membership is decided from it.
 
+Version 006 adds `suspend_cause` ('' when not suspended, else `user`, `revoked` or `remote`):
+why a relation is suspended; programs decide by it, never by the message.
+
 Child rows go with their relation (`ON DELETE CASCADE`). Times are RFC 3339 UTC text.
 """
 
@@ -37,10 +40,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from kernel import errors
-from kernel.relation import Role, Scope
+from kernel.relation import REVOKED_MESSAGE, Role, Scope
 from services.common.db import SqliteStore, now_rfc3339, outbox_migration
 from services.common.engine import Conflict, Constraint, Engine, Migrations, Schema
-from services.relations.domain import Endpoint, KnownUnit, Relation, RelationStatus, in_key_order
+from services.relations.domain import (
+    Endpoint,
+    KnownUnit,
+    Relation,
+    RelationStatus,
+    SuspendCause,
+    in_key_order,
+)
 
 migrations = Migrations("cmr.relations")
 
@@ -125,6 +135,22 @@ def _005(db: Schema) -> None:
     db.execute("CREATE INDEX known_units_principal ON known_units(model_uuid, principal)")
 
 
+@migrations(name="006_suspend_cause")
+def _006(db: Schema) -> None:
+    db.execute(
+        "ALTER TABLE relations ADD COLUMN suspend_cause TEXT NOT NULL DEFAULT ''"
+        " CHECK (suspend_cause IN ('', 'user', 'revoked', 'remote'))"
+    )
+    # Before causes were recorded, a revoke's relations were told apart only by the reason it
+    # left; read once here, so they keep showing their SAAS in error. Every other suspension
+    # was an offer admin's suspend-relation (mirrored as such by a consumer's half).
+    db.execute(
+        "UPDATE relations SET suspend_cause ="
+        " CASE WHEN suspended_reason = ? THEN 'revoked' ELSE 'user' END WHERE suspended != 0",
+        (REVOKED_MESSAGE,),
+    )
+
+
 class SqliteRelations(SqliteStore):
     """The relations store; implements `domain.Relations`."""
 
@@ -157,10 +183,10 @@ class SqliteRelations(SqliteStore):
             try:
                 self.engine.execute(
                     "INSERT INTO relations (model_uuid, id, key, scope, status, message,"
-                    " suspended, suspended_reason, offer_uuid, via_cidrs, token, side, username,"
-                    " source_model_uuid, subnets, peer_controller, peer_address, peer_token,"
-                    " created_at, updated_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " suspended, suspended_reason, suspend_cause, offer_uuid, via_cidrs, token,"
+                    " side, username, source_model_uuid, subnets, peer_controller, peer_address,"
+                    " peer_token, created_at, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         relation.model_uuid,
                         relation.id,
@@ -170,6 +196,7 @@ class SqliteRelations(SqliteStore):
                         relation.message,
                         int(relation.suspended),
                         relation.suspended_reason,
+                        str(relation.suspend_cause or ""),
                         relation.offer_uuid,
                         json.dumps(list(relation.via)),
                         relation.token,
@@ -242,16 +269,18 @@ class SqliteRelations(SqliteStore):
         message: str,
         suspended: bool,
         suspended_reason: str,
+        suspend_cause: SuspendCause | None,
     ) -> None:
-        """Set a relation's status, message and suspension."""
+        """Set a relation's status, message and suspension (its cause None when not suspended)."""
         self.engine.execute(
             "UPDATE relations SET status = ?, message = ?, suspended = ?, suspended_reason = ?,"
-            " updated_at = ? WHERE model_uuid = ? AND id = ?",
+            " suspend_cause = ?, updated_at = ? WHERE model_uuid = ? AND id = ?",
             (
                 str(status),
                 message,
                 int(suspended),
                 suspended_reason,
+                str(suspend_cause or ""),
                 now_rfc3339(),
                 model_uuid,
                 relation_id,
@@ -453,6 +482,7 @@ class SqliteRelations(SqliteStore):
                 message=message,
                 suspended=bool(suspended),
                 suspended_reason=suspended_reason,
+                suspend_cause=SuspendCause(suspend_cause) if suspend_cause else None,
                 offer_uuid=offer_uuid,
                 via=_strings(via),
                 token=token,
@@ -474,6 +504,7 @@ class SqliteRelations(SqliteStore):
                 message,
                 suspended,
                 suspended_reason,
+                suspend_cause,
                 offer_uuid,
                 via,
                 token,
@@ -491,8 +522,9 @@ class SqliteRelations(SqliteStore):
 
 _RELATION_COLUMNS: Final = (
     "r.model_uuid, r.id, r.key, r.scope, r.status, r.message, r.suspended, r.suspended_reason,"
-    " r.offer_uuid, r.via_cidrs, r.token, r.side, r.username, r.source_model_uuid, r.subnets,"
-    " r.peer_controller, r.peer_address, r.peer_token, r.created_at"
+    " r.suspend_cause, r.offer_uuid, r.via_cidrs, r.token, r.side, r.username,"
+    " r.source_model_uuid, r.subnets, r.peer_controller, r.peer_address, r.peer_token,"
+    " r.created_at"
 )
 """The columns `_relations` reads, in the order it unpacks them."""
 

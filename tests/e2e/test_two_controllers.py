@@ -161,6 +161,9 @@ def test_a_non_admin_relates_to_an_offer_on_another_controller(
     _eventually(consumer_state, {"current": "suspended", "message": "offer permission revoked"})
     saas = bob.json("status")["application-endpoints"]["mysql"]["application-status"]
     assert saas == {"current": "error", "message": "offer permission revoked"}
+    # the consumer's half knows why from the offering controller, not from the message
+    causes = [h.relation.suspend_cause for h in _halves(consuming)]
+    assert causes == [relations_pb2.SUSPEND_CAUSE_REVOKED]
     admin2.ok("grant", "bob", "consume", OFFER)
     time.sleep(0.5)
     assert consumer_state()["current"] == "suspended"
@@ -174,6 +177,9 @@ def test_a_non_admin_relates_to_an_offer_on_another_controller(
     # suspend from the offering side shows its reason on the consuming side
     admin2.ok("suspend-relation", offer_id, "maintenance", "-m", "prod")
     _eventually(consumer_state, {"current": "suspended", "message": "maintenance"})
+    assert [h.relation.suspend_cause for h in _halves(consuming)] == [
+        relations_pb2.SUSPEND_CAUSE_USER
+    ]
     admin2.ok("resume-relation", offer_id, "-m", "prod")
     _eventually(consumer_state, {"current": "joined"})
 

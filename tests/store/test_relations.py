@@ -14,6 +14,7 @@ from services.relations.domain import (
     KnownUnit,
     Relation,
     RelationStatus,
+    SuspendCause,
     in_key_order,
     relation_key,
 )
@@ -188,6 +189,7 @@ def test_a_relations_state_and_subnets_change_in_place(relations: RelationsStore
             message="offer permission revoked",
             suspended=True,
             suspended_reason="offer permission revoked",
+            suspend_cause=SuspendCause.REVOKED,
         )
         relations.set_subnets("m1", 0, ["192.168.1.0/24", "10.2.0.0/16"])
     assert relations.get_relation("m1", 0) == replace(
@@ -196,6 +198,7 @@ def test_a_relations_state_and_subnets_change_in_place(relations: RelationsStore
         message="offer permission revoked",
         suspended=True,
         suspended_reason="offer permission revoked",
+        suspend_cause=SuspendCause.REVOKED,
         subnets=("192.168.1.0/24", "10.2.0.0/16"),
     )
     with relations.transaction():
@@ -343,6 +346,7 @@ def test_a_failed_transaction_takes_no_id_and_leaves_no_rows(relations: Relation
                 message="boom",
                 suspended=True,
                 suspended_reason="",
+                suspend_cause=SuspendCause.USER,
             )
             relations.put_unit(unit("m1", "mysql/0"))
             relations.set_cursor("placement", 4)

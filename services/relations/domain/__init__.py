@@ -36,7 +36,6 @@ from services.relations.domain.matching import (
     parse_scope,
 )
 from services.relations.domain.reactions import (
-    REVOKED,
     access_event_matters,
     apply_access_event,
     apply_placement_event,
@@ -50,13 +49,13 @@ from services.relations.domain.values import (
     KnownUnit,
     Relation,
     RelationStatus,
+    SuspendCause,
     in_key_order,
     relation_key,
 )
 
 __all__ = [
     "FROM_REMOTE",
-    "REVOKED",
     "Added",
     "AddedHalves",
     "Candidate",
@@ -70,6 +69,7 @@ __all__ = [
     "RelationStatus",
     "Relations",
     "Side",
+    "SuspendCause",
     "access_event_matters",
     "add_cross_model_relation",
     "add_peer_relations",

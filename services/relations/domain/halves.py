@@ -18,6 +18,7 @@ from services.relations.domain.store import Relations
 from services.relations.domain.values import (
     Relation,
     RelationStatus,
+    SuspendCause,
     cross_attributes,
     require_model,
 )
@@ -62,13 +63,14 @@ def _transition(
     steps: Sequence[tuple[str, RelationStatus]],
     *,
     message: str,
-    suspended: bool,
+    cause: SuspendCause | None,
     write: bool = True,
 ) -> tuple[int, Relation]:
     """Move one half through `steps` (event name, status), one event each.
 
     Only the last step's state is written (`write=False`: none): the steps between are seen
-    on the feed, never in the store, since they all commit together.
+    on the feed, never in the store, since they all commit together. The half ends suspended
+    for `cause`, or not suspended when it is None (cause and reason cleared).
 
     Returns:
         The last event's sequence, and the half as it now is.
@@ -82,6 +84,7 @@ def _transition(
             entity=str(half.id),
             attributes={"key": half.key, "status": str(status), **cross_attributes(half)},
         )
+    suspended = cause is not None
     reason = message if suspended else ""
     if write:
         relations.set_state(
@@ -91,9 +94,15 @@ def _transition(
             message=message,
             suspended=suspended,
             suspended_reason=reason,
+            suspend_cause=cause,
         )
     return seq, replace(
-        half, status=status, message=message, suspended=suspended, suspended_reason=reason
+        half,
+        status=status,
+        message=message,
+        suspended=suspended,
+        suspended_reason=reason,
+        suspend_cause=cause,
     )
 
 
@@ -107,12 +116,15 @@ _RESUME: Final = (
 )
 
 
-def suspend_halves(relations: Relations, offered: Relation, reason: str) -> tuple[int, Relation]:
+def suspend_halves(
+    relations: Relations, offered: Relation, cause: SuspendCause, reason: str = ""
+) -> tuple[int, Relation]:
     """Suspend the offerer's half and its consumer half (`suspending`, then `suspended`).
 
     cmr runs no agents, so the departed and broken hooks that end `suspending` in Juju are
-    done at once; the feed still shows both steps. The consumer's half shows the reason, or
-    Juju's `suspending after update from remote model` when there is none.
+    done at once; the feed still shows both steps. Both halves record `cause`. The consumer's
+    half shows the reason, or Juju's `suspending after update from remote model` when there is
+    none.
 
     Returns:
         The last event's sequence, and the offerer's half as it now is.
@@ -121,22 +133,24 @@ def suspend_halves(relations: Relations, offered: Relation, reason: str) -> tupl
     now = offered
     for half in relations.halves(offered.token) or [offered]:
         text = reason if half.side == Half.OFFERER else (reason or FROM_REMOTE)
-        seq, done = _suspend_half(relations, half, text)
+        seq, done = _suspend_half(relations, half, text, cause)
         if half.id == offered.id and half.model_uuid == offered.model_uuid:
             now = done
     return seq, now
 
 
-def _suspend_half(relations: Relations, half: Relation, text: str) -> tuple[int, Relation]:
+def _suspend_half(
+    relations: Relations, half: Relation, text: str, cause: SuspendCause
+) -> tuple[int, Relation]:
     """One half: `suspending` (on the feed only), its units leave scope, then `suspended`."""
-    _transition(relations, half, _SUSPEND[:1], message=text, suspended=True, write=False)
+    _transition(relations, half, _SUSPEND[:1], message=text, cause=cause, write=False)
     clear_scope(relations, half)
-    return _transition(relations, half, _SUSPEND[1:], message=text, suspended=True)
+    return _transition(relations, half, _SUSPEND[1:], message=text, cause=cause)
 
 
 def _resume_half(relations: Relations, half: Relation) -> tuple[int, Relation]:
     """One half: `joining`, then `joined`, and its units enter scope again."""
-    seq, now = _transition(relations, half, _RESUME, message="", suspended=False)
+    seq, now = _transition(relations, half, _RESUME, message="", cause=None)
     return sync_scope(relations, now) or seq, now
 
 
@@ -164,7 +178,9 @@ def suspend_relations(
             if relation.suspended:
                 after[relation.id] = relation
             else:
-                seq, after[relation.id] = suspend_halves(relations, relation, message)
+                seq, after[relation.id] = suspend_halves(
+                    relations, relation, SuspendCause.USER, message
+                )
     return Changed(relations=[after[i] for i in ids], sequence=seq)
 
 
@@ -196,7 +212,7 @@ def resume_relations(
             for half in relations.halves(relation.token) or [relation]:
                 if why:
                     steps = (_RESUME[0], ("relation-error", RelationStatus.ERROR))
-                    seq, now = _transition(relations, half, steps, message=why, suspended=False)
+                    seq, now = _transition(relations, half, steps, message=why, cause=None)
                 else:
                     seq, now = _resume_half(relations, half)
                 if half.id == relation.id and half.model_uuid == relation.model_uuid:
@@ -251,7 +267,7 @@ def update_egress(
                     half,
                     (("relation-error", RelationStatus.ERROR),),
                     message=refused,
-                    suspended=False,
+                    cause=None,
                 )
                 seq = clear_scope(relations, half) or seq
             elif not refused and half.status is RelationStatus.ERROR:
@@ -260,19 +276,26 @@ def update_egress(
                     half,
                     (("relation-joined", RelationStatus.JOINED),),
                     message="",
-                    suspended=False,
+                    cause=None,
                 )
                 seq = sync_scope(relations, now) or seq
         after = relations.get_relation(model_uuid, relation_id) or relation
     return Changed(relations=[after], sequence=seq)
 
 
-def mirror_remote_state(relations: Relations, token: str, suspended: bool, reason: str) -> int:
+def mirror_remote_state(
+    relations: Relations,
+    token: str,
+    suspended: bool,
+    reason: str,
+    cause: SuspendCause | None = None,
+) -> int:
     """Make the local half of a cross-controller relation follow the offerer's suspension.
 
-    Only a consumer's half mirrors (the offerer decides suspension). Suspended, it shows the
-    offerer's reason, or Juju's `suspending after update from remote model`; resumed, it goes
-    `joining` then `joined`. Nothing changes when it already matches.
+    Only a consumer's half mirrors (the offerer decides suspension). Suspended, it records the
+    offerer's cause (`remote` when it gave none) and shows the offerer's reason, or Juju's
+    `suspending after update from remote model`; resumed, it goes `joining` then `joined`.
+    Nothing changes when it already matches.
 
     Returns:
         The sequence of the last event, or 0 when nothing changed.
@@ -285,10 +308,12 @@ def mirror_remote_state(relations: Relations, token: str, suspended: bool, reaso
         halves = [h for h in relations.remote_halves(token) if h.side == Half.CONSUMER]
         if not halves:
             raise errors.NotFound(f'relation with token "{token}" not found')
+        text = reason or FROM_REMOTE
+        why = cause or SuspendCause.REMOTE
         for half in halves:
-            text = reason or FROM_REMOTE
-            if suspended and not (half.suspended and half.message == text):
-                seq, _ = _suspend_half(relations, half, text)
+            # the message is mirrored state (a new reason from the offerer is shown), never read
+            if suspended and (half.suspend_cause, half.message) != (why, text):
+                seq, _ = _suspend_half(relations, half, text, why)
             elif not suspended and half.suspended:
                 seq, _ = _resume_half(relations, half)
     return seq

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
 from kernel.access import Level, ends_consume
+from kernel.relation import REVOKED_MESSAGE
 from services.relations.domain.halves import suspend_halves
 from services.relations.domain.scope import sync_unit_scope
 from services.relations.domain.store import Relations
-from services.relations.domain.values import KnownUnit
-
-REVOKED: Final = "offer permission revoked"
-"""The suspend reason when the consuming user loses consume access."""
+from services.relations.domain.values import KnownUnit, SuspendCause
 
 
 def access_event_matters(kind: str, attributes: Mapping[str, str]) -> bool:
@@ -49,9 +46,9 @@ def apply_access_event(
 
     An `access-revoked` event on an offer whose `effective` level (implicit admins included)
     is below consume suspends every relation to that offer whose connection is that user's, as
-    Juju does (juju/juju@3.6:state/applicationofferuser.go), with the reason `offer permission
-    revoked`. Relations already suspended stay as they are, and a later grant resumes nothing.
-    Other events only move the cursor.
+    Juju does (juju/juju@3.6:state/applicationofferuser.go), for the cause `revoked` with Juju's
+    reason `offer permission revoked`. Relations already suspended stay as they are, and a later
+    grant resumes nothing. Other events only move the cursor.
 
     Returns:
         The number of relations suspended.
@@ -65,7 +62,7 @@ def apply_access_event(
                 attributes["offer-uuid"], attributes.get("user", "")
             ):
                 if not relation.suspended:
-                    suspend_halves(relations, relation, REVOKED)
+                    suspend_halves(relations, relation, SuspendCause.REVOKED, REVOKED_MESSAGE)
                     count += 1
         relations.set_cursor(source, sequence)
     return count

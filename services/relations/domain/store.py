@@ -7,7 +7,7 @@ from typing import Protocol
 
 from kernel.relation import Role
 from services.common.events import EventStore
-from services.relations.domain.values import KnownUnit, Relation, RelationStatus
+from services.relations.domain.values import KnownUnit, Relation, RelationStatus, SuspendCause
 
 
 class Relations(EventStore, Protocol):
@@ -50,8 +50,9 @@ class Relations(EventStore, Protocol):
         message: str,
         suspended: bool,
         suspended_reason: str,
+        suspend_cause: SuspendCause | None,
     ) -> None:
-        """Set a relation's status, message and suspension."""
+        """Set a relation's status, message and suspension (its cause None when not suspended)."""
         ...
 
     def put_unit(self, unit: KnownUnit) -> None:

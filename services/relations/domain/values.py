@@ -24,6 +24,19 @@ class RelationStatus(StrEnum):
     """Always with a message (such as a refused ingress subnet)."""
 
 
+class SuspendCause(StrEnum):
+    """Why a relation is suspended: status and the gateway decide by this, never by the message."""
+
+    USER = "user"
+    """An offer admin's `suspend-relation`; the message is theirs, or empty."""
+    REVOKED = "revoked"
+    """The consuming user lost consume access: a revoke on the offer, or the offering controller
+    refusing the consumer's credential. The message is `kernel.relation.REVOKED_MESSAGE`."""
+    REMOTE = "remote"
+    """The offering controller suspended the relation without saying why (the consumer's half,
+    mirrored from a controller that does not report causes)."""
+
+
 _ROLE_ORDER: Final = {Role.REQUIRER: 0, Role.PROVIDER: 1, Role.PEER: 2}
 
 
@@ -81,7 +94,9 @@ class Relation:
     suspended: bool = False
     """Set by suspend-relation or a revoke; only resume-relation clears it."""
     suspended_reason: str = ""
-    """The suspend message, such as `maintenance`."""
+    """The suspend message, such as `maintenance`: for people; decide by `suspend_cause`."""
+    suspend_cause: SuspendCause | None = None
+    """Why it is suspended; None exactly when `suspended` is false."""
     offer_uuid: str = ""
     """The offer the relation goes through; set on the offerer's half only."""
     via: tuple[str, ...] = ()

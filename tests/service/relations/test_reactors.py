@@ -156,10 +156,11 @@ def test_units_enter_scope_and_a_revoke_suspends_once_across_a_restart(
     [after] = stubs.relations.ListRelations(
         relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=TIMEOUT
     ).relations
-    assert (after.id, after.status, after.suspended_reason) == (
+    assert (after.id, after.status, after.suspended_reason, after.suspend_cause) == (
         relation.id,
         "suspended",
         "offer permission revoked",
+        relations_pb2.SUSPEND_CAUSE_REVOKED,
     )
     left = [e for k, e in _events(controller) if k == "unit-left-scope"]
     assert sorted(left) == ["mysql/0", "mysql/1"]

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field, replace
 from kernel.relation import Role
 from services.common.db import Event, now_rfc3339
 from services.common.engine import Conflict, Constraint
-from services.relations.domain import KnownUnit, Relation, RelationStatus, in_key_order
+from services.relations.domain import (
+    KnownUnit,
+    Relation,
+    RelationStatus,
+    SuspendCause,
+    in_key_order,
+)
 
 
 @dataclass
@@ -127,6 +133,7 @@ class InMemoryRelations:
         message: str,
         suspended: bool,
         suspended_reason: str,
+        suspend_cause: SuspendCause | None,
     ) -> None:
         assert self._depth > 0
         key = (model_uuid, relation_id)
@@ -136,6 +143,7 @@ class InMemoryRelations:
             message=message,
             suspended=suspended,
             suspended_reason=suspended_reason,
+            suspend_cause=suspend_cause,
         )
 
     def put_unit(self, unit: KnownUnit) -> None:

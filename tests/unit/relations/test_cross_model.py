@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernel import errors
-from kernel.relation import Half, Role, Scope
+from kernel.relation import REVOKED_MESSAGE, Half, Role, Scope
 from services.relations import domain
 from services.relations.domain import (
     CandidateEndpoint,
@@ -14,6 +14,7 @@ from services.relations.domain import (
     Relation,
     RelationStatus,
     Side,
+    SuspendCause,
 )
 from tests.unit.relations.fakes import InMemoryRelations
 
@@ -173,6 +174,7 @@ def test_suspend_runs_in_the_offering_model_on_both_halves(store: InMemoryRelati
     )
     consumer = _get(store, CONSUMING, consumer_id)
     assert (consumer.status, consumer.message) == (RelationStatus.SUSPENDED, "maintenance")
+    assert (after.suspend_cause, consumer.suspend_cause) == (SuspendCause.USER, SuspendCause.USER)
     kinds = [e[0] for e in store.state.events[before:]]
     assert kinds.count("relation-suspending") == 2
     assert kinds.count("relation-suspended") == 2
@@ -199,6 +201,7 @@ def test_resume_clears_the_reason_on_both_halves(store: InMemoryRelations) -> No
     for model, rid in ((CONSUMING, consumer_id), (OFFERING, offerer_id)):
         got = _get(store, model, rid)
         assert (got.status, got.message, got.suspended) == (RelationStatus.JOINED, "", False)
+        assert (got.suspended_reason, got.suspend_cause) == ("", None)
     kinds = [e[0] for e in store.state.events[before:]]
     assert kinds == ["relation-resuming", "relation-resumed"] * 2
 
@@ -242,7 +245,8 @@ def test_revoking_consume_suspends_only_that_users_relations_to_that_offer(
     )
     assert applied == 1
     bob = _get(store, OFFERING, bobs)
-    assert (bob.status, bob.suspended_reason) == (RelationStatus.SUSPENDED, domain.REVOKED)
+    assert (bob.status, bob.suspended_reason) == (RelationStatus.SUSPENDED, REVOKED_MESSAGE)
+    assert bob.suspend_cause is SuspendCause.REVOKED
     assert not _get(store, OFFERING, carols).suspended
     assert store.cursor("access") == 5
     # replayed: nothing happens twice
@@ -356,3 +360,69 @@ def test_an_id_given_twice_is_suspended_and_resumed_once(store: InMemoryRelation
     assert [e[0] for e in store.state.events].count("relation-resumed") == 2
     # the reply is the state stored
     assert resumed.relations[0] == _get(store, OFFERING, offerer_id)
+
+
+def test_a_revoke_marks_both_halves_revoked_and_resume_clears_it(
+    store: InMemoryRelations,
+) -> None:
+    consumer_id, offerer_id = _pair(store)
+    domain.apply_access_event(store, "access", 1, "access-revoked", _revoke("bob", "read"))
+    for model, rid in ((CONSUMING, consumer_id), (OFFERING, offerer_id)):
+        got = _get(store, model, rid)
+        assert (got.suspend_cause, got.message) == (SuspendCause.REVOKED, REVOKED_MESSAGE)
+    domain.resume_relations(store, OFFERING, [offerer_id])
+    for model, rid in ((CONSUMING, consumer_id), (OFFERING, offerer_id)):
+        assert _get(store, model, rid).suspend_cause is None
+
+
+def _remote_consumer_half(store: InMemoryRelations) -> int:
+    """The consumer's half of a relation whose offerer is on another controller."""
+    return domain.add_relation(
+        store,
+        CONSUMING,
+        Side(application="mediawiki", endpoints=MEDIAWIKI),
+        Side(application="mysql", remote=True, endpoints=MYSQL),
+        cross=CrossModel(
+            token="t9",
+            side=Half.CONSUMER,
+            username="bob",
+            peer_controller="ctrl-2",
+            peer_address="10.1.1.1:17070",
+            peer_token="credential",
+        ),
+    ).relation.id
+
+
+@pytest.mark.parametrize(
+    ("cause", "recorded"),
+    [
+        (SuspendCause.REVOKED, SuspendCause.REVOKED),
+        (SuspendCause.USER, SuspendCause.USER),
+        (None, SuspendCause.REMOTE),  # the offerer did not say why
+    ],
+)
+def test_a_mirrored_suspension_records_the_offerers_cause(
+    store: InMemoryRelations, cause: SuspendCause | None, recorded: SuspendCause
+) -> None:
+    rid = _remote_consumer_half(store)
+    assert domain.mirror_remote_state(store, "t9", True, "why", cause) > 0
+    got = _get(store, CONSUMING, rid)
+    assert (got.status, got.message, got.suspend_cause) == (
+        RelationStatus.SUSPENDED,
+        "why",
+        recorded,
+    )
+    # the same state again changes nothing
+    assert domain.mirror_remote_state(store, "t9", True, "why", cause) == 0
+    domain.mirror_remote_state(store, "t9", False, "")
+    got = _get(store, CONSUMING, rid)
+    assert (got.suspended, got.suspended_reason, got.suspend_cause) == (False, "", None)
+
+
+def test_a_mirrored_suspension_follows_a_new_cause_with_the_same_message(
+    store: InMemoryRelations,
+) -> None:
+    rid = _remote_consumer_half(store)
+    domain.mirror_remote_state(store, "t9", True, REVOKED_MESSAGE, SuspendCause.USER)
+    assert domain.mirror_remote_state(store, "t9", True, REVOKED_MESSAGE, SuspendCause.REVOKED)
+    assert _get(store, CONSUMING, rid).suspend_cause is SuspendCause.REVOKED
