@@ -269,8 +269,7 @@ def controller(data: Path) -> Iterator[Bench]:
         reconcile_seconds=0,
     )
     built = runtime.build_embedded(cfg)
-    for one in built:
-        one.start()
+    runtime.start_all(built)
     address = f"127.0.0.1:{built[-1].port}"
     channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     try:

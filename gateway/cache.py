@@ -93,15 +93,22 @@ def topics_of(service: str, kind: str) -> tuple[str, ...]:
 class ReadCache:
     """Replies of idempotent service reads, kept while their topics' feeds are quiet."""
 
-    def __init__(self, addresses: Mapping[str, str]) -> None:
-        """Prepare a cache that follows the services at `addresses`; `start()` follows."""
+    def __init__(
+        self, addresses: Mapping[str, str], local: Mapping[str, LocalTarget] | None = None
+    ) -> None:
+        """Prepare a cache that follows the services at `addresses`; `start()` follows.
+
+        A service in `local` (built in this process) is followed through its target, without
+        the wire.
+        """
+        local = local or {}
         self._lock = threading.Lock()
         self._clock = 0
         # topic -> generation; absent while its feed is not followed
         self._generations: dict[str, int] = {}
         self._entries: dict[tuple[str, bytes], tuple[Any, tuple[int, ...]]] = {}
         self._followers = {
-            service: self._follower(service, addresses[service], watch)
+            service: self._follower(service, addresses[service], watch, local.get(service))
             for service, watch in latest_watchers().items()
             if service in addresses
         }
@@ -109,7 +116,11 @@ class ReadCache:
     # -- following ------------------------------------------------------------------------------
 
     def _follower(
-        self, service: str, address: str, watch: Callable[[grpc.Channel], Iterable[Any]]
+        self,
+        service: str,
+        address: str,
+        watch: Callable[[grpc.Channel], Iterable[Any]],
+        target: LocalTarget | None,
     ) -> FeedFollower[Any]:
         def take(item: Any) -> None:
             if not item.HasField("event"):  # the head: from now on, every change
@@ -117,8 +128,14 @@ class ReadCache:
             else:
                 self.heard(service, item.event.kind)
 
-        name = f"gateway-{service}-cache"
-        return FeedFollower(name, lambda: address, watch, take, lost=lambda: self.lost(service))
+        return FeedFollower(
+            f"gateway-{service}-cache",
+            address,
+            watch,
+            take,
+            local=target.channel() if target is not None else None,
+            lost=lambda: self.lost(service),
+        )
 
     def start(self) -> None:
         """Start following every feed."""
@@ -132,15 +149,6 @@ class ReadCache:
         with self._lock:
             self._generations.clear()
             self._entries.clear()
-
-    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
-        """Follow the services built in this process without the wire (`services.common.local`).
-
-        A feed followed over gRPC until now is dropped and opened again locally.
-        """
-        for service, target in targets.items():
-            if service in self._followers:
-                self._followers[service].use_local(target.channel())
 
     def following(self, service: str) -> bool:
         """Whether `service`'s feed is followed now (its topics are cached)."""

@@ -41,7 +41,13 @@ T = TypeVar("T")
 class Peers:
     """Channels to the four services, opened once and shared by every handler thread."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, local: Mapping[str, LocalTarget] | None = None) -> None:
+        """Open a channel to each service.
+
+        A service in `local` (built in this process) is called through its target's
+        `LocalChannel`, without the wire; any other over gRPC at its configured address.
+        """
+        local = local or {}
         self.addresses = {name: config.address_of(name) for name in SERVICES}
         # Reads are free of side effects by contract: the channel retries them when a service
         # is briefly unreachable.
@@ -50,20 +56,19 @@ class Peers:
         self._channels = {
             name: grpc.insecure_channel(addr, options=options)
             for name, addr in self.addresses.items()
+            if name not in local
         }
-        self.placement = placement_pb2_grpc.PlacementServiceStub(self._channels["placement"])
-        self.access = access_pb2_grpc.AccessServiceStub(self._channels["access"])
-        self.offers = offers_pb2_grpc.OfferServiceStub(self._channels["offers"])
-        self.relations = relations_pb2_grpc.RelationServiceStub(self._channels["relations"])
+        channels: dict[str, grpc.Channel] = {
+            name: local[name].channel() if name in local else self._channels[name]
+            for name in SERVICES
+        }
+        self.placement = placement_pb2_grpc.PlacementServiceStub(channels["placement"])
+        self.access = access_pb2_grpc.AccessServiceStub(channels["access"])
+        self.offers = offers_pb2_grpc.OfferServiceStub(channels["offers"])
+        self.relations = relations_pb2_grpc.RelationServiceStub(channels["relations"])
         self.cache: ReadCache | None = None
         """Where `read` keeps replies; None reads the service every time."""
         self._local = threading.local()
-
-    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
-        """Call the services built in this process without the wire (`services.common.local`)."""
-        for name, target in targets.items():
-            if name in SERVICES:
-                setattr(self, name, type(getattr(self, name))(target.channel()))
 
     @contextmanager
     def tracking(self) -> Iterator[set[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Final, TypeVar
@@ -37,7 +36,7 @@ from services.common import status as codes
 from services.common.config import Config
 from services.common.deadline import Deadline
 from services.common.local import LocalTarget
-from services.common.server import Built, new_server
+from services.common.server import Bound, Built, binding
 
 SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
 
@@ -741,36 +740,34 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         return pb.RenewTokenResponse(token=reply.token)
 
 
-def build_server(config: Config) -> Built:
-    """Build the gateway on `config.bind_address("gateway")`, with channels to the services.
+def build_server(
+    config: Config,
+    *,
+    bound: Bound | None = None,
+    local: Mapping[str, LocalTarget] | None = None,
+) -> Built:
+    """Build the gateway on `bound` or `config.bind_address("gateway")`.
 
-    Other controllers reach it at `config.advertise_address`, or at its host and bound port;
-    it reconciles cross-controller relations every `config.reconcile_seconds` seconds.
+    It calls each service through its target in `local` when the service is built in this
+    process, else over a channel to `config.address_of(...)`. Other controllers reach it at
+    `config.advertise_address`, or at its host and bound port; it reconciles cross-controller
+    relations every `config.reconcile_seconds` seconds once started.
     """
-    peers = Peers(config)
-    cache = peers.cache = ReadCache(peers.addresses)
-    gateway = Gateway(peers)
+    with binding(bound, SERVICE_NAME, config.bind_address("gateway")) as bound:
+        peers = Peers(config, local)
+        cache = peers.cache = ReadCache(peers.addresses, local)
+        host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding
+        gateway = Gateway(peers, config.advertise_address or f"{host}:{bound.port}")
 
-    def close() -> None:
-        gateway.reconciler.stop()
-        cache.stop()
-        gateway.remote.close()
-        peers.close()
+        def close() -> None:
+            gateway.reconciler.stop()
+            cache.stop()
+            gateway.remote.close()
+            peers.close()
 
-    built = new_server(
-        SERVICE_NAME,
-        lambda s: gateway_pb2_grpc.add_GatewayServiceServicer_to_server(gateway, s),
-        config.bind_address("gateway"),
-        interceptors=(WriteFence(peers),),
-        closers=(close,),
-    )
-    host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding
-    gateway.advertise = config.advertise_address or f"{host}:{built.port}"
-    gateway.reconciler.start(config.reconcile_seconds)
-    cache.start()
-
-    def use_local(targets: Mapping[str, LocalTarget]) -> None:
-        peers.use_local(targets)
-        cache.use_local(targets)
-
-    return dataclasses.replace(built, on_local=use_local)
+        return bound.build(
+            gateway,
+            interceptors=(WriteFence(peers),),
+            starters=(lambda: gateway.reconciler.start(config.reconcile_seconds), cache.start),
+            closers=(close,),
+        )

@@ -1,10 +1,25 @@
 """Building a controller: every server in one process (embedded), or one server per process.
 
-Embedded: placement, access, offers and relations start first, each with its own SQLite file in
-the data directory; the gateway starts last, pointed at the ports they bound. When the gateway's
-port is 0, every service binds port 0 too (tests, parallel controllers); otherwise the services
-use their configured ports (17071-17074 by default). Once everything serves, the chosen
-addresses are written to a ready file (JSON), which `cmr bootstrap` waits for.
+Both go through `build`, in three steps:
+
+1. **Bind.** Every server of the process binds its port (port 0: a free one, read back), so
+   every address is known before anything is built, and each service gets its in-process
+   endpoint (`services.common.local.LocalTarget`).
+2. **Build.** Each part is built once, with every peer's address and the endpoints of the
+   services in the same process: stores, servicers and interceptors, the reactors, offers'
+   relations client, the gateway's channels and read cache. A part calls a co-located peer
+   through its `LocalChannel` from the start, and any other over gRPC; nothing is rewired later.
+3. **Start** (`services.common.server.start_all`), in `config.ALL` order (the four services,
+   then the gateway): first every server answers, on its port and in-process, then each starts
+   its threads (reactors, the cache's feeds, the reconciler) and reports SERVING. So no
+   follower finds its source silent and waits out a retry, and the gateway is announced only
+   once the services behind it answer. Separate processes start in any order: their
+   followers retry a peer that does not answer yet.
+
+Embedded: each service has its own SQLite file in the data directory. When the gateway's port
+is 0, every service binds port 0 too (tests, parallel controllers); otherwise the services use
+their configured ports (17071-17074 by default). Once everything serves, the chosen addresses
+are written to a ready file (JSON), which `cmr bootstrap` waits for.
 """
 
 from __future__ import annotations
@@ -13,12 +28,13 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-from services.common.config import SERVICES, Config
-from services.common.server import Built, serve_until_signalled
+from services.common.config import ALL, SERVICES, Config
+from services.common.local import LocalTarget
+from services.common.server import Bound, Built, bind, serve_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +43,79 @@ PASSWORD_FILE: Final = "admin-password"  # noqa: S105 - a file name, not a passw
 LOG_FILE: Final = "controller.log"
 
 
-def _builder(service: str) -> Callable[[Config], Built]:
+class _Server(Protocol):
+    """What the composition root needs of a server's module."""
+
+    @property
+    def SERVICE_NAME(self) -> str:  # noqa: N802 - the modules' constant
+        """The full proto name of the service it serves."""
+        ...
+
+    def build_server(
+        self,
+        config: Config,
+        *,
+        bound: Bound | None = ...,
+        local: Mapping[str, LocalTarget] | None = ...,
+    ) -> Built: ...
+
+
+def _module(service: str) -> _Server:
     # Imported on demand: a single-service process loads only its own context.
     if service == "placement":
-        from services.placement.server import build_server as placement
+        from services.placement import server as placement
 
         return placement
     if service == "access":
-        from services.access.server import build_server as access
+        from services.access import server as access
 
         return access
     if service == "offers":
-        from services.offers.server import build_server as offers
+        from services.offers import server as offers
 
         return offers
     if service == "relations":
-        from services.relations.server import build_server as relations
+        from services.relations import server as relations
 
         return relations
-    from gateway.server import build_server as gateway
+    from gateway import server as gateway
 
     return gateway
+
+
+def build(cfg: Config, names: Sequence[str]) -> list[Built]:
+    """Bind the servers `names` (in `ALL` order), then build each; none is started.
+
+    The services among them are called by each other, and by the gateway, in-process. On any
+    failure everything already bound or built is closed again.
+
+    Raises:
+        RuntimeError: a port cannot be bound.
+    """
+    names = [name for name in ALL if name in names]
+    modules = {name: _module(name) for name in names}
+    bound: dict[str, Bound] = {}
+    built: list[Built] = []
+    try:
+        for name in names:
+            on_loop = cfg.event_loop and name != "gateway"
+            address = cfg.bind_address(name)
+            bound[name] = bind(modules[name].SERVICE_NAME, address, on_loop=on_loop)
+        ports = {**cfg.ports, **{name: b.port for name, b in bound.items()}}
+        addresses = {**cfg.addresses, **{n: f"127.0.0.1:{b.port}" for n, b in bound.items()}}
+        cfg = cfg.with_changes(ports=ports, addresses=addresses)
+        local = {name: b.local for name, b in bound.items() if name in SERVICES}
+        for name in names:
+            one = modules[name].build_server(cfg, bound=bound[name], local=local)
+            del bound[name]  # closed with `one` from now on
+            built.append(one)
+    except BaseException:
+        for one in built:
+            one.stop(None)
+        for left in bound.values():
+            left.close()
+        raise
+    return built
 
 
 def ensure_password_file(cfg: Config) -> Config:
@@ -68,36 +136,7 @@ def build_embedded(cfg: Config) -> list[Built]:
     cfg = ensure_password_file(cfg)
     if cfg.ports["gateway"] == 0:
         cfg = cfg.with_changes(ports=dict.fromkeys(cfg.ports, 0))
-    built: list[Built] = []
-    ports = dict(cfg.ports)
-    try:
-        for service in SERVICES:
-            # each service reaches the ones built before it (offers asks relations)
-            peers = {s: f"127.0.0.1:{ports[s]}" for s in SERVICES[: len(built)]}
-            one = _builder(service)(cfg.with_changes(addresses={**cfg.addresses, **peers}))
-            built.append(one)
-            ports[service] = one.port
-        gateway_cfg = cfg.with_changes(
-            ports=ports,
-            addresses={s: f"127.0.0.1:{ports[s]}" for s in SERVICES},
-        )
-        built.append(_builder("gateway")(gateway_cfg))
-        for one in built:
-            if one.on_peers is not None:
-                one.on_peers(gateway_cfg.addresses)
-        local = {
-            name: one.local
-            for name, one in zip(SERVICES, built, strict=False)
-            if one.local is not None
-        }
-        for one in built:
-            if one.on_local is not None:
-                one.on_local(local)
-    except BaseException:
-        for one in built:
-            one.stop(None)
-        raise
-    return built
+    return build(cfg, ALL)
 
 
 def write_ready_file(
@@ -132,7 +171,7 @@ def serve(cfg: Config, service: str | None, ready_file: Path | None) -> None:
     else:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         # a service alone in its process serves on an event loop (services.common.aio)
-        built = [_builder(service)(cfg.with_changes(event_loop=service != "gateway"))]
+        built = build(cfg.with_changes(event_loop=True), [service])
     for one in built:
         log.info("%s listening on port %d", one.service_name, one.port)
 

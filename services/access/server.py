@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from services.access import domain
 from services.access.store import SqliteAccess
 from services.common import feed, status
 from services.common.config import Config
-from services.common.server import Built, new_server_owning
+from services.common.local import LocalTarget
+from services.common.server import Bound, Built, binding
 
 log = logging.getLogger(__name__)
 
@@ -394,13 +395,17 @@ def open_store(
 def build_server(
     config: Config,
     *,
+    bound: Bound | None = None,
+    local: Mapping[str, LocalTarget] | None = None,
     now: domain.Clock = domain.utc_now,
     session_ttl: timedelta = domain.SESSION_TTL,
 ) -> Built:
-    """Build the access server on `config.bind_address("access")`, its store prepared.
+    """Build the access server, its store prepared, on `bound` or `config.bind_address`.
 
     Args:
         config: the controller's settings.
+        bound: its server, bound by the composition root; bound here when None.
+        local: the services built in this process (access calls none).
         now: the clock (tests inject one to expire sessions).
         session_ttl: how long a session token works.
 
@@ -408,13 +413,8 @@ def build_server(
         Invalid: see `open_store`.
         RuntimeError: the address cannot be bound.
     """
-    store = open_store(config, now=now)
-    servicer = AccessServicer(store, now=now, session_ttl=session_ttl)
-    return new_server_owning(
-        SERVICE_NAME,
-        lambda s: access_pb2_grpc.add_AccessServiceServicer_to_server(servicer, s),
-        config.bind_address("access"),
-        store.close,
-        servicer=servicer,
-        on_loop=config.event_loop,
-    )
+    address = config.bind_address("access")
+    with binding(bound, SERVICE_NAME, address, on_loop=config.event_loop) as bound:
+        store = open_store(config, now=now)
+        servicer = AccessServicer(store, now=now, session_ttl=session_ttl)
+        return bound.build(servicer, closers=(store.close,))

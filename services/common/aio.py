@@ -15,6 +15,8 @@ the embedded controller:
   never blocks on it.
 - **Streams** (`Watch`) run their generator in the pool, one item per hop; a client that
   leaves cancels it (the servicer's context turns inactive and its callbacks run).
+- **Interceptors** are the server's plain `grpc.ServerInterceptor`s, run through the service's
+  `LocalTarget` as for a thread-pool server or a local call.
 
 `AioServer` runs the loop in a thread of its own and is driven as a `grpc.Server` is
 (`add_insecure_port`, `start`, `stop(grace).wait()`), so `Built` and `serve_until_signalled`
@@ -30,12 +32,11 @@ from concurrent import futures
 from typing import Any, Final, TypeVar
 
 import grpc
-from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2
 
 from services.common import contract
-from services.common.local import Ended, LocalContext, LocalTarget, aborted_status
+from services.common.local import Ended, LocalContext, LocalTarget, aborted_status, metadata_of
 
 POOL_THREADS: Final = 16
 """Threads for the methods that run off the loop; each open `Watch` stream holds one while it
@@ -103,49 +104,80 @@ class LoopHealth:
 
 
 def handlers(target: LocalTarget, pool: futures.Executor) -> grpc.GenericRpcHandler[Any, Any]:
-    """The service's methods, each calling the synchronous servicer as the notes say.
+    """The target's methods, each calling the synchronous servicer as the notes say.
 
-    A method whose contract says it may wait (`contract.waits`) runs in `pool`.
+    A call finds its handler through `LocalTarget.handler`, so the target's server interceptors
+    (plain `grpc.ServerInterceptor`s) see it as on a thread-pool server or a local call; their
+    `intercept_service` runs on the loop, and the handler they return runs where the method
+    does. A method whose contract says it may wait (`contract.waits`) runs in `pool`.
 
     A stream's context is the target's: when the server stops serving (`LocalTarget.close`),
     an open `Watch` ends at once instead of holding the whole grace period.
     """
-    service_name, servicer = target.service_name, target.servicer
-    descriptor = descriptor_pool.Default().FindServiceByName(service_name)
-    methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    waiting = contract.waits(service_name)
-    for method in descriptor.methods:
-        if method.client_streaming:
-            continue  # no service has one
-        request = message_factory.GetMessageClass(method.input_type)
-        reply = message_factory.GetMessageClass(method.output_type)
-        call = getattr(servicer, method.name)
-        if method.server_streaming:
-            methods[method.name] = grpc.unary_stream_rpc_method_handler(
-                _streaming(call, pool, target),
-                request_deserializer=request.FromString,
-                response_serializer=reply.SerializeToString,
+    return _LoopHandlers(target, pool)
+
+
+class _LoopHandlers(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """A `LocalTarget`'s handlers made into the event loop's."""
+
+    def __init__(self, target: LocalTarget, pool: futures.Executor) -> None:
+        self._target = target
+        self._pool = pool
+        self._waiting = {
+            f"/{target.service_name}/{name}" for name in contract.waits(target.service_name)
+        }
+        # the loop's form of each method's own handler, made once: a call no interceptor
+        # replaced the handler of takes it as it is
+        self._own = {
+            method: (handler, self._on_loop(handler, method))
+            for method, handler in target.method_handlers().items()
+        }
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The loop's handler of a call."""
+        handler = self._target.handler(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        own = self._own.get(method)
+        if own is not None and own[0] is handler:
+            return own[1]
+        return self._on_loop(handler, method)
+
+    def _on_loop(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary, self._pool if method in self._waiting else None),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
             )
-        else:
-            methods[method.name] = grpc.unary_unary_rpc_method_handler(
-                _unary(call, pool if method.name in waiting else None),
-                request_deserializer=request.FromString,
-                response_serializer=reply.SerializeToString,
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(handler.unary_stream, self._pool, self._target),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
             )
-    return grpc.method_handlers_generic_handler(service_name, methods)
+        return None  # no service has a client-streaming method
 
 
 def _unary(
-    call: Callable[[Message, LocalContext], Message], pool: futures.Executor | None
-) -> Callable[[Message, grpc.aio.ServicerContext[Any, Any]], Awaitable[Message]]:
-    async def handle(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
-        local = LocalContext(context.time_remaining())
+    call: Callable[[Any, Any], Any], pool: futures.Executor | None
+) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    # `call` is a handler's function: the servicer's method, or what an interceptor made of it
+    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        local = LocalContext(
+            context.time_remaining(), metadata=metadata_of(context.invocation_metadata())
+        )
         if pool is None:
             outcome = _attempt(call, request, local)
         else:
             loop = asyncio.get_running_loop()
             outcome = await loop.run_in_executor(pool, _attempt, call, request, local)
-        if isinstance(outcome, Message):
+        if not isinstance(outcome, Ended):
             return outcome
         await context.abort(outcome.code, outcome.details, outcome.trailing)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
@@ -153,25 +185,26 @@ def _unary(
     return handle
 
 
-def _attempt(
-    call: Callable[[Message, LocalContext], Message], request: Message, local: LocalContext
-) -> Message | Ended:
+def _attempt(call: Callable[[Any, Any], Any], request: Any, local: LocalContext) -> Any:
     """The servicer's reply, or the status it aborted with."""
     try:
-        return call(request, local)
+        reply = call(request, local)
     except Exception as err:  # only an abort is expected; `aborted_status` logs the rest
         return aborted_status(local, err)
+    return local.ended() if local.failed() else reply
 
 
 def _streaming(
-    call: Callable[[Message, LocalContext], Iterable[Message]],
+    call: Callable[[Any, Any], Iterable[Any]],
     pool: futures.Executor,
     target: LocalTarget,
 ) -> Callable[[Message, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Message]]:
     async def handle(
         request: Message, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Message]:
-        local = LocalContext(context.time_remaining(), target)
+        local = LocalContext(
+            context.time_remaining(), target, metadata_of(context.invocation_metadata())
+        )
         loop = asyncio.get_running_loop()
         items = iter(call(request, local))
         try:

@@ -1,10 +1,10 @@
 """Following a change feed: one thread that keeps a `Watch` stream open and hands on its items.
 
 The loop the reactors (`services.common.reactor`) and the gateway's read cache share: open the
-stream on a channel to the source (gRPC, or the `LocalChannel` once told the source is in this
-process), retry with a capped backoff, cancel the open stream on stop or on the switch to local
-(a stream that opens just then included, so an embedded controller never hears a feed twice).
-Its owner says how to open the stream (from its cursor) and what to do with each item.
+stream on a channel to the source (the source's `LocalChannel` when it is built in this process,
+else gRPC to its address), retry with a capped backoff, cancel the open stream on stop (a stream
+that opens just then included). Its owner says how to open the stream (from its cursor) and
+what to do with each item.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ class FeedFollower(Generic[Item]):
     def __init__(
         self,
         name: str,
-        address: Callable[[], str],
+        address: str,
         open_stream: Callable[[grpc.Channel], Iterable[Item]],
         take: Callable[[Item], None],
         *,
+        local: grpc.Channel | None = None,
         lost: Callable[[], None] | None = None,
         backoff: Sequence[float] = BACKOFF_S,
         wait: Callable[[float], object] | None = None,
@@ -46,11 +47,12 @@ class FeedFollower(Generic[Item]):
 
         Args:
             name: the thread's name, also in the log (`relations-access-reactor`).
-            address: where the source is now (`host:port`), asked on every attempt over gRPC,
-                because an embedded controller learns its peers' ports only once all are bound.
+            address: where the source listens (`host:port`).
             open_stream: opens the stream on a channel to the source.
             take: handles one item of the stream; an exception breaks the stream (logged, then
                 retried like any failure).
+            local: the source's `LocalChannel` when it is built in this process: the stream
+                opens on it, and `address` is not dialled.
             lost: called after each attempt, when its stream has ended, failed or not opened.
             backoff: waits between attempts, in seconds; the last repeats.
             wait: waits that long between attempts (default: until then or `stop()`).
@@ -63,9 +65,9 @@ class FeedFollower(Generic[Item]):
         self._backoff = tuple(backoff)
         self._stop = threading.Event()
         self._wait = wait if wait is not None else self._stop.wait
-        self._lock = threading.Lock()  # the stream open now, and the local channel
+        self._local = local
+        self._lock = threading.Lock()  # the stream open now
         self._cancel_open: Callable[[], object] | None = None  # cancels the stream open now
-        self._local: grpc.Channel | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -79,44 +81,29 @@ class FeedFollower(Generic[Item]):
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=JOIN_S)
 
-    def use_local(self, channel: grpc.Channel) -> None:
-        """Follow the source built in this process through `channel` (a `LocalChannel`).
-
-        A stream open over gRPC is cancelled, and opened again locally at once.
-        """
-        with self._lock:
-            self._local = channel
-        self._cancel()
-
     def _cancel(self) -> None:
         with self._lock:
             cancel = self._cancel_open
         if cancel is not None:
             cancel()
 
-    def _opened(self, stream: Iterable[Item], *, local: bool) -> None:
-        """Keep how to cancel `stream`; cancel it at once if it is already not wanted."""
+    def _opened(self, stream: Iterable[Item]) -> None:
+        """Keep how to cancel `stream`; cancel it at once if stopped meanwhile."""
         cancel: Callable[[], object] | None = getattr(stream, "cancel", None)
         with self._lock:
             self._cancel_open = cancel
-            unwanted = self._stop.is_set() or (not local and self._local is not None)
+            unwanted = self._stop.is_set()
         if unwanted and cancel is not None:
-            cancel()  # stopped, or told to follow locally, while it opened
+            cancel()  # stopped while it opened: stop() found no stream to cancel
 
-    def _attempt(self) -> tuple[bool, bool]:
-        """Open the stream and read it until it ends or fails.
-
-        Returns:
-            Whether an item was taken, and whether the stream was opened locally.
-        """
-        with self._lock:
-            local = self._local
-        address = "this process" if local is not None else self._address()
+    def _attempt(self) -> bool:
+        """Open the stream and read it until it ends or fails; whether an item was taken."""
+        address = "this process" if self._local is not None else self._address
         taken = False
         try:
-            with channel_to(local, address) as channel:
+            with channel_to(self._local, address) as channel:
                 stream = self._open(channel)
-                self._opened(stream, local=local is not None)
+                self._opened(stream)
                 for item in stream:
                     self._take(item)
                     taken = True
@@ -133,15 +120,12 @@ class FeedFollower(Generic[Item]):
                 cancel()  # a stream left by a failure ends here, not when collected
             if self._lost is not None:
                 self._lost()
-        return taken, local is not None
+        return taken
 
     def _run(self) -> None:
         failures = 0  # attempts in a row that took nothing (one that did counts as the first)
         while not self._stop.is_set():
-            taken, local = self._attempt()
-            failures = 1 if taken else failures + 1
+            failures = 1 if self._attempt() else failures + 1
             if self._stop.is_set():
                 return
-            if not local and self._local is not None:
-                continue  # told to follow locally while over gRPC: no reason to wait
             self._wait(self._backoff[min(failures, len(self._backoff)) - 1])

@@ -44,24 +44,27 @@ class FeedReactor:
     def __init__(
         self,
         source: str,
-        address: Callable[[], str],
+        address: str,
         watch: Callable[[grpc.Channel, int], Iterable[_Item]],
         apply: Callable[[common_pb2.Event], None],
         cursor: Callable[[], int],
         *,
         owner: str,
         matters: Callable[[common_pb2.Event], bool] | None = None,
+        local: grpc.Channel | None = None,
     ) -> None:
         """Prepare the reactor; `start()` starts its thread.
 
         Args:
             source: the feed's name, as stored with the cursor (`access`, `relations`, ...).
-            address: where the source is now (`host:port`), asked on every (re)connection.
+            address: where the source listens (`host:port`).
             watch: opens the stream after a sequence on a channel to the source.
             apply: applies one event and moves the cursor with it, in one transaction.
             cursor: the last sequence applied, from the store.
             owner: the context that reacts, for the thread's name and the log.
             matters: whether an event can change anything here (all do, without it).
+            local: the source's `LocalChannel` when it is built in this process: followed
+                without the wire, `address` unused.
         """
         self.source = source
         self._apply = apply
@@ -75,6 +78,7 @@ class FeedReactor:
             address,
             lambda channel: watch(channel, self.applied()),  # resume after the stored cursor
             self._take,
+            local=local,
         )
 
     def start(self) -> None:
@@ -84,13 +88,6 @@ class FeedReactor:
     def stop(self) -> None:
         """Stop following; waits for the thread."""
         self._follower.stop()
-
-    def use_local(self, channel: grpc.Channel) -> None:
-        """Follow the source built in this process through `channel` (a `LocalChannel`).
-
-        A stream open over gRPC is cancelled and opened again locally.
-        """
-        self._follower.use_local(channel)
 
     def applied(self) -> int:
         """The last sequence of the source applied (or passed over)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -65,78 +65,142 @@ class Built:
     """Its health servicer: NOT_SERVING until `mark_serving`."""
     service_name: str
     """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
+    local: LocalTarget
+    """Its servicer behind its interceptors, for calls from the same process
+    (`services.common.local`)."""
+    starters: tuple[Callable[[], None], ...] = ()
+    """Called in order by `run()` (the threads that follow feeds or reconcile)."""
     closers: tuple[Callable[[], None], ...] = ()
     """Called in order by `stop()` after the server has stopped (stores, channels)."""
-    on_peers: Callable[[Mapping[str, str]], None] | None = None
-    """Told the `host:port` of every peer once an embedded controller has bound them all, for
-    a server whose reactors follow a peer built after it."""
-    local: LocalTarget | None = None
-    """Its servicer, for unary calls from the same process (`services.common.local`)."""
-    on_local: Callable[[Mapping[str, LocalTarget]], None] | None = None
-    """Told the servicers built in the same process (by service: `placement`, ...), for a
-    server that calls them: it may call them without the wire."""
 
     def mark_serving(self) -> None:
         """Report SERVING for the whole server and its service."""
         for name in ("", self.service_name):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    def start(self) -> None:
-        """Start serving and report healthy."""
+    def open(self) -> None:
+        """Start answering calls, over the wire and in-process; still reported NOT_SERVING."""
         self.server.start()
-        if self.local is not None:
-            self.local.open()
+        self.local.open()
+
+    def run(self) -> None:
+        """Start its own threads, then report healthy (once `open`)."""
+        for start in self.starters:
+            start()
         self.mark_serving()
+
+    def start(self) -> None:
+        """Start serving, start its threads and report healthy."""
+        self.open()
+        self.run()
 
     def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, stop the server, then close its resources."""
-        if self.local is not None:
-            self.local.close()
+        self.local.close()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         for close in self.closers:
             close()
 
 
-def new_server(
-    service_name: str,
-    add: Callable[[grpc.Server], None],
-    address: str,
-    *,
-    max_workers: int = 16,
-    interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
-    closers: Iterable[Callable[[], None]] = (),
-    servicer: object | None = None,
-    on_loop: bool = False,
-) -> Built:
+def start_all(built: Iterable[Built]) -> None:
+    """Start servers built together: every one answers before any starts its threads.
+
+    A reactor or a cache following a peer of the same process then finds it answering on its
+    first attempt, instead of waiting out a retry.
+    """
+    servers = list(built)
+    for b in servers:
+        b.open()
+    for b in servers:
+        b.run()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bound:
+    """A server bound to its port, with health and reflection, waiting for its servicer.
+
+    Binding first lets a controller know every address before it builds anything: `build`
+    then adds the servicer. Its `local` target answers in-process calls once that server runs.
+    """
+
+    server: grpc.Server | AioServer
+    """The gRPC server, not started."""
+    port: int
+    """The TCP port it bound (the chosen one when asked for port 0)."""
+    health: health.HealthServicer | LoopHealth
+    """Its health servicer, NOT_SERVING."""
+    local: LocalTarget
+    """The service's endpoint in this process; give its `channel()` to co-located callers."""
+
+    @property
+    def service_name(self) -> str:
+        """Full name of the service it serves."""
+        return self.local.service_name
+
+    def build(
+        self,
+        servicer: object,
+        *,
+        interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
+        starters: Iterable[Callable[[], None]] = (),
+        closers: Iterable[Callable[[], None]] = (),
+    ) -> Built:
+        """Serve `servicer` behind `interceptors` (outermost first), on the wire and locally.
+
+        Args:
+            servicer: the service's servicer, its methods named as in the proto.
+            interceptors: server interceptors; calls over the wire and local calls alike pass
+                through them (`LocalTarget.handler`). Health and reflection do not.
+            starters: started by `Built.run` (threads following feeds, reconciling).
+            closers: called after the server stops.
+        """
+        self.local.serve(servicer, interceptors)
+        if isinstance(self.server, AioServer):
+            self.server.server.add_generic_rpc_handlers(
+                (aio_handlers(self.local, self.server.pool),)
+            )
+        else:
+            self.server.add_generic_rpc_handlers((self.local.generic_handler(),))
+        return Built(
+            server=self.server,
+            port=self.port,
+            health=self.health,
+            service_name=self.service_name,
+            local=self.local,
+            starters=tuple(starters),
+            closers=tuple(closers),
+        )
+
+    def close(self) -> None:
+        """Give the port back: the server will not be built.
+
+        grpcio frees a bound port only when a started server stops, so it starts here only to
+        stop: it has no servicer, and its health says NOT_SERVING meanwhile.
+        """
+        self.server.start()
+        self.server.stop(None).wait()
+
+
+def bind(
+    service_name: str, address: str, *, max_workers: int = 16, on_loop: bool = False
+) -> Bound:
     """Create a server with health checking and reflection, bound to `address`.
 
     Args:
-        service_name: the full proto service name, for health and reflection.
-        add: registers the servicer, such as `lambda s: add_XServicer_to_server(x, s)`.
+        service_name: the full proto service name, for health, reflection and local calls.
         address: `host:port`; port 0 picks a free port.
         max_workers: handler threads; each open `Watch` stream holds one.
-        interceptors: server interceptors, outermost first.
-        closers: called after the server stops.
-        servicer: the servicer `add` registers, when a caller in this process may call its
-            unary methods without the wire (`Built.local`); only without interceptors.
-        on_loop: serve `servicer` on `grpc.aio` (`services.common.aio`) instead of a thread
-            pool: a service in a process of its own (`cmr serve --service`).
+        on_loop: serve on `grpc.aio` (`services.common.aio`) instead of a thread pool: a
+            service in a process of its own (`cmr serve --service`).
 
     Raises:
         RuntimeError: the address could not be bound.
     """
-    chain = list(interceptors)
-    if servicer is not None and chain:
-        raise ValueError("a local servicer would bypass the server's interceptors")
-    local = LocalTarget(service_name, servicer) if servicer is not None else None
     server: grpc.Server | AioServer
     health_servicer: health.HealthServicer | LoopHealth
     if on_loop:
-        if local is None or chain:
-            raise ValueError("a server on an event loop needs its servicer and no interceptors")
         server = aio_server = AioServer(SERVER_OPTIONS, service_name)
-        aio_server.server.add_generic_rpc_handlers((aio_handlers(local, aio_server.pool),))
         health_servicer = LoopHealth(aio_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
         reflection.enable_server_reflection(
@@ -146,9 +210,7 @@ def new_server(
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
             options=SERVER_OPTIONS,
-            interceptors=chain,
         )
-        add(server)
         health_servicer = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -167,14 +229,26 @@ def new_server(
         if isinstance(server, AioServer):
             server.stop(None)  # its loop thread and pool
         raise RuntimeError(why)
-    return Built(
-        server=server,
-        port=port,
-        health=health_servicer,
-        service_name=service_name,
-        closers=tuple(closers),
-        local=local,
-    )
+    return Bound(server=server, port=port, health=health_servicer, local=LocalTarget(service_name))
+
+
+@contextmanager
+def binding(
+    bound: Bound | None, service_name: str, address: str, *, on_loop: bool = False
+) -> Iterator[Bound]:
+    """The server a service is built on: `bound`, or one bound here to `address`.
+
+    One bound here is closed again if the build fails; the composition root closes its own.
+    """
+    if bound is not None:
+        yield bound
+        return
+    own = bind(service_name, address, on_loop=on_loop)
+    try:
+        yield own
+    except BaseException:
+        own.close()
+        raise
 
 
 def serve_until_signalled(
@@ -183,7 +257,7 @@ def serve_until_signalled(
     grace: float = 5.0,
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Start every server, then block until SIGTERM or SIGINT and stop them gracefully.
+    """Start every server (`start_all`), then block until SIGTERM or SIGINT and stop them.
 
     Args:
         built: servers in start-up order; they stop in the reverse order.
@@ -194,38 +268,9 @@ def serve_until_signalled(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    for b in servers:
-        b.start()
+    start_all(servers)
     if on_started is not None:
         on_started()
     stop.wait()
     for b in reversed(servers):
         b.stop(grace)
-
-
-def new_server_owning(
-    service_name: str,
-    add: Callable[[grpc.Server], None],
-    address: str,
-    close_store: Callable[[], None],
-    servicer: object | None = None,
-    *,
-    on_loop: bool = False,
-) -> Built:
-    """Build a server that owns a store.
-
-    The store closes when the server stops, or at once when the address cannot be bound, so a
-    failed start leaves no open file behind.
-    """
-    try:
-        return new_server(
-            service_name,
-            add,
-            address,
-            closers=(close_store,),
-            servicer=servicer,
-            on_loop=on_loop,
-        )
-    except BaseException:
-        close_store()
-        raise

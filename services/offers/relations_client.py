@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
 import grpc
 
 from cmr.relations.v1 import relations_pb2, relations_pb2_grpc
 from kernel import errors
-from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 from services.offers.domain import OfferConnection
 
@@ -22,20 +21,20 @@ T = TypeVar("T")
 class RelationsClient:
     """Asks the relations service about the relations that use offers (their connections).
 
-    One channel, opened at construction and shared by every handler thread; `close()` it with
-    the server that owns it.
+    One channel, opened at construction and shared by every handler thread: `local` (a
+    `LocalChannel`) when relations is built in this process, else a gRPC channel to `address`,
+    which `close()` closes with the server that owns it.
     """
 
-    def __init__(self, address: str, *, deadline: float = DEADLINE_S) -> None:
+    def __init__(
+        self, address: str, *, local: grpc.Channel | None = None, deadline: float = DEADLINE_S
+    ) -> None:
         self.address = address
         self._deadline = deadline
-        self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._channel = (
+            local if local is not None else grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        )
         self._stub = relations_pb2_grpc.RelationServiceStub(self._channel)
-
-    def use_local(self, targets: Mapping[str, LocalTarget]) -> None:
-        """Call the relations service without the wire when it was built in this process."""
-        if "relations" in targets:
-            self._stub = relations_pb2_grpc.RelationServiceStub(targets["relations"].channel())
 
     def connections(self, offer_uuids: Sequence[str]) -> dict[str, tuple[OfferConnection, ...]]:
         """Return the connections of each offer: the offerer's halves of its relations.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 import grpc
@@ -17,7 +16,8 @@ from services.common import feed
 from services.common import status as codes
 from services.common.config import Config
 from services.common.db import now_rfc3339
-from services.common.server import Built, new_server_owning
+from services.common.local import LocalTarget
+from services.common.server import Bound, Built, binding
 from services.offers import domain
 from services.offers.relations_client import RelationsClient
 from services.offers.store import SqliteOffers
@@ -318,30 +318,33 @@ class OfferServicer(offers_pb2_grpc.OfferServiceServicer):
         yield from feed.serve_watch(self._store, request, context, pb.WatchResponse)
 
 
-def build_server(config: Config) -> Built:
-    """Build the offers server on `config.bind_address("offers")` with its store open.
+def build_server(
+    config: Config,
+    *,
+    bound: Bound | None = None,
+    local: Mapping[str, LocalTarget] | None = None,
+) -> Built:
+    """Build the offers server with its store open, on `bound` or `config.bind_address`.
 
-    It also opens a channel to the relations service at `config.address_of("relations")`;
+    It asks the relations service about offers' relations: through `local`'s target when
+    relations is in this process, else over a channel to `config.address_of("relations")`;
     the store and the channel close when the server stops.
 
     Raises:
         RuntimeError: the address cannot be bound.
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteOffers(config.db_path("offers"))
-    relations = RelationsClient(config.address_of("relations"))
+    relations_target = (local or {}).get("relations")
+    address = config.bind_address("offers")
+    with binding(bound, SERVICE_NAME, address, on_loop=config.event_loop) as bound:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteOffers(config.db_path("offers"))
+        relations = RelationsClient(
+            config.address_of("relations"),
+            local=relations_target.channel() if relations_target is not None else None,
+        )
 
-    def close() -> None:
-        relations.close()
-        store.close()
+        def close() -> None:
+            relations.close()
+            store.close()
 
-    servicer = OfferServicer(store, relations)
-    built = new_server_owning(
-        SERVICE_NAME,
-        lambda s: offers_pb2_grpc.add_OfferServiceServicer_to_server(servicer, s),
-        config.bind_address("offers"),
-        close,
-        servicer=servicer,
-        on_loop=config.event_loop,
-    )
-    return dataclasses.replace(built, on_local=relations.use_local)
+        return bound.build(OfferServicer(store, relations), closers=(close,))

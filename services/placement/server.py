@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
@@ -22,7 +21,7 @@ from services.common.config import Config
 from services.common.db import now_rfc3339
 from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within
-from services.common.server import Built, new_server_owning
+from services.common.server import Bound, Built, binding
 from services.placement import domain
 from services.placement.charm import CharmMeta
 from services.placement.store import SqlitePlacement
@@ -394,54 +393,49 @@ def _watch_relations(channel: grpc.Channel, after: int) -> Iterable[relations_pb
     return stub.Watch(relations_pb2.WatchRequest(after_sequence=after))
 
 
-def build_server(config: Config) -> Built:
-    """Build the placement server on `config.bind_address("placement")` with its own store.
+def build_server(
+    config: Config,
+    *,
+    bound: Bound | None = None,
+    local: Mapping[str, LocalTarget] | None = None,
+) -> Built:
+    """Build the placement server with its own store, on `bound` or `config.bind_address`.
 
-    Its reactor on the relations feed (subordinate units) starts at once and looks for
-    relations at `config.address_of("relations")`, or where `Built.on_peers` says once an
-    embedded controller has bound every port; it retries until relations answers.
+    Its reactor on the relations feed (subordinate units) follows relations through `local`'s
+    target when relations is in this process, else at `config.address_of("relations")`; it
+    starts with the server (`Built.run`) and retries until relations answers.
     """
-    store = SqlitePlacement(config.db_path("placement"))
-    peers = {"relations": config.address_of("relations")}
+    local = local or {}
+    address = config.bind_address("placement")
+    with binding(bound, SERVICE_NAME, address, on_loop=config.event_loop) as bound:
+        store = SqlitePlacement(config.db_path("placement"))
 
-    def apply(ev: common_pb2.Event) -> None:
-        domain.apply_relations_event(
-            store,
+        def apply(ev: common_pb2.Event) -> None:
+            domain.apply_relations_event(
+                store,
+                "relations",
+                ev.sequence,
+                ev.kind,
+                ev.model_uuid,
+                ev.entity,
+                dict(ev.attributes),
+            )
+
+        relations = local.get("relations")
+        follower = FeedReactor(
             "relations",
-            ev.sequence,
-            ev.kind,
-            ev.model_uuid,
-            ev.entity,
-            dict(ev.attributes),
+            config.address_of("relations"),
+            _watch_relations,
+            apply,
+            lambda: store.cursor("relations"),
+            owner="placement",
+            matters=lambda ev: domain.relations_event_matters(ev.kind, ev.attributes),
+            local=relations.channel() if relations is not None else None,
         )
+        servicer = PlacementServicer(store, {"relations": follower})
 
-    follower = FeedReactor(
-        "relations",
-        lambda: peers["relations"],
-        _watch_relations,
-        apply,
-        lambda: store.cursor("relations"),
-        owner="placement",
-        matters=lambda ev: domain.relations_event_matters(ev.kind, ev.attributes),
-    )
-    servicer = PlacementServicer(store, {"relations": follower})
+        def close() -> None:
+            follower.stop()
+            store.close()
 
-    def close() -> None:
-        follower.stop()
-        store.close()
-
-    built = new_server_owning(
-        SERVICE_NAME,
-        lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(servicer, s),
-        config.bind_address("placement"),
-        close,
-        servicer=servicer,
-        on_loop=config.event_loop,
-    )
-    follower.start()
-
-    def use_local(targets: Mapping[str, LocalTarget]) -> None:
-        if "relations" in targets:
-            follower.use_local(targets["relations"].channel())
-
-    return dataclasses.replace(built, on_peers=peers.update, on_local=use_local)
+        return bound.build(servicer, starters=(follower.start,), closers=(close,))

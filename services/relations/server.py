@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Final
 
@@ -15,7 +14,7 @@ from services.common import feed, status
 from services.common.config import Config
 from services.common.local import LocalTarget
 from services.common.reactor import FeedReactor, wait_within
-from services.common.server import Built, new_server_owning
+from services.common.server import Bound, Built, binding
 from services.relations import domain, reactor
 from services.relations.store import SqliteRelations
 
@@ -357,39 +356,34 @@ def _relation(relation: domain.Relation) -> relations_pb2.Relation:
     )
 
 
-def build_server(config: Config) -> Built:
-    """Build the relations server on `config.bind_address("relations")` with its store open.
+def build_server(
+    config: Config,
+    *,
+    bound: Bound | None = None,
+    local: Mapping[str, LocalTarget] | None = None,
+) -> Built:
+    """Build the relations server with its store open, on `bound` or `config.bind_address`.
 
-    Its reactors (`reactor.FeedReactor`) start at once and follow access and placement at
-    `config.address_of(...)`, retrying until they answer.
+    Its reactors (`reactor.FeedReactor`) follow access and placement through `local`'s targets
+    when they are in this process, else at `config.address_of(...)`; they start with the
+    server (`Built.run`) and retry until their sources answer.
 
     Raises:
         RuntimeError: the address cannot be bound.
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteRelations(config.db_path("relations"))
-    followers = reactor.reactors(store, config.address_of)
+    address = config.bind_address("relations")
+    with binding(bound, SERVICE_NAME, address, on_loop=config.event_loop) as bound:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteRelations(config.db_path("relations"))
+        followers = reactor.reactors(store, config.address_of, local or {})
 
-    def close() -> None:
-        for follower in followers.values():
-            follower.stop()
-        store.close()
+        def close() -> None:
+            for follower in followers.values():
+                follower.stop()
+            store.close()
 
-    servicer = RelationServicer(store, followers)
-    built = new_server_owning(
-        SERVICE_NAME,
-        lambda s: relations_pb2_grpc.add_RelationServiceServicer_to_server(servicer, s),
-        config.bind_address("relations"),
-        close,
-        servicer=servicer,
-        on_loop=config.event_loop,
-    )
-    for follower in followers.values():
-        follower.start()
-
-    def use_local(targets: Mapping[str, LocalTarget]) -> None:
-        for source, follower in followers.items():
-            if source in targets:
-                follower.use_local(targets[source].channel())
-
-    return dataclasses.replace(built, on_local=use_local)
+        return bound.build(
+            RelationServicer(store, followers),
+            starters=tuple(follower.start for follower in followers.values()),
+            closers=(close,),
+        )

@@ -1,6 +1,7 @@
 """Local calls (`services.common.local`): the contract of a call over gRPC, without the wire.
 
-Each check makes the same call both ways, to the same running placement server, and compares.
+Each check makes the same call both ways, to the same running placement server, and compares;
+server interceptors included, on a thread-pool server and on an event loop.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import pytest
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from kernel.errors import Reason
 from services.common.config import DEFAULT_PORTS, Config
-from services.common.server import Built, new_server
+from services.common.server import Built, bind
 from services.common.status import reason_of
 from services.placement import server as placement_server
+from services.placement.server import SERVICE_NAME, PlacementServicer
+from services.placement.store import SqlitePlacement
 from tests.service.streams import Follower
 
 TIMEOUT = 10
@@ -37,7 +40,6 @@ def both(tmp_path: Path) -> Iterator[Both]:
     cfg = Config(data_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
     built = placement_server.build_server(cfg)
     built.start()
-    assert built.local is not None
     try:
         with grpc.insecure_channel(f"127.0.0.1:{built.port}") as channel:
             yield Both(
@@ -130,7 +132,6 @@ def test_a_future_carries_the_failure(both: Both) -> None:
 def test_a_stopped_service_is_unavailable_locally(tmp_path: Path) -> None:
     cfg = Config(data_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
     built = placement_server.build_server(cfg)
-    assert built.local is not None
     stub = placement_pb2_grpc.PlacementServiceStub(built.local.channel())
     # not started yet: nothing answers, as with a server not yet listening
     assert _failure(lambda: stub.Ping(placement_pb2.PingRequest(), timeout=TIMEOUT))[0] == (
@@ -145,7 +146,6 @@ def test_a_stopped_service_is_unavailable_locally(tmp_path: Path) -> None:
 
 
 def test_unknown_methods_are_refused(both: Both) -> None:
-    assert both.built.local is not None
     channel = both.built.local.channel()
     assert isinstance(channel, grpc.Channel)
     with pytest.raises(
@@ -179,11 +179,20 @@ def test_a_local_watch_streams_what_the_server_streams_until_cancelled(both: Bot
     assert follower.ended == [grpc.StatusCode.CANCELLED]
 
 
+def test_a_local_watch_ends_at_the_callers_deadline(both: Both) -> None:
+    request = placement_pb2.WatchRequest(from_latest=True)
+    ended = []
+    for stub in (both.remote, both.local):
+        stream = iter(stub.Watch(request, timeout=0.5))
+        assert next(stream).head == 0
+        ended.append(_failure(lambda s=stream: next(s))[0])
+    assert ended == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
+
+
 def test_a_local_watch_ends_when_the_service_stops(tmp_path: Path) -> None:
     cfg = Config(data_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
     built = placement_server.build_server(cfg)
     built.start()
-    assert built.local is not None
     stub = placement_pb2_grpc.PlacementServiceStub(built.local.channel())
     stream = iter(stub.Watch(placement_pb2.WatchRequest(from_latest=True)))
     assert next(stream).head == 0
@@ -201,16 +210,169 @@ def _uuid(both: Both, name: str) -> str:
     return str(reply.model.uuid)
 
 
-def test_a_local_servicer_cannot_skip_the_servers_interceptors() -> None:
-    class Nothing(grpc.ServerInterceptor):  # type: ignore[type-arg]
-        def intercept_service(self, continuation: Any, details: Any) -> Any:
-            return continuation(details)
+class Recorder(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Records what it learns of each call (its own `x-` metadata), and lets it through."""
 
-    with pytest.raises(ValueError, match="bypass"):
-        new_server(
-            "cmr.placement.v1.PlacementService",
-            lambda server: None,
-            "127.0.0.1:0",
-            interceptors=(Nothing(),),
-            servicer=object(),
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[tuple[str, str | bytes], ...]]] = []
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        sent = tuple(
+            (key, value) for key, value in details.invocation_metadata if key.startswith("x-")
         )
+        self.seen.append((details.method, sent))
+        return continuation(details)
+
+
+class Guard(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Denies a call without `x-key: open`; wraps the handler of any other."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []  # the wrapped handlers that ran, by method
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        if ("x-key", "open") not in [(key, value) for key, value in details.invocation_metadata]:
+            return grpc.unary_unary_rpc_method_handler(_deny)
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner, ran, method = handler.unary_unary, self.ran, details.method
+
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            ran.append(method)
+            return inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _deny(request: bytes, context: grpc.ServicerContext) -> None:
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, "no key")
+
+
+class Hider(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Finds no handler for `GetModel`."""
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        return None if details.method.endswith("/GetModel") else continuation(details)
+
+
+@dataclass
+class Guarded:
+    recorder: Recorder
+    guard: Guard
+    remote: placement_pb2_grpc.PlacementServiceStub
+    local: placement_pb2_grpc.PlacementServiceStub
+
+
+KEY = (("x-key", "open"),)
+GET = placement_pb2.GetModelRequest(owner="admin", name="m")
+
+
+@pytest.fixture(params=["threads", "event-loop"])
+def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Guarded]:
+    """Placement behind a recorder (outermost), a guard and a hider, on either kind of server."""
+    recorder, guard = Recorder(), Guard()
+    bound = bind(SERVICE_NAME, "127.0.0.1:0", on_loop=request.param == "event-loop")
+    store = SqlitePlacement(tmp_path / "placement.db")
+    built = bound.build(
+        PlacementServicer(store),
+        interceptors=(recorder, guard, Hider()),
+        closers=(store.close,),
+    )
+    built.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{built.port}") as channel:
+            yield Guarded(
+                recorder,
+                guard,
+                placement_pb2_grpc.PlacementServiceStub(channel),
+                placement_pb2_grpc.PlacementServiceStub(built.local.channel()),
+            )
+    finally:
+        built.stop(None)
+
+
+def test_an_interceptor_sees_local_calls_and_their_metadata_as_it_sees_wire_calls(
+    guarded: Guarded,
+) -> None:
+    sent = (*KEY, ("x-trace", "t1"), ("x-blob-bin", b"\x00\x01"))
+    for stub in (guarded.remote, guarded.local):
+        stub.Ping(placement_pb2.PingRequest(), metadata=sent, timeout=TIMEOUT)
+        stream = stub.Watch(placement_pb2.WatchRequest(from_latest=True), metadata=sent)
+        assert next(iter(stream)).head == 0
+        stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
+    ping = ("/cmr.placement.v1.PlacementService/Ping", sent)
+    watch = ("/cmr.placement.v1.PlacementService/Watch", sent)
+    assert guarded.recorder.seen == [ping, watch, ping, watch]
+    future = guarded.local.Ping.future(placement_pb2.PingRequest(), metadata=KEY)
+    future.result(TIMEOUT)
+    assert guarded.recorder.seen[-1] == ("/cmr.placement.v1.PlacementService/Ping", KEY)
+
+
+def test_the_handler_an_interceptor_returns_is_what_runs(guarded: Guarded) -> None:
+    for name, stub in (("m1", guarded.remote), ("m2", guarded.local)):
+        made = stub.AddModel(
+            placement_pb2.AddModelRequest(name=name, owner="admin"), metadata=KEY, timeout=TIMEOUT
+        )
+        assert made.model.name == name
+        stub.ListModels(placement_pb2.ListModelsRequest(), metadata=KEY, timeout=TIMEOUT)
+    add = "/cmr.placement.v1.PlacementService/AddModel"
+    listed = "/cmr.placement.v1.PlacementService/ListModels"
+    assert guarded.guard.ran == [add, listed, add, listed]
+
+
+def test_an_interceptor_that_denies_a_call_denies_it_locally_too(guarded: Guarded) -> None:
+    denied = (grpc.StatusCode.UNAUTHENTICATED, "no key", "")
+    for stub in (guarded.remote, guarded.local):
+        for metadata in ((), (("x-key", "forged"),)):
+            assert (
+                _failure(
+                    lambda s=stub, m=metadata: s.AddModel(
+                        placement_pb2.AddModelRequest(name="x", owner="admin"),
+                        metadata=m,
+                        timeout=TIMEOUT,
+                    )
+                )
+                == denied
+            )
+            stream = stub.Watch(placement_pb2.WatchRequest(from_latest=True), metadata=metadata)
+            assert _failure(lambda st=stream: next(iter(st))) == denied
+    assert guarded.guard.ran == []  # the servicer never ran
+    # nothing was made either way
+    for stub in (guarded.remote, guarded.local):
+        models = stub.ListModels(placement_pb2.ListModelsRequest(), metadata=KEY, timeout=TIMEOUT)
+        assert list(models.models) == []
+
+
+def test_a_method_an_interceptor_hides_is_unimplemented_both_ways(guarded: Guarded) -> None:
+    remote = _failure(lambda: guarded.remote.GetModel(GET, metadata=KEY, timeout=TIMEOUT))
+    local = _failure(lambda: guarded.local.GetModel(GET, metadata=KEY, timeout=TIMEOUT))
+    assert local == remote
+    assert remote[0] == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_a_servicer_sees_the_callers_metadata_locally(tmp_path: Path) -> None:
+    seen: list[tuple[tuple[str, str | bytes], ...]] = []
+
+    class Echo(placement_pb2_grpc.PlacementServiceServicer):
+        def Ping(  # noqa: N802 - the proto's name
+            self, request: placement_pb2.PingRequest, context: grpc.ServicerContext
+        ) -> placement_pb2.PingResponse:
+            seen.append(
+                tuple((k, v) for k, v in context.invocation_metadata() if k.startswith("x-"))
+            )
+            return placement_pb2.PingResponse()
+
+    built = bind(SERVICE_NAME, "127.0.0.1:0").build(Echo())  # type: ignore[abstract]
+    built.start()
+    try:
+        stub = placement_pb2_grpc.PlacementServiceStub(built.local.channel())
+        stub.Ping(placement_pb2.PingRequest(), metadata=(("x-who", "me"),), timeout=TIMEOUT)
+        stub.Ping(placement_pb2.PingRequest(), timeout=TIMEOUT)
+    finally:
+        built.stop(None)
+    assert seen == [(("x-who", "me"),), ()]

@@ -1,4 +1,4 @@
-"""A feed follower keeps one stream open: it resumes, backs off, stops and moves to local calls."""
+"""A feed follower keeps one stream open: it resumes, backs off, stops, and follows locally."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_after_the_source_fails_it_resumes_from_the_cursor() -> None:
     waits: list[float] = []
     follower = FeedFollower(
         "test-resume",
-        lambda: ADDRESS,
+        ADDRESS,
         lambda _channel: source.open(store.cursor),
         store.take,
         wait=waits.append,
@@ -106,7 +106,7 @@ def test_an_item_its_owner_fails_to_take_is_offered_again() -> None:
 
     follower = FeedFollower(
         "test-refused",
-        lambda: ADDRESS,
+        ADDRESS,
         lambda _channel: source.open(store.cursor),
         take,
         wait=waits.append,
@@ -143,7 +143,7 @@ def test_the_wait_between_failed_attempts_grows_to_a_cap() -> None:
         return Stream([], fails=True)
 
     follower = script.follower = FeedFollower(
-        "test-backoff", lambda: ADDRESS, unreachable, lambda _: None, wait=script.wait
+        "test-backoff", ADDRESS, unreachable, lambda _: None, wait=script.wait
     )
     follower.start()
     try:
@@ -164,7 +164,7 @@ def test_a_stream_that_delivered_starts_the_backoff_again() -> None:
 
     follower = script.follower = FeedFollower(
         "test-backoff-again",
-        lambda: ADDRESS,
+        ADDRESS,
         flaky,
         lambda _: None,
         backoff=(1.0, 2.0, 3.0),
@@ -189,7 +189,7 @@ def test_stop_cancels_the_open_stream_and_ends_the_thread() -> None:
 
     store = Store()
     follower = FeedFollower(
-        "test-stop", lambda: ADDRESS, open_stream, store.take, lost=lambda: lost.append(True)
+        "test-stop", ADDRESS, open_stream, store.take, lost=lambda: lost.append(True)
     )
     follower.start()
     assert opened.wait(5)
@@ -208,57 +208,36 @@ def test_a_stream_that_opens_as_it_stops_is_cancelled() -> None:
         follower.stop()  # no stream yet for stop() to cancel
         return stream
 
-    follower = FeedFollower("test-stop-opening", lambda: ADDRESS, open_stream, lambda _: None)
+    follower = FeedFollower("test-stop-opening", ADDRESS, open_stream, lambda _: None)
     follower.start()
     assert stream.cancelled.wait(5), "the stream was kept"
     follower.stop()
     assert not running("test-stop-opening")
 
 
-def test_a_remote_stream_that_opens_during_the_switch_to_local_is_dropped() -> None:
+def test_given_a_local_channel_it_opens_every_stream_on_it() -> None:
     local = object()  # stands for the LocalChannel of a source built in this process
-    remote = Stream([])
-    source, store = Source(5), Store()
+    source, store = Source(6, breaks_after=3), Store()
+    channels: list[object] = []
     waits: list[float] = []
-    follower: FeedFollower[int]
 
     def open_stream(channel: grpc.Channel) -> Stream:
-        if channel is local:
-            return source.open(store.cursor)
-        # the embedded controller hands over the local channel just as this stream opens:
-        # the follower has no stream yet to cancel
-        follower.use_local(local)  # type: ignore[arg-type]
-        return remote
+        channels.append(channel)
+        return source.open(store.cursor)
 
     follower = FeedFollower(
-        "test-switch", lambda: ADDRESS, open_stream, store.take, wait=waits.append
+        "test-local",
+        ADDRESS,
+        open_stream,
+        store.take,
+        local=local,  # type: ignore[arg-type]
+        wait=waits.append,
     )
     follower.start()
     try:
-        assert remote.cancelled.wait(5), "the remote stream was kept"
-        assert store.reaches(5)
-        assert store.taken == [1, 2, 3, 4, 5]
-        assert waits == []  # the local stream opened at once
-    finally:
-        follower.stop()
-
-
-def test_told_to_follow_locally_it_cancels_the_remote_stream_and_reopens_locally() -> None:
-    local = object()
-    remote = Stream([1, 2])
-    source, store = Source(4), Store()
-
-    def open_stream(channel: grpc.Channel) -> Stream:
-        return source.open(store.cursor) if channel is local else remote
-
-    follower = FeedFollower("test-use-local", lambda: ADDRESS, open_stream, store.take)
-    follower.start()
-    try:
-        assert store.reaches(2)
-        follower.use_local(local)  # type: ignore[arg-type]
-        assert remote.cancelled.is_set()
-        assert store.reaches(4)
-        assert source.asked_after == [2]
-        assert store.taken == [1, 2, 3, 4]
+        assert store.reaches(6)
+        assert store.taken == [1, 2, 3, 4, 5, 6]
+        assert source.asked_after == [0, 3]  # it broke once, and resumed
+        assert channels == [local, local]  # never over gRPC, before or after the break
     finally:
         follower.stop()

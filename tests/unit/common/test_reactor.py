@@ -51,7 +51,7 @@ class Store:
 def reactor(source: Source, store: Store) -> FeedReactor:
     return FeedReactor(
         "things",
-        lambda: "127.0.0.1:1",
+        "127.0.0.1:1",
         source.watch,
         store.apply,
         lambda: store.cursor,
@@ -104,48 +104,29 @@ def test_a_restart_resumes_from_the_stored_cursor() -> None:
         restarted.stop()
 
 
-class Hanging:
-    """A remote stream that yields nothing until cancelled, then fails as a cancelled call."""
-
-    def __init__(self) -> None:
-        self.cancelled = threading.Event()
-
-    def __iter__(self) -> Iterator[Item]:
-        self.cancelled.wait(10)
-        raise grpc.RpcError("cancelled")
-        yield  # pragma: no cover - a generator that never yields
-
-    def cancel(self) -> bool:
-        self.cancelled.set()
-        return True
-
-
-def test_told_to_follow_locally_while_a_remote_stream_opens_it_drops_that_stream() -> None:
+def test_given_its_sources_local_channel_it_follows_it_from_the_start() -> None:
     source, store = Source(10), Store()
-    remote = Hanging()
     local = object()  # stands for the LocalChannel of the source
-    follower: FeedReactor
+    channels: list[object] = []
 
-    def watch(channel: grpc.Channel, after: int) -> Iterator[Item] | Hanging:
-        if channel is local:
-            return source.watch(channel, after)
-        # the embedded controller hands over the local channel just as this stream opens:
-        # the reactor has no call yet to cancel
-        follower.use_local(local)  # type: ignore[arg-type]
-        return remote
+    def watch(channel: grpc.Channel, after: int) -> Iterator[Item]:
+        channels.append(channel)
+        return source.watch(channel, after)
 
     follower = FeedReactor(
         "things",
-        lambda: "127.0.0.1:1",
+        "127.0.0.1:1",
         watch,
         store.apply,
         lambda: store.cursor,
         owner="test",
+        local=local,  # type: ignore[arg-type]
     )
     follower.start()
     try:
-        assert remote.cancelled.wait(5), "the remote stream was kept"
         assert follower.wait_for(10, timeout=5)
         assert store.applied == list(range(1, 11))
+        assert channels[0] is local
+        assert all(channel is local for channel in channels)
     finally:
         follower.stop()

@@ -271,35 +271,30 @@ class _Stream:
         return True
 
 
-def test_told_to_follow_locally_while_a_remote_feed_opens_the_cache_drops_that_feed(
+def test_the_cache_follows_a_service_built_in_this_process_through_its_target(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     local_channel = object()  # stands for the co-located service's LocalChannel
-    remote = _Stream()
     local = _Stream(access_pb2.WatchResponse(head=0))
-    cache: ReadCache
+    channels: list[object] = []
 
     class Target:
         def channel(self) -> object:
             return local_channel
 
     def watch(channel: object) -> _Stream:
-        if channel is local_channel:
-            return local
-        # the embedded controller hands over the local channel just as this feed opens: the
-        # cache has no call yet to cancel
-        cache.use_local({"access": Target()})  # type: ignore[dict-item]
-        return remote
+        channels.append(channel)
+        return local
 
     monkeypatch.setattr(cache_module, "latest_watchers", lambda: {"access": watch})
-    cache = ReadCache({"access": "127.0.0.1:1"})
+    cache = ReadCache({"access": "127.0.0.1:1"}, {"access": Target()})  # type: ignore[dict-item]
     cache.start()
     try:
-        assert remote.cancelled.wait(5), "the remote feed was kept"
-        for _ in range(500):  # bounded: the local feed opens after the reconnect delay
+        for _ in range(500):  # bounded: the feed opens on the follower's thread
             if cache.following("access"):
                 break
             threading.Event().wait(0.01)
         assert cache.following("access")
+        assert channels == [local_channel]  # never over gRPC
     finally:
         cache.stop()
