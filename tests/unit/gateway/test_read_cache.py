@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from cmr.access.v1 import access_pb2
+from cmr.gateway.v1 import gateway_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway import cache as cache_module
 from gateway.cache import CachedCalls, ReadCache, WriteFence, topics_of
@@ -19,6 +20,8 @@ from services.common import contract
 from services.common.config import Config
 from services.common.deadline import Deadline
 
+GATEWAY = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
+"""The gateway's service, by its descriptor (so that its contract is loaded)."""
 REQUEST = placement_pb2.GetModelRequest(owner="admin", name="prod")
 WRITE = placement_pb2.AddMachineRequest(model_uuid="u1")
 
@@ -195,7 +198,7 @@ def test_a_write_makes_stale_what_the_services_it_called_own(
         during.append(cache.get(("access",), request, levels).model.uuid)
         return "done"
 
-    fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Grant", grant)
+    fenced = _fenced(peers, f"/{GATEWAY}/Grant", grant)
     assert fenced.unary_unary(None, None) == "done"
     assert during == ["u2"]
     assert cache.get(("models",), REQUEST, models).model.uuid == "u1"
@@ -212,7 +215,7 @@ def test_a_failed_call_also_makes_them_stale(cache: ReadCache, peers: Peers) -> 
         peers.call_with("placement", refused, WRITE, NO_DEADLINE)
         return "not reached"
 
-    fenced = _fenced(peers, "/cmr.gateway.v1.GatewayService/Deploy", deploy)
+    fenced = _fenced(peers, f"/{GATEWAY}/Deploy", deploy)
     with pytest.raises(RuntimeError):
         fenced.unary_unary(None, None)
     assert cache.get(("models",), REQUEST, models).model.uuid == "u2"
@@ -235,7 +238,7 @@ def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -
         peers.call_with("placement", _answer, WRITE, NO_DEADLINE)
         return "read"
 
-    handler = _fenced(peers, "/cmr.gateway.v1.GatewayService/ShowOffer", read)
+    handler = _fenced(peers, f"/{GATEWAY}/ShowOffer", read)
     assert handler.unary_unary(None, None) == "read"
     assert cache.get(("models",), REQUEST, fetch).model.uuid == "u1"
 
