@@ -1,13 +1,15 @@
-"""The gateway servicer: authenticate, authorise, call the owning service, compose status."""
+"""The gateway's public services: each servicer authenticates, calls one use case, converts."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import grpc
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.descriptor import MethodDescriptor
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
@@ -39,16 +41,31 @@ from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import Built, new_server
 
-SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
+SERVICES: Final = tuple(
+    pb.DESCRIPTOR.services_by_name[name].full_name
+    for name in (
+        "SessionService",
+        "UserService",
+        "ModelService",
+        "CrossModelService",
+        "CrossControllerService",
+    )
+)
+"""The public services, in this order; each has one servicer class below."""
+DEPRECATED_SERVICE: Final = pb.DESCRIPTOR.services_by_name["GatewayService"].full_name
+"""Every method of `SERVICES` in one service, as the first clients knew it: served still."""
+SERVICE_NAMES: Final = (*SERVICES, DEPRECATED_SERVICE)
+"""Every service the gateway's port answers, as health and reflection list them."""
 
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+S = TypeVar("S", bound="_Servicer")
 
 
 def nudges(
-    method: Callable[[Gateway, Req, grpc.ServicerContext], Resp],
-) -> Callable[[Gateway, Req, grpc.ServicerContext], Resp]:
+    method: Callable[[S, Req, grpc.ServicerContext], Resp],
+) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
     """Wrap a command that may change cross-controller halves; then nudge their peers.
 
     Each half it changed or removed has its peer controller told to look again (see
@@ -56,15 +73,18 @@ def nudges(
     """
 
     @functools.wraps(method)
-    def wrapper(self: Gateway, request: Req, context: grpc.ServicerContext) -> Resp:
+    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
         with self.reconciler.nudging(Deadline.of(context)):
             return method(self, request, context)
 
     return wrapper
 
 
-class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
-    """The one public API of a controller."""
+class Gateway:
+    """A controller's gateway: ports, sessions and use cases, built once.
+
+    The servicers of its public services (`add_services`) share them.
+    """
 
     def __init__(self, peers: Peers, advertise: str = "") -> None:
         self._peers = peers
@@ -85,16 +105,32 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self._access = Access(self.ports, self._resolve)
         self._relations = Relations(self.ports, self._resolve, self._offers, self._cmr)
 
+
+class _Servicer:
+    """What every servicer of the gateway calls: the shared parts of one `Gateway`.
+
+    The servicers are the gateway's own edge, in its module, so they take its parts directly.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.ports = gateway.ports
+        self.reconciler = gateway.reconciler
+        self._auth = gateway._auth
+        self._resolve = gateway._resolve
+        self._cmr = gateway._cmr
+
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(Deadline.of(context))
+
+
+class SessionServicer(_Servicer, gateway_pb2_grpc.SessionServiceServicer):
+    """Sessions: log in and out, who the caller is."""
 
     @override
     @codes.unary
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
         """Answer at once, with no authentication: the benchmarks' baseline."""
         return pb.PingResponse()
-
-    # -- sessions --------------------------------------------------------------------------
 
     @override
     @codes.unary
@@ -138,202 +174,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             controller_uuid=identity.uuid,
         )
 
-    # -- models ----------------------------------------------------------------------------
 
-    @override
-    @codes.unary
-    def AddModel(
-        self, request: pb.AddModelRequest, context: grpc.ServicerContext
-    ) -> pb.AddModelResponse:
-        caller = self._auth.caller(context)
-        return pb.AddModelResponse(
-            model=self._models.add(caller, request.name, Deadline.of(context))
-        )
+class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
+    """Users and their access levels."""
 
-    @override
-    @codes.unary
-    def ListModels(
-        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
-    ) -> pb.ListModelsResponse:
-        caller = self._auth.caller(context)
-        models, token = self._models.visible(
-            caller, request.page_size, request.page_token, Deadline.of(context)
-        )
-        return pb.ListModelsResponse(models=models, next_page_token=token)
-
-    @override
-    @codes.unary
-    @nudges
-    def DestroyModel(
-        self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
-    ) -> pb.DestroyModelResponse:
-        caller = self._auth.caller(context)
-        self._models.destroy(caller, request.model, Deadline.of(context))
-        return pb.DestroyModelResponse()
-
-    @override
-    @codes.unary
-    def GetModelConfig(
-        self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
-    ) -> pb.GetModelConfigResponse:
-        caller = self._auth.caller(context)
-        config = self._models.config(caller, request.model, request.keys, Deadline.of(context))
-        return pb.GetModelConfigResponse(config=config)
-
-    @override
-    @codes.unary
-    def SetModelConfig(
-        self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
-    ) -> pb.SetModelConfigResponse:
-        caller = self._auth.caller(context)
-        config = self._models.set_config(
-            caller, request.model, request.config, Deadline.of(context)
-        )
-        return pb.SetModelConfigResponse(config=config)
-
-    # -- applications, units, machines -----------------------------------------------------
-
-    @override
-    @codes.unary
-    def Deploy(
-        self, request: pb.DeployRequest, context: grpc.ServicerContext
-    ) -> pb.DeployResponse:
-        caller = self._auth.caller(context)
-        reply = self._applications.deploy(
-            caller,
-            request.model,
-            request.metadata_yaml,
-            request.application,
-            request.num_units,
-            request.to,
-            Deadline.of(context),
-        )
-        return pb.DeployResponse(application=reply.application, units=reply.units)
-
-    @override
-    @codes.unary
-    def AddUnit(
-        self, request: pb.AddUnitRequest, context: grpc.ServicerContext
-    ) -> pb.AddUnitResponse:
-        caller = self._auth.caller(context)
-        units = self._applications.add_unit(
-            caller,
-            request.model,
-            request.application,
-            request.num_units,
-            request.to,
-            Deadline.of(context),
-        )
-        return pb.AddUnitResponse(units=units)
-
-    @override
-    @codes.unary
-    def RemoveUnit(
-        self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveUnitResponse:
-        caller = self._auth.caller(context)
-        self._applications.remove_unit(caller, request.model, request.units, Deadline.of(context))
-        return pb.RemoveUnitResponse()
-
-    @override
-    @codes.unary
-    @nudges
-    def RemoveApplication(
-        self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveApplicationResponse:
-        caller = self._auth.caller(context)
-        removed = self._applications.remove(
-            caller, request.model, request.application, request.force, Deadline.of(context)
-        )
-        return pb.RemoveApplicationResponse(removed_units=removed)
-
-    @override
-    @codes.unary
-    def AddMachine(
-        self, request: pb.AddMachineRequest, context: grpc.ServicerContext
-    ) -> pb.AddMachineResponse:
-        caller = self._auth.caller(context)
-        machines = self._applications.add_machine(
-            caller, request.model, request.count, Deadline.of(context)
-        )
-        return pb.AddMachineResponse(machines=machines)
-
-    @override
-    @codes.unary
-    def RemoveMachine(
-        self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveMachineResponse:
-        caller = self._auth.caller(context)
-        self._applications.remove_machine(
-            caller, request.model, request.machines, request.force, Deadline.of(context)
-        )
-        return pb.RemoveMachineResponse()
-
-    # -- status ----------------------------------------------------------------------------
-
-    @override
-    @codes.unary
-    def GetStatus(
-        self, request: pb.GetStatusRequest, context: grpc.ServicerContext
-    ) -> pb.GetStatusResponse:
-        caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        deadline = Deadline.of(context).timeout()
-        placement_call = self._peers.placement.GetModelStatus.future(
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
-            timeout=deadline,
-        )
-        offers_call = self._peers.offers.ListOffers.future(
-            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
-        )
-        relations_call = self._peers.relations.ListRelations.future(
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        saas_call = self._peers.offers.ListSaas.future(
-            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        placement = self._peers.call("placement", placement_call.result, changes=False)
-        offers = self._peers.call("offers", offers_call.result, changes=False)
-        relations = self._peers.call("relations", relations_call.result, changes=False)
-        saas = self._peers.call("offers", saas_call.result, changes=False).saas
-        composed = status_view.compose(
-            placement,
-            offers.offers,
-            relations.relations,
-            controller=self._controller(context).name,
-            saas=saas,
-            saas_status={s.name: self._saas_status(s, context) for s in saas},
-        )
-        return status_view.filtered(composed, request.patterns)
-
-    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
-        """A SAAS mirrors the offered application's status once it is known."""
-        if saas.status != "unknown" or saas.source_controller:
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        try:
-            offer = self.ports.offers.get_offer(
-                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
-            ).offer
-        except (errors.CmrError, grpc.RpcError):
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
-        if app is None or not app.status or app.status == "unknown":
-            return pb.StatusValue(current="unknown")
-        return pb.StatusValue(current=app.status)
-
-    @override
-    @codes.streaming
-    def StreamStatus(
-        self, request: pb.StreamStatusRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.StreamStatusResponse]:
-        """GetStatus in parts that fit any client's default message limit."""
-        whole = self.GetStatus(
-            pb.GetStatusRequest(model=request.model, patterns=request.patterns), context
-        )
-        for part in status_view.split(whole):
-            yield pb.StreamStatusResponse(part=part)
-
-    # -- users and access ------------------------------------------------------------------
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._access = gateway._access
 
     @override
     @codes.unary
@@ -452,7 +299,249 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.ListAuditResponse(entries=reply.entries, next_page_token=reply.next_page_token)
 
-    # -- offers ----------------------------------------------------------------------------
+
+class ModelServicer(_Servicer, gateway_pb2_grpc.ModelServiceServicer):
+    """What is in a model: applications, units, machines, relations, status."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._peers = gateway._peers
+        self._models = gateway._models
+        self._applications = gateway._applications
+        self._relations = gateway._relations
+
+    @override
+    @codes.unary
+    def AddModel(
+        self, request: pb.AddModelRequest, context: grpc.ServicerContext
+    ) -> pb.AddModelResponse:
+        caller = self._auth.caller(context)
+        return pb.AddModelResponse(
+            model=self._models.add(caller, request.name, Deadline.of(context))
+        )
+
+    @override
+    @codes.unary
+    def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
+    ) -> pb.ListModelsResponse:
+        caller = self._auth.caller(context)
+        models, token = self._models.visible(
+            caller, request.page_size, request.page_token, Deadline.of(context)
+        )
+        return pb.ListModelsResponse(models=models, next_page_token=token)
+
+    @override
+    @codes.unary
+    @nudges
+    def DestroyModel(
+        self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
+    ) -> pb.DestroyModelResponse:
+        caller = self._auth.caller(context)
+        self._models.destroy(caller, request.model, Deadline.of(context))
+        return pb.DestroyModelResponse()
+
+    @override
+    @codes.unary
+    def GetModelConfig(
+        self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelConfigResponse:
+        caller = self._auth.caller(context)
+        config = self._models.config(caller, request.model, request.keys, Deadline.of(context))
+        return pb.GetModelConfigResponse(config=config)
+
+    @override
+    @codes.unary
+    def SetModelConfig(
+        self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.SetModelConfigResponse:
+        caller = self._auth.caller(context)
+        config = self._models.set_config(
+            caller, request.model, request.config, Deadline.of(context)
+        )
+        return pb.SetModelConfigResponse(config=config)
+
+    @override
+    @codes.unary
+    def Deploy(
+        self, request: pb.DeployRequest, context: grpc.ServicerContext
+    ) -> pb.DeployResponse:
+        caller = self._auth.caller(context)
+        reply = self._applications.deploy(
+            caller,
+            request.model,
+            request.metadata_yaml,
+            request.application,
+            request.num_units,
+            request.to,
+            Deadline.of(context),
+        )
+        return pb.DeployResponse(application=reply.application, units=reply.units)
+
+    @override
+    @codes.unary
+    def AddUnit(
+        self, request: pb.AddUnitRequest, context: grpc.ServicerContext
+    ) -> pb.AddUnitResponse:
+        caller = self._auth.caller(context)
+        units = self._applications.add_unit(
+            caller,
+            request.model,
+            request.application,
+            request.num_units,
+            request.to,
+            Deadline.of(context),
+        )
+        return pb.AddUnitResponse(units=units)
+
+    @override
+    @codes.unary
+    def RemoveUnit(
+        self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveUnitResponse:
+        caller = self._auth.caller(context)
+        self._applications.remove_unit(caller, request.model, request.units, Deadline.of(context))
+        return pb.RemoveUnitResponse()
+
+    @override
+    @codes.unary
+    @nudges
+    def RemoveApplication(
+        self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveApplicationResponse:
+        caller = self._auth.caller(context)
+        removed = self._applications.remove(
+            caller, request.model, request.application, request.force, Deadline.of(context)
+        )
+        return pb.RemoveApplicationResponse(removed_units=removed)
+
+    @override
+    @codes.unary
+    def AddMachine(
+        self, request: pb.AddMachineRequest, context: grpc.ServicerContext
+    ) -> pb.AddMachineResponse:
+        caller = self._auth.caller(context)
+        machines = self._applications.add_machine(
+            caller, request.model, request.count, Deadline.of(context)
+        )
+        return pb.AddMachineResponse(machines=machines)
+
+    @override
+    @codes.unary
+    def RemoveMachine(
+        self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveMachineResponse:
+        caller = self._auth.caller(context)
+        self._applications.remove_machine(
+            caller, request.model, request.machines, request.force, Deadline.of(context)
+        )
+        return pb.RemoveMachineResponse()
+
+    @override
+    @codes.unary
+    def AddRelation(
+        self, request: pb.AddRelationRequest, context: grpc.ServicerContext
+    ) -> pb.AddRelationResponse:
+        caller = self._auth.caller(context)
+        return self._relations.add(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.via,
+            Deadline.of(context),
+            dry_run=request.dry_run,
+            remote=request.remote if request.HasField("remote") else None,
+        )
+
+    @override
+    @codes.unary
+    @nudges
+    def RemoveRelation(
+        self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveRelationResponse:
+        caller = self._auth.caller(context)
+        relation = self._relations.remove(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.id,
+            request.by_id,
+            Deadline.of(context),
+        )
+        return pb.RemoveRelationResponse(relation=relation)
+
+    @override
+    @codes.unary
+    def GetStatus(
+        self, request: pb.GetStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetStatusResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
+        deadline = Deadline.of(context).timeout()
+        placement_call = self._peers.placement.GetModelStatus.future(
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
+            timeout=deadline,
+        )
+        offers_call = self._peers.offers.ListOffers.future(
+            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
+        )
+        relations_call = self._peers.relations.ListRelations.future(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
+        )
+        saas_call = self._peers.offers.ListSaas.future(
+            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
+        )
+        placement = self._peers.call("placement", placement_call.result, changes=False)
+        offers = self._peers.call("offers", offers_call.result, changes=False)
+        relations = self._peers.call("relations", relations_call.result, changes=False)
+        saas = self._peers.call("offers", saas_call.result, changes=False).saas
+        composed = status_view.compose(
+            placement,
+            offers.offers,
+            relations.relations,
+            controller=self._controller(context).name,
+            saas=saas,
+            saas_status={s.name: self._saas_status(s, context) for s in saas},
+        )
+        return status_view.filtered(composed, request.patterns)
+
+    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
+        """A SAAS mirrors the offered application's status once it is known."""
+        if saas.status != "unknown" or saas.source_controller:
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        try:
+            offer = self.ports.offers.get_offer(
+                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
+            ).offer
+        except (errors.CmrError, grpc.RpcError):
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
+        if app is None or not app.status or app.status == "unknown":
+            return pb.StatusValue(current="unknown")
+        return pb.StatusValue(current=app.status)
+
+    @override
+    @codes.streaming
+    def StreamStatus(
+        self, request: pb.StreamStatusRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamStatusResponse]:
+        """GetStatus in parts that fit any client's default message limit."""
+        whole = self.GetStatus(
+            pb.GetStatusRequest(model=request.model, patterns=request.patterns), context
+        )
+        for part in status_view.split(whole):
+            yield pb.StreamStatusResponse(part=part)
+
+
+class CrossModelServicer(_Servicer, gateway_pb2_grpc.CrossModelServiceServicer):
+    """Offers, consuming them, suspending and resuming their relations, firewall rules."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._offers = gateway._offers
+        self._relations = gateway._relations
 
     @override
     @codes.unary
@@ -520,68 +609,34 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.RemoveOfferResponse(removed_relations=removed)
 
-    # -- relations -------------------------------------------------------------------------
-
     @override
     @codes.unary
-    def AddRelation(
-        self, request: pb.AddRelationRequest, context: grpc.ServicerContext
-    ) -> pb.AddRelationResponse:
+    def GetConsumeDetails(
+        self, request: pb.GetConsumeDetailsRequest, context: grpc.ServicerContext
+    ) -> pb.GetConsumeDetailsResponse:
+        """For a client consuming from another controller: the offer and a consume token."""
         caller = self._auth.caller(context)
-        return self._relations.add(
-            caller,
-            request.model,
-            request.a,
-            request.b,
-            request.via,
-            Deadline.of(context),
-            dry_run=request.dry_run,
-            remote=request.remote if request.HasField("remote") else None,
+        if not request.source_model_uuid:
+            raise errors.Invalid("the consuming model's UUID is required")
+        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
+        offer = self._resolve.offer(
+            caller, url, "consume", Deadline.of(context)
+        ).offer  # no connections
+        token = self._cmr.issue_token(
+            user=caller.user,
+            offer_model_uuid=offer.model_uuid,
+            offer_uuid=offer.uuid,
+            source_model_uuid=request.source_model_uuid,
+            kind="consume",
+            deadline=Deadline.of(context),
         )
-
-    @override
-    @codes.unary
-    @nudges
-    def RemoveRelation(
-        self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveRelationResponse:
-        caller = self._auth.caller(context)
-        relation = self._relations.remove(
-            caller,
-            request.model,
-            request.a,
-            request.b,
-            request.id,
-            request.by_id,
-            Deadline.of(context),
+        identity = self._controller(context)
+        return pb.GetConsumeDetailsResponse(
+            offer=offer,
+            consume_token=token,
+            controller_uuid=identity.uuid,
+            controller_name=identity.name,
         )
-        return pb.RemoveRelationResponse(relation=relation)
-
-    @override
-    @codes.unary
-    @nudges
-    def SuspendRelation(
-        self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
-    ) -> pb.SuspendRelationResponse:
-        caller = self._auth.caller(context)
-        relations = self._relations.suspend(
-            caller, request.model, request.ids, request.message, Deadline.of(context)
-        )
-        return pb.SuspendRelationResponse(relations=relations)
-
-    @override
-    @codes.unary
-    @nudges
-    def ResumeRelation(
-        self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
-    ) -> pb.ResumeRelationResponse:
-        caller = self._auth.caller(context)
-        relations = self._relations.resume(
-            caller, request.model, request.ids, Deadline.of(context)
-        )
-        return pb.ResumeRelationResponse(relations=relations)
-
-    # -- consume and SAAS ------------------------------------------------------------------
 
     @override
     @codes.unary
@@ -611,7 +666,29 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.RemoveSaasResponse(removed_relations=removed)
 
-    # -- firewall --------------------------------------------------------------------------
+    @override
+    @codes.unary
+    @nudges
+    def SuspendRelation(
+        self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
+    ) -> pb.SuspendRelationResponse:
+        caller = self._auth.caller(context)
+        relations = self._relations.suspend(
+            caller, request.model, request.ids, request.message, Deadline.of(context)
+        )
+        return pb.SuspendRelationResponse(relations=relations)
+
+    @override
+    @codes.unary
+    @nudges
+    def ResumeRelation(
+        self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
+    ) -> pb.ResumeRelationResponse:
+        caller = self._auth.caller(context)
+        relations = self._relations.resume(
+            caller, request.model, request.ids, Deadline.of(context)
+        )
+        return pb.ResumeRelationResponse(relations=relations)
 
     @override
     @codes.unary
@@ -633,36 +710,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         rules = self._offers.firewall_rules(caller, request.model, Deadline.of(context))
         return pb.ListFirewallRulesResponse(rules=rules)
 
-    # -- across controllers ----------------------------------------------------------------
 
-    @override
-    @codes.unary
-    def GetConsumeDetails(
-        self, request: pb.GetConsumeDetailsRequest, context: grpc.ServicerContext
-    ) -> pb.GetConsumeDetailsResponse:
-        """For a client consuming from another controller: the offer and a consume token."""
-        caller = self._auth.caller(context)
-        if not request.source_model_uuid:
-            raise errors.Invalid("the consuming model's UUID is required")
-        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
-        offer = self._resolve.offer(
-            caller, url, "consume", Deadline.of(context)
-        ).offer  # no connections
-        token = self._cmr.issue_token(
-            user=caller.user,
-            offer_model_uuid=offer.model_uuid,
-            offer_uuid=offer.uuid,
-            source_model_uuid=request.source_model_uuid,
-            kind="consume",
-            deadline=Deadline.of(context),
-        )
-        identity = self._controller(context)
-        return pb.GetConsumeDetailsResponse(
-            offer=offer,
-            consume_token=token,
-            controller_uuid=identity.uuid,
-            controller_name=identity.name,
-        )
+class CrossControllerServicer(_Servicer, gateway_pb2_grpc.CrossControllerServiceServicer):
+    """What another controller's gateway asks this one."""
 
     @override
     @codes.unary
@@ -741,6 +791,71 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         return pb.RenewTokenResponse(token=reply.token)
 
 
+def add_services(gateway: Gateway, server: grpc.Server) -> None:
+    """Serve `gateway`'s public services on `server`, and the deprecated one by their handlers."""
+    session = SessionServicer(gateway)
+    users = UserServicer(gateway)
+    models = ModelServicer(gateway)
+    cross_model = CrossModelServicer(gateway)
+    cross_controller = CrossControllerServicer(gateway)
+    gateway_pb2_grpc.add_SessionServiceServicer_to_server(session, server)
+    gateway_pb2_grpc.add_UserServiceServicer_to_server(users, server)
+    gateway_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
+    gateway_pb2_grpc.add_CrossModelServiceServicer_to_server(cross_model, server)
+    gateway_pb2_grpc.add_CrossControllerServiceServicer_to_server(cross_controller, server)
+    servicers = dict(
+        zip(SERVICES, (session, users, models, cross_model, cross_controller), strict=True)
+    )
+    server.add_generic_rpc_handlers((served_by(DEPRECATED_SERVICE, servicers),))
+
+
+def served_by(old: str, servicers: Mapping[str, object]) -> grpc.GenericRpcHandler[Any, Any]:
+    """Service `old`, each method answered by the servicer of the service that has it now.
+
+    Args:
+        old: the full name of a service whose methods moved to other services.
+        servicers: the servicer of each of those services, by full service name.
+
+    Raises:
+        ValueError: a method of `old` that none of them has, with the same messages.
+    """
+    pool = descriptor_pool.Default()
+    now = {
+        method.name: (name, method)
+        for name in servicers
+        for method in pool.FindServiceByName(name).methods
+    }
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in pool.FindServiceByName(old).methods:
+        name, moved = now.get(method.name, ("", None))
+        if moved is None or _shape(moved) != _shape(method):
+            raise ValueError(f"{old}/{method.name} is not served by any of {sorted(servicers)}")
+        call = getattr(servicers[name], method.name)
+        request = message_factory.GetMessageClass(method.input_type)
+        reply = message_factory.GetMessageClass(method.output_type)
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            call,
+            request_deserializer=request.FromString,
+            response_serializer=reply.SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(old, handlers)
+
+
+def _shape(method: MethodDescriptor) -> tuple[str, str, bool, bool]:
+    """What a client of a method relies on besides its name: its messages, its streaming."""
+    return (
+        method.input_type.full_name,
+        method.output_type.full_name,
+        method.client_streaming,
+        method.server_streaming,
+    )
+
+
 def build_server(config: Config) -> Built:
     """Build the gateway on `config.bind_address("gateway")`, with channels to the services.
 
@@ -758,8 +873,8 @@ def build_server(config: Config) -> Built:
         peers.close()
 
     built = new_server(
-        SERVICE_NAME,
-        lambda s: gateway_pb2_grpc.add_GatewayServiceServicer_to_server(gateway, s),
+        SERVICE_NAMES,
+        lambda s: add_services(gateway, s),
         config.bind_address("gateway"),
         interceptors=(WriteFence(peers),),
         closers=(close,),

@@ -134,7 +134,7 @@ def serve(cfg: Config, service: str | None, ready_file: Path | None) -> None:
         # a service alone in its process serves on an event loop (services.common.aio)
         built = [_builder(service)(cfg.with_changes(event_loop=service != "gateway"))]
     for one in built:
-        log.info("%s listening on port %d", one.service_name, one.port)
+        log.info("%s listening on port %d", one.context, one.port)
 
     def announce() -> None:
         if ready_file is not None:

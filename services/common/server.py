@@ -63,8 +63,8 @@ class Built:
     """The TCP port it bound (the chosen one when asked for port 0)."""
     health: health.HealthServicer | LoopHealth
     """Its health servicer: NOT_SERVING until `mark_serving`."""
-    service_name: str
-    """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
+    service_names: tuple[str, ...]
+    """Full names of the services it serves, such as `cmr.placement.v1.PlacementService`."""
     closers: tuple[Callable[[], None], ...] = ()
     """Called in order by `stop()` after the server has stopped (stores, channels)."""
     on_peers: Callable[[Mapping[str, str]], None] | None = None
@@ -76,9 +76,14 @@ class Built:
     """Told the servicers built in the same process (by service: `placement`, ...), for a
     server that calls them: it may call them without the wire."""
 
+    @property
+    def context(self) -> str:
+        """The context it serves: `placement` for `cmr.placement.v1.PlacementService`."""
+        return self.service_names[0].split(".")[1]
+
     def mark_serving(self) -> None:
-        """Report SERVING for the whole server and its service."""
-        for name in ("", self.service_name):
+        """Report SERVING for the whole server and each of its services."""
+        for name in ("", *self.service_names):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def start(self) -> None:
@@ -99,7 +104,7 @@ class Built:
 
 
 def new_server(
-    service_name: str,
+    service_names: tuple[str, ...],
     add: Callable[[grpc.Server], None],
     address: str,
     *,
@@ -112,8 +117,9 @@ def new_server(
     """Create a server with health checking and reflection, bound to `address`.
 
     Args:
-        service_name: the full proto service name, for health and reflection.
-        add: registers the servicer, such as `lambda s: add_XServicer_to_server(x, s)`.
+        service_names: the full proto names of the services `add` registers, for health and
+            reflection; exactly one with `servicer`.
+        add: registers the servicers, such as `lambda s: add_XServicer_to_server(x, s)`.
         address: `host:port`; port 0 picks a free port.
         max_workers: handler threads; each open `Watch` stream holds one.
         interceptors: server interceptors, outermost first.
@@ -129,32 +135,35 @@ def new_server(
     chain = list(interceptors)
     if servicer is not None and chain:
         raise ValueError("a local servicer would bypass the server's interceptors")
-    local = LocalTarget(service_name, servicer) if servicer is not None else None
+    if not service_names:
+        raise ValueError("a server serves at least one service")
+    if servicer is not None and len(service_names) != 1:
+        raise ValueError("a local servicer serves exactly one service")
+    local = LocalTarget(service_names[0], servicer) if servicer is not None else None
+    listed = (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
     server: grpc.Server | AioServer
     health_servicer: health.HealthServicer | LoopHealth
     if on_loop:
         if local is None or chain:
             raise ValueError("a server on an event loop needs its servicer and no interceptors")
-        server = aio_server = AioServer(SERVER_OPTIONS, service_name)
+        server = aio_server = AioServer(SERVER_OPTIONS, service_names[0])
         aio_server.server.add_generic_rpc_handlers((aio_handlers(local, aio_server.pool),))
         health_servicer = LoopHealth(aio_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
-        reflection.enable_server_reflection(
-            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), aio_server.server
-        )
+        reflection.enable_server_reflection(listed, aio_server.server)
     else:
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service_name),
+            futures.ThreadPoolExecutor(
+                max_workers=max_workers, thread_name_prefix=service_names[0]
+            ),
             options=SERVER_OPTIONS,
             interceptors=chain,
         )
         add(server)
         health_servicer = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection.enable_server_reflection(
-            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
-    for name in ("", service_name):
+        reflection.enable_server_reflection(listed, server)
+    for name in ("", *service_names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     try:
         port = server.add_insecure_port(address)
@@ -171,7 +180,7 @@ def new_server(
         server=server,
         port=port,
         health=health_servicer,
-        service_name=service_name,
+        service_names=service_names,
         closers=tuple(closers),
         local=local,
     )
@@ -219,7 +228,7 @@ def new_server_owning(
     """
     try:
         return new_server(
-            service_name,
+            (service_name,),
             add,
             address,
             closers=(close_store,),

@@ -208,9 +208,21 @@ def test_a_local_servicer_cannot_skip_the_servers_interceptors() -> None:
 
     with pytest.raises(ValueError, match="bypass"):
         new_server(
-            "cmr.placement.v1.PlacementService",
+            ("cmr.placement.v1.PlacementService",),
             lambda server: None,
             "127.0.0.1:0",
             interceptors=(Nothing(),),
             servicer=object(),
         )
+
+
+def test_a_local_servicer_answers_for_one_service_only() -> None:
+    with pytest.raises(ValueError, match="exactly one service"):
+        new_server(
+            ("cmr.placement.v1.PlacementService", "cmr.access.v1.AccessService"),
+            lambda server: None,
+            "127.0.0.1:0",
+            servicer=object(),
+        )
+    with pytest.raises(ValueError, match="at least one service"):
+        new_server((), lambda server: None, "127.0.0.1:0")
