@@ -39,7 +39,7 @@ from typing import Any, Final, TypeVar
 import grpc
 
 import runtime
-from cli.client import merge_status
+from cli.client import GatewayStubs, merge_status
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
@@ -127,7 +127,7 @@ def settle(bench: Bench, limit_s: float = 300.0) -> None:
     `from_latest` Watch); then no store may run a statement for 0.3 s.
     """
     deadline = time.perf_counter() + limit_s
-    ports = {b.service_name.split(".")[1]: b.port for b in bench.built}
+    ports = {b.context: b.port for b in bench.built}
     watch = latest_watchers()
     for follower, source in REACTORS:
         with grpc.insecure_channel(f"127.0.0.1:{ports[source]}") as channel:
@@ -246,7 +246,7 @@ class Bench:
     """A running controller and an admin session on it."""
 
     built: list[Built]
-    gateway: gateway_pb2_grpc.GatewayServiceStub
+    gateway: GatewayStubs
     auth: tuple[tuple[str, str], ...]
     data: Path
     address: str
@@ -273,11 +273,12 @@ def controller(data: Path) -> Iterator[Bench]:
     address = f"127.0.0.1:{built[-1].port}"
     channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     try:
-        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
-        token = stub.Login(pb.LoginRequest(user="admin", password=password), timeout=30).token
+        stubs = GatewayStubs.over(channel)
+        login = pb.LoginRequest(user="admin", password=password)
+        token = stubs.session.Login(login, timeout=30).token
         yield Bench(
             built=built,
-            gateway=stub,
+            gateway=stubs,
             auth=(("authorization", f"Bearer {token}"),),
             data=data,
             address=address,
@@ -295,7 +296,7 @@ def _charm(name: str) -> str:  # the bundled sample charm's metadata
 def deploy(bench: Bench, model: str, charm: str, units: int, name: str = "") -> None:
     """Deploy a bundled charm with units."""
     bench.call(
-        bench.gateway.Deploy,
+        bench.gateway.models.Deploy,
         pb.DeployRequest(
             model=model, metadata_yaml=_charm(charm), application=name, num_units=units
         ),
@@ -304,11 +305,11 @@ def deploy(bench: Bench, model: str, charm: str, units: int, name: str = "") -> 
 
 def big_model(bench: Bench, name: str, units: int) -> None:
     """A model with `units` principal units and as many subordinate units."""
-    bench.call(bench.gateway.AddModel, pb.AddModelRequest(name=name))
+    bench.call(bench.gateway.models.AddModel, pb.AddModelRequest(name=name))
     deploy(bench, name, "mysql", units)
     deploy(bench, name, "logging", 0)
     bench.call(
-        bench.gateway.AddRelation, pb.AddRelationRequest(model=name, a="logging", b="mysql")
+        bench.gateway.models.AddRelation, pb.AddRelationRequest(model=name, a="logging", b="mysql")
     )
 
 
@@ -327,21 +328,21 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
     results: list[Result] = []
     notes: list[Note] = []
     with tempfile.TemporaryDirectory(prefix="cmr-bench-") as tmp, controller(Path(tmp)) as b:
-        ping = latencies(lambda: b.gateway.Ping(pb.PingRequest(), timeout=10), n, warm)
+        ping = latencies(lambda: b.gateway.session.Ping(pb.PingRequest(), timeout=10), n, warm)
         ping50 = statistics.median(ping)
         raw["ping_ms"] = {"p50": ping50, "p99": percentile(ping, 99)}
 
-        b.call(b.gateway.AddModel, pb.AddModelRequest(name="offering"))
+        b.call(b.gateway.models.AddModel, pb.AddModelRequest(name="offering"))
         deploy(b, "offering", "mysql", 1)
         b.call(
-            b.gateway.Offer,
+            b.gateway.cross_model.Offer,
             pb.OfferRequest(model="offering", application="mysql", endpoints=["db"]),
         )
         url = "admin/offering.mysql"
 
         # P1: a point read through the gateway
         show = latencies(
-            lambda: b.call(b.gateway.ShowOffer, pb.ShowOfferRequest(url=url)), n, warm
+            lambda: b.call(b.gateway.cross_model.ShowOffer, pb.ShowOfferRequest(url=url)), n, warm
         )
         raw["show_offer_ms"] = {"p50": statistics.median(show)}
         results.append(
@@ -349,31 +350,31 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
         )
 
         # P2: single writes: grant and revoke, suspend and resume
-        b.call(b.gateway.AddUser, pb.AddUserRequest(name="benchuser"))
-        b.call(b.gateway.AddModel, pb.AddModelRequest(name="consuming"))
+        b.call(b.gateway.users.AddUser, pb.AddUserRequest(name="benchuser"))
+        b.call(b.gateway.models.AddModel, pb.AddModelRequest(name="consuming"))
         deploy(b, "consuming", "mediawiki", 1)
         b.call(
-            b.gateway.AddRelation,
+            b.gateway.models.AddRelation,
             pb.AddRelationRequest(model="consuming", a="mediawiki", b=url),
         )
-        offer = b.call(b.gateway.ShowOffer, pb.ShowOfferRequest(url=url)).offer.offer
+        offer = b.call(b.gateway.cross_model.ShowOffer, pb.ShowOfferRequest(url=url)).offer.offer
         relation_id = offer.connections[0].relation_id
         flip = iter(range(10**9))
 
         def access_write() -> None:
-            kind = b.gateway.Grant if next(flip) % 2 == 0 else b.gateway.Revoke
-            request_type = pb.GrantRequest if kind is b.gateway.Grant else pb.RevokeRequest
+            kind = b.gateway.users.Grant if next(flip) % 2 == 0 else b.gateway.users.Revoke
+            request_type = pb.GrantRequest if kind is b.gateway.users.Grant else pb.RevokeRequest
             b.call(kind, request_type(user="benchuser", level="read", targets=[url]))
 
         def relation_write() -> None:
             if next(flip) % 2 == 0:
                 b.call(
-                    b.gateway.SuspendRelation,
+                    b.gateway.cross_model.SuspendRelation,
                     pb.SuspendRelationRequest(model="offering", ids=[relation_id]),
                 )
             else:
                 b.call(
-                    b.gateway.ResumeRelation,
+                    b.gateway.cross_model.ResumeRelation,
                     pb.ResumeRelationRequest(model="offering", ids=[relation_id]),
                 )
 
@@ -442,19 +443,22 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
         )
 
         # P3: consume + relate, end to end
-        b.call(b.gateway.AddModel, pb.AddModelRequest(name="relating"))
+        b.call(b.gateway.models.AddModel, pb.AddModelRequest(name="relating"))
         deploy(b, "relating", "mediawiki", 1)
 
         relate_ms: list[float] = []
         for i in range(max(n // 10, 50) + warm // 10):
             start = time.perf_counter()
             b.call(
-                b.gateway.AddRelation,
+                b.gateway.models.AddRelation,
                 pb.AddRelationRequest(model="relating", a="mediawiki", b=url),
             )
             if i >= warm // 10:
                 relate_ms.append((time.perf_counter() - start) * 1000)
-            b.call(b.gateway.RemoveSaas, pb.RemoveSaasRequest(model="relating", name="mysql"))
+            b.call(
+                b.gateway.cross_model.RemoveSaas,
+                pb.RemoveSaasRequest(model="relating", name="mysql"),
+            )
         raw["consume_relate_ms"] = {
             "p50": statistics.median(relate_ms),
             "p99": percentile(relate_ms, 99),
@@ -467,9 +471,13 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
         )
 
         # P9 and P10: throughput
-        ping_qps, _ = throughput(lambda: b.gateway.Ping(pb.PingRequest(), timeout=10), 16, seconds)
+        ping_qps, _ = throughput(
+            lambda: b.gateway.session.Ping(pb.PingRequest(), timeout=10), 16, seconds
+        )
         read_qps, read_failed = throughput(
-            lambda: b.call(b.gateway.ShowOffer, pb.ShowOfferRequest(url=url)), 16, seconds
+            lambda: b.call(b.gateway.cross_model.ShowOffer, pb.ShowOfferRequest(url=url)),
+            16,
+            seconds,
         )
         raw["gateway_qps"] = {"ping": ping_qps, "show_offer": read_qps, "failed": read_failed}
         results.append(
@@ -506,13 +514,13 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
             name = f"big-{size}"
             big_model(b, name, size)
             settle(b)
-            b.call(b.gateway.GetStatus, pb.GetStatusRequest(model=name))  # warm
+            b.call(b.gateway.models.GetStatus, pb.GetStatusRequest(model=name))  # warm
             runs = []
             seen: list[tuple[int, int]] = []
             for _ in range(reps):
                 before = COUNTS.snapshot()
                 start = time.perf_counter()
-                b.call(b.gateway.GetStatus, pb.GetStatusRequest(model=name))
+                b.call(b.gateway.models.GetStatus, pb.GetStatusRequest(model=name))
                 runs.append((time.perf_counter() - start) * 1000)
                 after = COUNTS.snapshot()
                 seen.append((after[0] - before[0], after[1] - before[1]))
@@ -563,7 +571,7 @@ def run(quick: bool) -> tuple[list[Result], list[Note], dict[str, Any]]:
         ok = 0.0
         detail = ""
         with grpc.insecure_channel(b.address) as plain:
-            stub = gateway_pb2_grpc.GatewayServiceStub(plain)
+            stub = gateway_pb2_grpc.ModelServiceStub(plain)
             try:
                 merged = merge_status(
                     stub.StreamStatus(

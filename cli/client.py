@@ -63,14 +63,41 @@ def require_model(target: Target) -> str:
     return target.model
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayStubs:
+    """A controller's public services, over one channel to its gateway."""
+
+    session: gateway_pb2_grpc.SessionServiceStub
+    """Log in and out, who the caller is."""
+    users: gateway_pb2_grpc.UserServiceStub
+    """Users and their access."""
+    models: gateway_pb2_grpc.ModelServiceStub
+    """Models, applications, units, machines, relations, status."""
+    cross_model: gateway_pb2_grpc.CrossModelServiceStub
+    """Offers, consume and SAAS, suspend and resume, firewall rules."""
+    cross_controller: gateway_pb2_grpc.CrossControllerServiceStub
+    """What one controller asks another."""
+
+    @classmethod
+    def over(cls, channel: grpc.Channel) -> GatewayStubs:
+        """The stubs of every public service over `channel`."""
+        return cls(
+            session=gateway_pb2_grpc.SessionServiceStub(channel),
+            users=gateway_pb2_grpc.UserServiceStub(channel),
+            models=gateway_pb2_grpc.ModelServiceStub(channel),
+            cross_model=gateway_pb2_grpc.CrossModelServiceStub(channel),
+            cross_controller=gateway_pb2_grpc.CrossControllerServiceStub(channel),
+        )
+
+
 @contextmanager
-def gateway(controller: state.Controller) -> Iterator[gateway_pb2_grpc.GatewayServiceStub]:
+def gateway(controller: state.Controller) -> Iterator[GatewayStubs]:
     """Open a channel to a controller's gateway."""
     # a private subchannel pool: a command never inherits another channel's backoff to an
     # address that was down a moment ago (several commands may run in one process)
     options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
     with grpc.insecure_channel(controller.address, options=options) as channel:
-        yield gateway_pb2_grpc.GatewayServiceStub(channel)
+        yield GatewayStubs.over(channel)
 
 
 def credentials(controller: state.Controller) -> tuple[tuple[str, str | bytes], ...]:
@@ -118,8 +145,8 @@ def remote_offer(url: str, target: Target, model_ref: str) -> gateway_pb2.Remote
     owner, _, name = model_ref.rpartition("/")
     acct = state.account(target.controller.name)
     owner = owner or (acct.user if acct is not None else "")
-    with gateway(target.controller) as stub:
-        models = stub.ListModels(
+    with gateway(target.controller) as gw:
+        models = gw.models.ListModels(
             gateway_pb2.ListModelsRequest(page_size=1000),
             metadata=credentials(target.controller),
             timeout=TIMEOUT_S,
@@ -127,8 +154,8 @@ def remote_offer(url: str, target: Target, model_ref: str) -> gateway_pb2.Remote
     model = next((m for m in models if (m.owner, m.name) == (owner, name)), None)
     if model is None:
         raise click.ClickException(f'model "{owner}/{name}" not found')
-    with gateway(other) as stub:
-        details = stub.GetConsumeDetails(
+    with gateway(other) as gw:
+        details = gw.cross_model.GetConsumeDetails(
             gateway_pb2.GetConsumeDetailsRequest(url=url, source_model_uuid=model.uuid),
             metadata=credentials(other),
             timeout=TIMEOUT_S,

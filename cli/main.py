@@ -10,7 +10,7 @@ import grpc
 
 import runtime
 from cli import offers, relations, render, saas, state, users
-from cli.client import credentials, gateway, merge_status, require_model, resolve
+from cli.client import GatewayStubs, credentials, gateway, merge_status, require_model, resolve
 from cli.options import (
     FORMATS,
     confirm,
@@ -105,8 +105,8 @@ def bootstrap(name: str, port: int, data_dir: Path | None) -> None:
     directory = (data_dir or state.data_dir() / "controllers" / name).resolve()
     pid, address, password = runtime.start_background(name=name, data_dir=directory, port=port)
     controller = state.Controller(name=name, address=address, data_dir=str(directory), pid=pid)
-    with gateway(controller) as stub:
-        reply = stub.Login(pb.LoginRequest(user="admin", password=password), timeout=30)
+    with gateway(controller) as gw:
+        reply = gw.session.Login(pb.LoginRequest(user="admin", password=password), timeout=30)
     state.save_controller(
         state.Controller(
             name=name,
@@ -195,20 +195,22 @@ def switch(target: str) -> None:
     if not name or name not in known:
         raise click.ClickException(f'controller "{name or target}" not found')
     if model:
-        with gateway(known[name]) as stub:
-            who = stub.WhoAmI(pb.WhoAmIRequest(), metadata=credentials(known[name]), timeout=30)
-            model = _find_model(stub, known[name], model, who.user)
+        with gateway(known[name]) as gw:
+            who = gw.session.WhoAmI(
+                pb.WhoAmIRequest(), metadata=credentials(known[name]), timeout=30
+            )
+            model = _find_model(gw, known[name], model, who.user)
         state.set_current_model(name, model)
     state.set_current_controller(name)
     click.echo(f"{old} -> {name}:{state.current_model(name)}", err=True)
 
 
-def _find_model(stub: Any, controller: state.Controller, ref: str, user: str) -> str:
+def _find_model(gw: GatewayStubs, controller: state.Controller, ref: str, user: str) -> str:
     owner, _, name = ref.rpartition("/")
     owner = owner or user
     token = ""
     for _ in range(10_000):
-        reply = stub.ListModels(
+        reply = gw.models.ListModels(
             pb.ListModelsRequest(page_size=1000, page_token=token),
             metadata=credentials(controller),
             timeout=30,
@@ -247,8 +249,8 @@ def login(address: str | None, user: str | None, controller: str | None) -> None
         acct = state.account(endpoint.name)
         name = user or (acct.user if acct else "") or "admin"
     password = read_password(f"please enter password for {name} on {endpoint.name or address}")
-    with gateway(endpoint) as stub:
-        reply = stub.Login(pb.LoginRequest(user=name, password=password), timeout=30)
+    with gateway(endpoint) as gw:
+        reply = gw.session.Login(pb.LoginRequest(user=name, password=password), timeout=30)
     local_name = endpoint.name or reply.controller
     if address:
         state.save_controller(
@@ -267,8 +269,8 @@ def logout(controller: str | None) -> None:
     acct = state.account(target.controller.name)
     if acct is None or not acct.token:
         raise click.ClickException(f'not logged in to controller "{target.controller.name}"')
-    with gateway(target.controller) as stub:
-        stub.Logout(pb.LogoutRequest(), metadata=credentials(target.controller), timeout=30)
+    with gateway(target.controller) as gw:
+        gw.session.Logout(pb.LogoutRequest(), metadata=credentials(target.controller), timeout=30)
     state.save_account(target.controller.name, state.Account(user=acct.user, token=""))
     click.echo(f'Logged out of controller "{target.controller.name}"', err=True)
 
@@ -278,8 +280,10 @@ def logout(controller: str | None) -> None:
 def whoami(fmt: str) -> None:
     """Show the current controller, model and user."""
     target = resolve(None, None)
-    with gateway(target.controller) as stub:
-        who = stub.WhoAmI(pb.WhoAmIRequest(), metadata=credentials(target.controller), timeout=30)
+    with gateway(target.controller) as gw:
+        who = gw.session.WhoAmI(
+            pb.WhoAmIRequest(), metadata=credentials(target.controller), timeout=30
+        )
     data = {"controller": target.controller.name, "model": target.model, "user": who.user}
     if fmt == "json":
         click.echo(render.to_json(data))
@@ -299,8 +303,8 @@ def whoami(fmt: str) -> None:
 def add_model(name: str, controller: str | None) -> None:
     """Add a model owned by you and make it current."""
     target = resolve(None, controller)
-    with gateway(target.controller) as stub:
-        reply = stub.AddModel(
+    with gateway(target.controller) as gw:
+        reply = gw.models.AddModel(
             pb.AddModelRequest(name=name), metadata=credentials(target.controller), timeout=30
         )
     state.set_current_model(target.controller.name, f"{reply.model.owner}/{reply.model.name}")
@@ -315,9 +319,9 @@ def models(controller: str | None, fmt: str) -> None:
     target = resolve(None, controller)
     found: list[Any] = []
     token = ""
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         for _ in range(10_000):
-            reply = stub.ListModels(
+            reply = gw.models.ListModels(
                 pb.ListModelsRequest(page_size=1000, page_token=token),
                 metadata=credentials(target.controller),
                 timeout=30,
@@ -370,8 +374,8 @@ def destroy_model(name: str, yes: bool, controller: str | None) -> None:
     target = resolve(name, controller)
     model = require_model(target)
     confirm(f'This will destroy model "{model}" and everything in it. Continue?', yes)
-    with gateway(target.controller) as stub:
-        stub.DestroyModel(
+    with gateway(target.controller) as gw:
+        gw.models.DestroyModel(
             pb.DestroyModelRequest(model=model),
             metadata=credentials(target.controller),
             timeout=30,
@@ -393,15 +397,15 @@ def model_config(settings: tuple[str, ...], model: str | None, fmt: str) -> None
     assignments = [s for s in settings if "=" in s]
     if assignments and len(assignments) != len(settings):
         raise click.ClickException("cannot set and retrieve model values simultaneously")
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         meta = credentials(target.controller)
         if assignments:
             values = dict(s.split("=", 1) for s in assignments)
-            stub.SetModelConfig(
+            gw.models.SetModelConfig(
                 pb.SetModelConfigRequest(model=ref, config=values), metadata=meta, timeout=30
             )
             return
-        reply = stub.GetModelConfig(
+        reply = gw.models.GetModelConfig(
             pb.GetModelConfigRequest(model=ref, keys=list(settings)), metadata=meta, timeout=30
         )
     config = dict(sorted(reply.config.items()))
@@ -457,8 +461,8 @@ def deploy(
     metadata = _charm_metadata(charm)
     if num_units is not None and num_units < 0:
         raise click.ClickException(f"--num-units must be a positive number, got {num_units}")
-    with gateway(target.controller) as stub:
-        reply = stub.Deploy(
+    with gateway(target.controller) as gw:
+        reply = gw.models.Deploy(
             pb.DeployRequest(
                 model=ref,
                 metadata_yaml=metadata,
@@ -487,8 +491,8 @@ def add_unit(application: str, num_units: int, to: str | None, model: str | None
     ref = require_model(target)
     if num_units < 1:
         raise click.ClickException(f"--num-units must be a positive number, got {num_units}")
-    with gateway(target.controller) as stub:
-        reply = stub.AddUnit(
+    with gateway(target.controller) as gw:
+        reply = gw.models.AddUnit(
             pb.AddUnitRequest(
                 model=ref, application=application, num_units=num_units, to=_placements(to)
             ),
@@ -506,8 +510,8 @@ def remove_unit(units: tuple[str, ...], model: str | None) -> None:
     """Remove units."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.RemoveUnit(
+    with gateway(target.controller) as gw:
+        gw.models.RemoveUnit(
             pb.RemoveUnitRequest(model=ref, units=list(units)),
             metadata=credentials(target.controller),
             timeout=60,
@@ -524,8 +528,8 @@ def remove_application(application: str, force: bool, model: str | None) -> None
     """Remove an application and its units."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        reply = stub.RemoveApplication(
+    with gateway(target.controller) as gw:
+        reply = gw.models.RemoveApplication(
             pb.RemoveApplicationRequest(model=ref, application=application, force=force),
             metadata=credentials(target.controller),
             timeout=60,
@@ -544,8 +548,8 @@ def add_machine(count: int, model: str | None) -> None:
     ref = require_model(target)
     if count < 1:
         raise click.ClickException(f"-n must be a positive number, got {count}")
-    with gateway(target.controller) as stub:
-        reply = stub.AddMachine(
+    with gateway(target.controller) as gw:
+        reply = gw.models.AddMachine(
             pb.AddMachineRequest(model=ref, count=count),
             metadata=credentials(target.controller),
             timeout=60,
@@ -562,8 +566,8 @@ def remove_machine(machines: tuple[str, ...], force: bool, model: str | None) ->
     """Remove machines."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.RemoveMachine(
+    with gateway(target.controller) as gw:
+        gw.models.RemoveMachine(
             pb.RemoveMachineRequest(model=ref, machines=list(machines), force=force),
             metadata=credentials(target.controller),
             timeout=60,
@@ -584,9 +588,9 @@ def status(patterns: tuple[str, ...], model: str | None, fmt: str, relations: bo
     """Show the status of a model, or of some applications and units: [APP|UNIT ...]."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         reply = merge_status(
-            stub.StreamStatus(
+            gw.models.StreamStatus(
                 pb.StreamStatusRequest(model=ref, patterns=patterns),
                 metadata=credentials(target.controller),
                 timeout=300,

@@ -67,8 +67,8 @@ def offer(args: tuple[str, ...], model: str | None) -> None:
     model_part, app, endpoints = parse_offer_arg(args[0])
     target = resolve(model_part or model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        reply = stub.Offer(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.Offer(
             pb.OfferRequest(
                 model=ref,
                 application=app,
@@ -98,8 +98,8 @@ def offers(name: str, application: str, interface: str, model: str | None, fmt: 
     """List the model's offers you administer, with their connections and relation ids."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        reply = stub.ListOffers(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.ListOffers(
             pb.ListOffersRequest(
                 model=ref, name=name, application=application, interface=interface
             ),
@@ -208,8 +208,8 @@ def show_offer(url: str, model: str | None, fmt: str) -> None:
     if not url:
         raise click.ClickException("must specify endpoint URL")
     target = resolve(model, None)
-    with gateway(target.controller) as stub:
-        reply = stub.ShowOffer(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.ShowOffer(
             pb.ShowOfferRequest(url=url, model=target.model),
             metadata=credentials(target.controller),
             timeout=30,
@@ -275,8 +275,8 @@ def find_offers(
     if named and not controller and "/" not in named and "." not in named:
         controller = named
     target = resolve(None, controller)
-    with gateway(target.controller) as stub:
-        reply = stub.FindOffers(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.FindOffers(
             pb.FindOffersRequest(
                 url=url or url_option, offer=offer_name, interface=interface, endpoint=endpoint
             ),
@@ -327,8 +327,8 @@ def remove_offer(urls: tuple[str, ...], force: bool, yes: bool, model: str | Non
             click.echo(err=True)  # a terminal echoed the answer's newline; a pipe did not
         if answer not in ("y", "yes"):
             raise click.ClickException("offer removal: aborted")
-    with gateway(target.controller) as stub:
-        stub.RemoveOffer(
+    with gateway(target.controller) as gw:
+        gw.cross_model.RemoveOffer(
             pb.RemoveOfferRequest(urls=list(urls), model=target.model, force=force),
             metadata=credentials(target.controller),
             timeout=60,

@@ -55,9 +55,9 @@ def add_relation(ends: tuple[str, ...], via: str, dry_run: bool, model: str | No
         (r for r in (remote_offer(e, target, ref) for e in ends if "." in e) if r is not None),
         None,
     )
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         try:
-            reply = stub.AddRelation(
+            reply = gw.models.AddRelation(
                 pb.AddRelationRequest(
                     model=ref, a=ends[0], b=ends[1], dry_run=dry_run, via=cidrs, remote=remote
                 ),
@@ -95,8 +95,8 @@ def remove_relation(ends: tuple[str, ...], force: bool, no_wait: bool, model: st
         raise click.ClickException("a relation must involve two applications")
     target = resolve(model, None)
     request.model = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.RemoveRelation(request, metadata=credentials(target.controller), timeout=60)
+    with gateway(target.controller) as gw:
+        gw.models.RemoveRelation(request, metadata=credentials(target.controller), timeout=60)
 
 
 @click.command("suspend-relation")
@@ -116,8 +116,8 @@ def suspend_relation(args: tuple[str, ...], message_option: str | None, model: s
         )
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.SuspendRelation(
+    with gateway(target.controller) as gw:
+        gw.cross_model.SuspendRelation(
             pb.SuspendRelationRequest(model=ref, ids=ids, message=message or message_option or ""),
             metadata=credentials(target.controller),
             timeout=60,
@@ -132,8 +132,8 @@ def resume_relation(args: tuple[str, ...], model: str | None) -> None:
     ids = parse_relation_ids(args)
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.ResumeRelation(
+    with gateway(target.controller) as gw:
+        gw.cross_model.ResumeRelation(
             pb.ResumeRelationRequest(model=ref, ids=ids),
             metadata=credentials(target.controller),
             timeout=60,

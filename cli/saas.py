@@ -36,8 +36,8 @@ def consume(args: tuple[str, ...], model: str | None) -> None:
     target = resolve(model, None)
     ref = require_model(target)
     remote = remote_offer(url, target, ref)
-    with gateway(target.controller) as stub:
-        reply = stub.Consume(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.Consume(
             pb.ConsumeRequest(model=ref, url=url, alias=alias, remote=remote),
             metadata=credentials(target.controller),
             timeout=60,
@@ -62,11 +62,11 @@ def remove_saas(names: tuple[str, ...], force: bool, no_wait: bool, model: str |
     target = resolve(model, None)
     ref = require_model(target)
     failed = False
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         meta = credentials(target.controller)
         for name in names:
             try:
-                stub.RemoveSaas(
+                gw.cross_model.RemoveSaas(
                     pb.RemoveSaasRequest(model=ref, name=name, force=force),
                     metadata=meta,
                     timeout=60,
@@ -106,8 +106,8 @@ def set_firewall_rule(
         raise _unrecognized(args[1:])
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        stub.SetFirewallRule(
+    with gateway(target.controller) as gw:
+        gw.cross_model.SetFirewallRule(
             pb.SetFirewallRuleRequest(model=ref, service=args[0], allowlist=cidrs),
             metadata=credentials(target.controller),
             timeout=30,
@@ -121,8 +121,8 @@ def list_firewall_rules(model: str | None, fmt: str) -> None:
     """List the model's firewall rules: the subnets allowed to reach each well-known service."""
     target = resolve(model, None)
     ref = require_model(target)
-    with gateway(target.controller) as stub:
-        reply = stub.ListFirewallRules(
+    with gateway(target.controller) as gw:
+        reply = gw.cross_model.ListFirewallRules(
             pb.ListFirewallRulesRequest(model=ref),
             metadata=credentials(target.controller),
             timeout=30,

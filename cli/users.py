@@ -59,8 +59,8 @@ def _new_password(prompt: str) -> str:
 def add_user(name: str, display_name: str, controller: str | None) -> None:
     """Add a user and print the command that registers them."""
     target = resolve(None, controller)
-    with gateway(target.controller) as stub:
-        reply = stub.AddUser(
+    with gateway(target.controller) as gw:
+        reply = gw.users.AddUser(
             pb.AddUserRequest(name=name, display_name=display_name),
             metadata=credentials(target.controller),
             timeout=30,
@@ -95,8 +95,8 @@ def register(registration: str, controller: str | None) -> None:
             "choose another name with -c"
         )
     password = _new_password(f"Enter a new password for {data['user']}")
-    with gateway(state.Controller(name=name, address=address)) as stub:
-        reply = stub.Register(
+    with gateway(state.Controller(name=name, address=address)) as gw:
+        reply = gw.users.Register(
             pb.RegisterRequest(
                 user=str(data["user"]), secret=str(data["secret"]), password=password
             ),
@@ -114,8 +114,8 @@ def change_user_password(user: str, controller: str | None) -> None:
     """Change your password, or another user's as a superuser."""
     target = resolve(None, controller)
     password = _new_password("new password")
-    with gateway(target.controller) as stub:
-        stub.ChangeUserPassword(
+    with gateway(target.controller) as gw:
+        gw.users.ChangeUserPassword(
             pb.ChangeUserPasswordRequest(user=user, password=password),
             metadata=credentials(target.controller),
             timeout=30,
@@ -130,8 +130,8 @@ def change_user_password(user: str, controller: str | None) -> None:
 
 def _set_enabled(user: str, controller: str | None, enabled: bool) -> None:
     target = resolve(None, controller)
-    with gateway(target.controller) as stub:
-        stub.SetUserEnabled(
+    with gateway(target.controller) as gw:
+        gw.users.SetUserEnabled(
             pb.SetUserEnabledRequest(user=user, enabled=enabled),
             metadata=credentials(target.controller),
             timeout=30,
@@ -163,10 +163,10 @@ def users(include_disabled: bool, controller: str | None, fmt: str) -> None:
     """List the controller's users."""
     target = resolve(None, controller)
     found: list[Any] = []
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         token = ""
         for _ in range(10_000):
-            reply = stub.ListUsers(
+            reply = gw.users.ListUsers(
                 pb.ListUsersRequest(
                     include_disabled=include_disabled, page_size=1000, page_token=token
                 ),
@@ -221,14 +221,14 @@ def _change_access(
 ) -> None:
     target = resolve(model, None)
     refs = list(targets)
-    with gateway(target.controller) as stub:
+    with gateway(target.controller) as gw:
         meta = credentials(target.controller)
         if grant:
-            stub.Grant(
+            gw.users.Grant(
                 pb.GrantRequest(user=user, level=level, targets=refs), metadata=meta, timeout=30
             )
         else:
-            stub.Revoke(
+            gw.users.Revoke(
                 pb.RevokeRequest(user=user, level=level, targets=refs), metadata=meta, timeout=30
             )
 
@@ -260,8 +260,8 @@ def revoke(user: str, level: str, targets: tuple[str, ...], controller: str | No
 def audit(target: str, controller: str | None, fmt: str) -> None:
     """Show the audit log of access changes (all of it for a superuser)."""
     where = resolve(None, controller)
-    with gateway(where.controller) as stub:
-        reply = stub.ListAudit(
+    with gateway(where.controller) as gw:
+        reply = gw.users.ListAudit(
             pb.ListAuditRequest(target=target, page_size=1000),
             metadata=credentials(where.controller),
             timeout=30,

@@ -653,7 +653,7 @@ class CrossModel:
         )
 
         def register(
-            stub: gateway_pb2_grpc.GatewayServiceStub, credential: str
+            stub: gateway_pb2_grpc.CrossControllerServiceStub, credential: str
         ) -> gateway_pb.RegisterRemoteRelationResponse:
             request.consume_token = credential
             return stub.RegisterRemoteRelation(request, timeout=CALL_TIMEOUT_S)

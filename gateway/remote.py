@@ -72,19 +72,19 @@ class PeerControllers:
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
 
-    def stub(self, address: str) -> gateway_pb2_grpc.GatewayServiceStub:
-        """A stub for the gateway at `address`."""
+    def stub(self, address: str) -> gateway_pb2_grpc.CrossControllerServiceStub:
+        """A stub for what the gateway at `address` answers other controllers."""
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
                 channel = grpc.insecure_channel(address, options=PEER_CHANNEL_OPTIONS)
                 self._channels[address] = channel
-        return gateway_pb2_grpc.GatewayServiceStub(channel)
+        return gateway_pb2_grpc.CrossControllerServiceStub(channel)
 
     def call(
         self,
         address: str,
-        fn: Callable[[gateway_pb2_grpc.GatewayServiceStub, str], T],
+        fn: Callable[[gateway_pb2_grpc.CrossControllerServiceStub, str], T],
         credential: str,
         *,
         renewed: Callable[[str], None] | None = None,

@@ -1,12 +1,15 @@
-"""The gateway servicer: authenticate, authorise, call the owning service, compose status."""
+"""The gateway's public services: each servicer authenticates, calls one use case, converts."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
+from types import SimpleNamespace
 from typing import Final, TypeVar
 
 import grpc
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import MethodDescriptor
 from typing_extensions import override
 
 from cmr.access.v1 import access_pb2
@@ -38,16 +41,33 @@ from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import Bound, Built, binding
 
-SERVICE_NAME: Final = "cmr.gateway.v1.GatewayService"
+SERVICES: Final = tuple(
+    pb.DESCRIPTOR.services_by_name[name].full_name
+    for name in (
+        "SessionService",
+        "UserService",
+        "ModelService",
+        "CrossModelService",
+        "CrossControllerService",
+    )
+)
+"""The public services, in this order; each has one servicer class below."""
+DEPRECATED_SERVICE: Final = pb.DESCRIPTOR.services_by_name["GatewayService"].full_name
+"""Every method of `SERVICES` in one service, as the first clients knew it: served still."""
+SERVICE_NAMES: Final = (*SERVICES, DEPRECATED_SERVICE)
+"""Every service the gateway's port answers, as health and reflection list them."""
+SERVICE_NAME: Final = SERVICE_NAMES[0]
+"""The first of them."""
 
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+S = TypeVar("S", bound="_Servicer")
 
 
 def nudges(
-    method: Callable[[Gateway, Req, grpc.ServicerContext], Resp],
-) -> Callable[[Gateway, Req, grpc.ServicerContext], Resp]:
+    method: Callable[[S, Req, grpc.ServicerContext], Resp],
+) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
     """Wrap a command that may change cross-controller halves; then nudge their peers.
 
     Each half it changed or removed has its peer controller told to look again (see
@@ -55,15 +75,18 @@ def nudges(
     """
 
     @functools.wraps(method)
-    def wrapper(self: Gateway, request: Req, context: grpc.ServicerContext) -> Resp:
+    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
         with self.reconciler.nudging(Deadline.of(context)):
             return method(self, request, context)
 
     return wrapper
 
 
-class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
-    """The one public API of a controller."""
+class Gateway:
+    """A controller's gateway: ports, sessions and use cases, built once.
+
+    The servicers of its public services (`add_services`) share them.
+    """
 
     def __init__(self, peers: Peers, advertise: str = "") -> None:
         self._peers = peers
@@ -84,16 +107,32 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         self._access = Access(self.ports, self._resolve)
         self._relations = Relations(self.ports, self._resolve, self._offers, self._cmr)
 
+
+class _Servicer:
+    """What every servicer of the gateway calls: the shared parts of one `Gateway`.
+
+    The servicers are the gateway's own edge, in its module, so they take its parts directly.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.ports = gateway.ports
+        self.reconciler = gateway.reconciler
+        self._auth = gateway._auth
+        self._resolve = gateway._resolve
+        self._cmr = gateway._cmr
+
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(Deadline.of(context))
+
+
+class SessionServicer(_Servicer, gateway_pb2_grpc.SessionServiceServicer):
+    """Sessions: log in and out, who the caller is."""
 
     @override
     @codes.unary
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
         """Answer at once, with no authentication: the benchmarks' baseline."""
         return pb.PingResponse()
-
-    # -- sessions --------------------------------------------------------------------------
 
     @override
     @codes.unary
@@ -137,202 +176,13 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
             controller_uuid=identity.uuid,
         )
 
-    # -- models ----------------------------------------------------------------------------
 
-    @override
-    @codes.unary
-    def AddModel(
-        self, request: pb.AddModelRequest, context: grpc.ServicerContext
-    ) -> pb.AddModelResponse:
-        caller = self._auth.caller(context)
-        return pb.AddModelResponse(
-            model=self._models.add(caller, request.name, Deadline.of(context))
-        )
+class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
+    """Users and their access levels."""
 
-    @override
-    @codes.unary
-    def ListModels(
-        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
-    ) -> pb.ListModelsResponse:
-        caller = self._auth.caller(context)
-        models, token = self._models.visible(
-            caller, request.page_size, request.page_token, Deadline.of(context)
-        )
-        return pb.ListModelsResponse(models=models, next_page_token=token)
-
-    @override
-    @codes.unary
-    @nudges
-    def DestroyModel(
-        self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
-    ) -> pb.DestroyModelResponse:
-        caller = self._auth.caller(context)
-        self._models.destroy(caller, request.model, Deadline.of(context))
-        return pb.DestroyModelResponse()
-
-    @override
-    @codes.unary
-    def GetModelConfig(
-        self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
-    ) -> pb.GetModelConfigResponse:
-        caller = self._auth.caller(context)
-        config = self._models.config(caller, request.model, request.keys, Deadline.of(context))
-        return pb.GetModelConfigResponse(config=config)
-
-    @override
-    @codes.unary
-    def SetModelConfig(
-        self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
-    ) -> pb.SetModelConfigResponse:
-        caller = self._auth.caller(context)
-        config = self._models.set_config(
-            caller, request.model, request.config, Deadline.of(context)
-        )
-        return pb.SetModelConfigResponse(config=config)
-
-    # -- applications, units, machines -----------------------------------------------------
-
-    @override
-    @codes.unary
-    def Deploy(
-        self, request: pb.DeployRequest, context: grpc.ServicerContext
-    ) -> pb.DeployResponse:
-        caller = self._auth.caller(context)
-        reply = self._applications.deploy(
-            caller,
-            request.model,
-            request.metadata_yaml,
-            request.application,
-            request.num_units,
-            request.to,
-            Deadline.of(context),
-        )
-        return pb.DeployResponse(application=reply.application, units=reply.units)
-
-    @override
-    @codes.unary
-    def AddUnit(
-        self, request: pb.AddUnitRequest, context: grpc.ServicerContext
-    ) -> pb.AddUnitResponse:
-        caller = self._auth.caller(context)
-        units = self._applications.add_unit(
-            caller,
-            request.model,
-            request.application,
-            request.num_units,
-            request.to,
-            Deadline.of(context),
-        )
-        return pb.AddUnitResponse(units=units)
-
-    @override
-    @codes.unary
-    def RemoveUnit(
-        self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveUnitResponse:
-        caller = self._auth.caller(context)
-        self._applications.remove_unit(caller, request.model, request.units, Deadline.of(context))
-        return pb.RemoveUnitResponse()
-
-    @override
-    @codes.unary
-    @nudges
-    def RemoveApplication(
-        self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveApplicationResponse:
-        caller = self._auth.caller(context)
-        removed = self._applications.remove(
-            caller, request.model, request.application, request.force, Deadline.of(context)
-        )
-        return pb.RemoveApplicationResponse(removed_units=removed)
-
-    @override
-    @codes.unary
-    def AddMachine(
-        self, request: pb.AddMachineRequest, context: grpc.ServicerContext
-    ) -> pb.AddMachineResponse:
-        caller = self._auth.caller(context)
-        machines = self._applications.add_machine(
-            caller, request.model, request.count, Deadline.of(context)
-        )
-        return pb.AddMachineResponse(machines=machines)
-
-    @override
-    @codes.unary
-    def RemoveMachine(
-        self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveMachineResponse:
-        caller = self._auth.caller(context)
-        self._applications.remove_machine(
-            caller, request.model, request.machines, request.force, Deadline.of(context)
-        )
-        return pb.RemoveMachineResponse()
-
-    # -- status ----------------------------------------------------------------------------
-
-    @override
-    @codes.unary
-    def GetStatus(
-        self, request: pb.GetStatusRequest, context: grpc.ServicerContext
-    ) -> pb.GetStatusResponse:
-        caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        deadline = Deadline.of(context).timeout()
-        placement_call = self._peers.placement.GetModelStatus.future(
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
-            timeout=deadline,
-        )
-        offers_call = self._peers.offers.ListOffers.future(
-            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
-        )
-        relations_call = self._peers.relations.ListRelations.future(
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        saas_call = self._peers.offers.ListSaas.future(
-            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        placement = self._peers.call("placement", placement_call.result, changes=False)
-        offers = self._peers.call("offers", offers_call.result, changes=False)
-        relations = self._peers.call("relations", relations_call.result, changes=False)
-        saas = self._peers.call("offers", saas_call.result, changes=False).saas
-        composed = status_view.compose(
-            placement,
-            offers.offers,
-            relations.relations,
-            controller=self._controller(context).name,
-            saas=saas,
-            saas_status={s.name: self._saas_status(s, context) for s in saas},
-        )
-        return status_view.filtered(composed, request.patterns)
-
-    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
-        """A SAAS mirrors the offered application's status once it is known."""
-        if saas.status != "unknown" or saas.source_controller:
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        try:
-            offer = self.ports.offers.get_offer(
-                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
-            ).offer
-        except (errors.CmrError, grpc.RpcError):
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
-        if app is None or not app.status or app.status == "unknown":
-            return pb.StatusValue(current="unknown")
-        return pb.StatusValue(current=app.status)
-
-    @override
-    @codes.streaming
-    def StreamStatus(
-        self, request: pb.StreamStatusRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.StreamStatusResponse]:
-        """GetStatus in parts that fit any client's default message limit."""
-        whole = self.GetStatus(
-            pb.GetStatusRequest(model=request.model, patterns=request.patterns), context
-        )
-        for part in status_view.split(whole):
-            yield pb.StreamStatusResponse(part=part)
-
-    # -- users and access ------------------------------------------------------------------
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._access = gateway._access
 
     @override
     @codes.unary
@@ -451,7 +301,249 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.ListAuditResponse(entries=reply.entries, next_page_token=reply.next_page_token)
 
-    # -- offers ----------------------------------------------------------------------------
+
+class ModelServicer(_Servicer, gateway_pb2_grpc.ModelServiceServicer):
+    """What is in a model: applications, units, machines, relations, status."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._peers = gateway._peers
+        self._models = gateway._models
+        self._applications = gateway._applications
+        self._relations = gateway._relations
+
+    @override
+    @codes.unary
+    def AddModel(
+        self, request: pb.AddModelRequest, context: grpc.ServicerContext
+    ) -> pb.AddModelResponse:
+        caller = self._auth.caller(context)
+        return pb.AddModelResponse(
+            model=self._models.add(caller, request.name, Deadline.of(context))
+        )
+
+    @override
+    @codes.unary
+    def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
+    ) -> pb.ListModelsResponse:
+        caller = self._auth.caller(context)
+        models, token = self._models.visible(
+            caller, request.page_size, request.page_token, Deadline.of(context)
+        )
+        return pb.ListModelsResponse(models=models, next_page_token=token)
+
+    @override
+    @codes.unary
+    @nudges
+    def DestroyModel(
+        self, request: pb.DestroyModelRequest, context: grpc.ServicerContext
+    ) -> pb.DestroyModelResponse:
+        caller = self._auth.caller(context)
+        self._models.destroy(caller, request.model, Deadline.of(context))
+        return pb.DestroyModelResponse()
+
+    @override
+    @codes.unary
+    def GetModelConfig(
+        self, request: pb.GetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelConfigResponse:
+        caller = self._auth.caller(context)
+        config = self._models.config(caller, request.model, request.keys, Deadline.of(context))
+        return pb.GetModelConfigResponse(config=config)
+
+    @override
+    @codes.unary
+    def SetModelConfig(
+        self, request: pb.SetModelConfigRequest, context: grpc.ServicerContext
+    ) -> pb.SetModelConfigResponse:
+        caller = self._auth.caller(context)
+        config = self._models.set_config(
+            caller, request.model, request.config, Deadline.of(context)
+        )
+        return pb.SetModelConfigResponse(config=config)
+
+    @override
+    @codes.unary
+    def Deploy(
+        self, request: pb.DeployRequest, context: grpc.ServicerContext
+    ) -> pb.DeployResponse:
+        caller = self._auth.caller(context)
+        reply = self._applications.deploy(
+            caller,
+            request.model,
+            request.metadata_yaml,
+            request.application,
+            request.num_units,
+            request.to,
+            Deadline.of(context),
+        )
+        return pb.DeployResponse(application=reply.application, units=reply.units)
+
+    @override
+    @codes.unary
+    def AddUnit(
+        self, request: pb.AddUnitRequest, context: grpc.ServicerContext
+    ) -> pb.AddUnitResponse:
+        caller = self._auth.caller(context)
+        units = self._applications.add_unit(
+            caller,
+            request.model,
+            request.application,
+            request.num_units,
+            request.to,
+            Deadline.of(context),
+        )
+        return pb.AddUnitResponse(units=units)
+
+    @override
+    @codes.unary
+    def RemoveUnit(
+        self, request: pb.RemoveUnitRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveUnitResponse:
+        caller = self._auth.caller(context)
+        self._applications.remove_unit(caller, request.model, request.units, Deadline.of(context))
+        return pb.RemoveUnitResponse()
+
+    @override
+    @codes.unary
+    @nudges
+    def RemoveApplication(
+        self, request: pb.RemoveApplicationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveApplicationResponse:
+        caller = self._auth.caller(context)
+        removed = self._applications.remove(
+            caller, request.model, request.application, request.force, Deadline.of(context)
+        )
+        return pb.RemoveApplicationResponse(removed_units=removed)
+
+    @override
+    @codes.unary
+    def AddMachine(
+        self, request: pb.AddMachineRequest, context: grpc.ServicerContext
+    ) -> pb.AddMachineResponse:
+        caller = self._auth.caller(context)
+        machines = self._applications.add_machine(
+            caller, request.model, request.count, Deadline.of(context)
+        )
+        return pb.AddMachineResponse(machines=machines)
+
+    @override
+    @codes.unary
+    def RemoveMachine(
+        self, request: pb.RemoveMachineRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveMachineResponse:
+        caller = self._auth.caller(context)
+        self._applications.remove_machine(
+            caller, request.model, request.machines, request.force, Deadline.of(context)
+        )
+        return pb.RemoveMachineResponse()
+
+    @override
+    @codes.unary
+    def AddRelation(
+        self, request: pb.AddRelationRequest, context: grpc.ServicerContext
+    ) -> pb.AddRelationResponse:
+        caller = self._auth.caller(context)
+        return self._relations.add(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.via,
+            Deadline.of(context),
+            dry_run=request.dry_run,
+            remote=request.remote if request.HasField("remote") else None,
+        )
+
+    @override
+    @codes.unary
+    @nudges
+    def RemoveRelation(
+        self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
+    ) -> pb.RemoveRelationResponse:
+        caller = self._auth.caller(context)
+        relation = self._relations.remove(
+            caller,
+            request.model,
+            request.a,
+            request.b,
+            request.id,
+            request.by_id,
+            Deadline.of(context),
+        )
+        return pb.RemoveRelationResponse(relation=relation)
+
+    @override
+    @codes.unary
+    def GetStatus(
+        self, request: pb.GetStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetStatusResponse:
+        caller = self._auth.caller(context)
+        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
+        deadline = Deadline.of(context).timeout()
+        placement_call = self._peers.placement.GetModelStatus.future(
+            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
+            timeout=deadline,
+        )
+        offers_call = self._peers.offers.ListOffers.future(
+            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
+        )
+        relations_call = self._peers.relations.ListRelations.future(
+            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
+        )
+        saas_call = self._peers.offers.ListSaas.future(
+            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
+        )
+        placement = self._peers.call("placement", placement_call.result, changes=False)
+        offers = self._peers.call("offers", offers_call.result, changes=False)
+        relations = self._peers.call("relations", relations_call.result, changes=False)
+        saas = self._peers.call("offers", saas_call.result, changes=False).saas
+        composed = status_view.compose(
+            placement,
+            offers.offers,
+            relations.relations,
+            controller=self._controller(context).name,
+            saas=saas,
+            saas_status={s.name: self._saas_status(s, context) for s in saas},
+        )
+        return status_view.filtered(composed, request.patterns)
+
+    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
+        """A SAAS mirrors the offered application's status once it is known."""
+        if saas.status != "unknown" or saas.source_controller:
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        try:
+            offer = self.ports.offers.get_offer(
+                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
+            ).offer
+        except (errors.CmrError, grpc.RpcError):
+            return pb.StatusValue(current=saas.status, message=saas.status_message)
+        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
+        if app is None or not app.status or app.status == "unknown":
+            return pb.StatusValue(current="unknown")
+        return pb.StatusValue(current=app.status)
+
+    @override
+    @codes.streaming
+    def StreamStatus(
+        self, request: pb.StreamStatusRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamStatusResponse]:
+        """GetStatus in parts that fit any client's default message limit."""
+        whole = self.GetStatus(
+            pb.GetStatusRequest(model=request.model, patterns=request.patterns), context
+        )
+        for part in status_view.split(whole):
+            yield pb.StreamStatusResponse(part=part)
+
+
+class CrossModelServicer(_Servicer, gateway_pb2_grpc.CrossModelServiceServicer):
+    """Offers, consuming them, suspending and resuming their relations, firewall rules."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(gateway)
+        self._offers = gateway._offers
+        self._relations = gateway._relations
 
     @override
     @codes.unary
@@ -519,68 +611,34 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.RemoveOfferResponse(removed_relations=removed)
 
-    # -- relations -------------------------------------------------------------------------
-
     @override
     @codes.unary
-    def AddRelation(
-        self, request: pb.AddRelationRequest, context: grpc.ServicerContext
-    ) -> pb.AddRelationResponse:
+    def GetConsumeDetails(
+        self, request: pb.GetConsumeDetailsRequest, context: grpc.ServicerContext
+    ) -> pb.GetConsumeDetailsResponse:
+        """For a client consuming from another controller: the offer and a consume token."""
         caller = self._auth.caller(context)
-        return self._relations.add(
-            caller,
-            request.model,
-            request.a,
-            request.b,
-            request.via,
-            Deadline.of(context),
-            dry_run=request.dry_run,
-            remote=request.remote if request.HasField("remote") else None,
+        if not request.source_model_uuid:
+            raise errors.Invalid("the consuming model's UUID is required")
+        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
+        offer = self._resolve.offer(
+            caller, url, "consume", Deadline.of(context)
+        ).offer  # no connections
+        token = self._cmr.issue_token(
+            user=caller.user,
+            offer_model_uuid=offer.model_uuid,
+            offer_uuid=offer.uuid,
+            source_model_uuid=request.source_model_uuid,
+            kind="consume",
+            deadline=Deadline.of(context),
         )
-
-    @override
-    @codes.unary
-    @nudges
-    def RemoveRelation(
-        self, request: pb.RemoveRelationRequest, context: grpc.ServicerContext
-    ) -> pb.RemoveRelationResponse:
-        caller = self._auth.caller(context)
-        relation = self._relations.remove(
-            caller,
-            request.model,
-            request.a,
-            request.b,
-            request.id,
-            request.by_id,
-            Deadline.of(context),
+        identity = self._controller(context)
+        return pb.GetConsumeDetailsResponse(
+            offer=offer,
+            consume_token=token,
+            controller_uuid=identity.uuid,
+            controller_name=identity.name,
         )
-        return pb.RemoveRelationResponse(relation=relation)
-
-    @override
-    @codes.unary
-    @nudges
-    def SuspendRelation(
-        self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
-    ) -> pb.SuspendRelationResponse:
-        caller = self._auth.caller(context)
-        relations = self._relations.suspend(
-            caller, request.model, request.ids, request.message, Deadline.of(context)
-        )
-        return pb.SuspendRelationResponse(relations=relations)
-
-    @override
-    @codes.unary
-    @nudges
-    def ResumeRelation(
-        self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
-    ) -> pb.ResumeRelationResponse:
-        caller = self._auth.caller(context)
-        relations = self._relations.resume(
-            caller, request.model, request.ids, Deadline.of(context)
-        )
-        return pb.ResumeRelationResponse(relations=relations)
-
-    # -- consume and SAAS ------------------------------------------------------------------
 
     @override
     @codes.unary
@@ -610,7 +668,29 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         )
         return pb.RemoveSaasResponse(removed_relations=removed)
 
-    # -- firewall --------------------------------------------------------------------------
+    @override
+    @codes.unary
+    @nudges
+    def SuspendRelation(
+        self, request: pb.SuspendRelationRequest, context: grpc.ServicerContext
+    ) -> pb.SuspendRelationResponse:
+        caller = self._auth.caller(context)
+        relations = self._relations.suspend(
+            caller, request.model, request.ids, request.message, Deadline.of(context)
+        )
+        return pb.SuspendRelationResponse(relations=relations)
+
+    @override
+    @codes.unary
+    @nudges
+    def ResumeRelation(
+        self, request: pb.ResumeRelationRequest, context: grpc.ServicerContext
+    ) -> pb.ResumeRelationResponse:
+        caller = self._auth.caller(context)
+        relations = self._relations.resume(
+            caller, request.model, request.ids, Deadline.of(context)
+        )
+        return pb.ResumeRelationResponse(relations=relations)
 
     @override
     @codes.unary
@@ -632,36 +712,9 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         rules = self._offers.firewall_rules(caller, request.model, Deadline.of(context))
         return pb.ListFirewallRulesResponse(rules=rules)
 
-    # -- across controllers ----------------------------------------------------------------
 
-    @override
-    @codes.unary
-    def GetConsumeDetails(
-        self, request: pb.GetConsumeDetailsRequest, context: grpc.ServicerContext
-    ) -> pb.GetConsumeDetailsResponse:
-        """For a client consuming from another controller: the offer and a consume token."""
-        caller = self._auth.caller(context)
-        if not request.source_model_uuid:
-            raise errors.Invalid("the consuming model's UUID is required")
-        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
-        offer = self._resolve.offer(
-            caller, url, "consume", Deadline.of(context)
-        ).offer  # no connections
-        token = self._cmr.issue_token(
-            user=caller.user,
-            offer_model_uuid=offer.model_uuid,
-            offer_uuid=offer.uuid,
-            source_model_uuid=request.source_model_uuid,
-            kind="consume",
-            deadline=Deadline.of(context),
-        )
-        identity = self._controller(context)
-        return pb.GetConsumeDetailsResponse(
-            offer=offer,
-            consume_token=token,
-            controller_uuid=identity.uuid,
-            controller_name=identity.name,
-        )
+class CrossControllerServicer(_Servicer, gateway_pb2_grpc.CrossControllerServiceServicer):
+    """What another controller's gateway asks this one."""
 
     @override
     @codes.unary
@@ -740,6 +793,60 @@ class Gateway(gateway_pb2_grpc.GatewayServiceServicer):
         return pb.RenewTokenResponse(token=reply.token)
 
 
+def servicers(gateway: Gateway) -> dict[str, object]:
+    """The servicer of each public service, and of the deprecated one, over `gateway`."""
+    made: dict[str, object] = dict(
+        zip(
+            SERVICES,
+            (
+                SessionServicer(gateway),
+                UserServicer(gateway),
+                ModelServicer(gateway),
+                CrossModelServicer(gateway),
+                CrossControllerServicer(gateway),
+            ),
+            strict=True,
+        )
+    )
+    made[DEPRECATED_SERVICE] = served_by(DEPRECATED_SERVICE, made)
+    return made
+
+
+def served_by(old: str, servicers: Mapping[str, object]) -> object:
+    """A servicer of service `old`: each method is that of the service that has it now.
+
+    Args:
+        old: the full name of a service whose methods moved to other services.
+        servicers: the servicer of each of those services, by full service name.
+
+    Raises:
+        ValueError: a method of `old` that none of them has, with the same messages.
+    """
+    pool = descriptor_pool.Default()
+    now = {
+        method.name: (name, method)
+        for name in servicers
+        for method in pool.FindServiceByName(name).methods
+    }
+    methods: dict[str, object] = {}
+    for method in pool.FindServiceByName(old).methods:
+        name, moved = now.get(method.name, ("", None))
+        if moved is None or _shape(moved) != _shape(method):
+            raise ValueError(f"{old}/{method.name} is not served by any of {sorted(servicers)}")
+        methods[method.name] = getattr(servicers[name], method.name)
+    return SimpleNamespace(**methods)
+
+
+def _shape(method: MethodDescriptor) -> tuple[str, str, bool, bool]:
+    """What a client of a method relies on besides its name: its messages, its streaming."""
+    return (
+        method.input_type.full_name,
+        method.output_type.full_name,
+        method.client_streaming,
+        method.server_streaming,
+    )
+
+
 def build_server(
     config: Config,
     *,
@@ -753,7 +860,9 @@ def build_server(
     `config.advertise_address`, or at its host and bound port; it reconciles cross-controller
     relations every `config.reconcile_seconds` seconds once started.
     """
-    with binding(bound, SERVICE_NAME, config.bind_address("gateway")) as bound:
+    with binding(
+        bound, SERVICE_NAME, config.bind_address("gateway"), also=SERVICE_NAMES[1:]
+    ) as bound:
         peers = Peers(config, local)
         cache = peers.cache = ReadCache(peers.addresses, local)
         host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104 - comparing, not binding
@@ -765,8 +874,10 @@ def build_server(
             gateway.remote.close()
             peers.close()
 
+        made = servicers(gateway)
         return bound.build(
-            gateway,
+            made.pop(SERVICE_NAME),
+            others=made,
             interceptors=(WriteFence(peers),),
             starters=(lambda: gateway.reconciler.start(config.reconcile_seconds), cache.start),
             closers=(close,),

@@ -106,7 +106,7 @@ async def _ready(channel: aio.Channel, target: str, timeout_s: float) -> None:
 
 
 async def _login(channel: aio.Channel, cfg: LoadConfig) -> str:
-    stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+    stub = gateway_pb2_grpc.SessionServiceStub(channel)
     request = gateway_pb2.LoginRequest(user=cfg.user, password=cfg.password or "")
     try:
         response = await stub.Login(request, timeout=cfg.timeout_s)

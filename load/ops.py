@@ -70,31 +70,39 @@ def _unary(
     return call
 
 
-def _gateway(channel: aio.Channel) -> gateway_pb2_grpc.GatewayServiceAsyncStub:
-    return gateway_pb2_grpc.GatewayServiceStub(channel)
+def _session(channel: aio.Channel) -> gateway_pb2_grpc.SessionServiceAsyncStub:
+    return gateway_pb2_grpc.SessionServiceStub(channel)
+
+
+def _models(channel: aio.Channel) -> gateway_pb2_grpc.ModelServiceAsyncStub:
+    return gateway_pb2_grpc.ModelServiceStub(channel)
+
+
+def _cross_model(channel: aio.Channel) -> gateway_pb2_grpc.CrossModelServiceAsyncStub:
+    return gateway_pb2_grpc.CrossModelServiceStub(channel)
 
 
 def _gateway_ping(channel: aio.Channel, params: Params) -> Invoke:
-    return _unary(_gateway(channel).Ping, gateway_pb2.PingRequest())
+    return _unary(_session(channel).Ping, gateway_pb2.PingRequest())
 
 
 def _gateway_status(channel: aio.Channel, params: Params) -> Invoke:
     request = gateway_pb2.GetStatusRequest(model=params.model)
-    return _unary(_gateway(channel).GetStatus, request, params.metadata)
+    return _unary(_models(channel).GetStatus, request, params.metadata)
 
 
 def _gateway_show_offer(channel: aio.Channel, params: Params) -> Invoke:
     request = gateway_pb2.ShowOfferRequest(url=params.offer)
-    return _unary(_gateway(channel).ShowOffer, request, params.metadata)
+    return _unary(_cross_model(channel).ShowOffer, request, params.metadata)
 
 
 def _gateway_list_models(channel: aio.Channel, params: Params) -> Invoke:
     request = gateway_pb2.ListModelsRequest()
-    return _unary(_gateway(channel).ListModels, request, params.metadata)
+    return _unary(_models(channel).ListModels, request, params.metadata)
 
 
 def _gateway_whoami(channel: aio.Channel, params: Params) -> Invoke:
-    return _unary(_gateway(channel).WhoAmI, gateway_pb2.WhoAmIRequest(), params.metadata)
+    return _unary(_session(channel).WhoAmI, gateway_pb2.WhoAmIRequest(), params.metadata)
 
 
 def _placement_ping(channel: aio.Channel, params: Params) -> Invoke:
@@ -139,11 +147,13 @@ def _relations_list(channel: aio.Channel, params: Params) -> Invoke:
 
 OPERATIONS: Final[Mapping[str, Mapping[str, Operation]]] = {
     "gateway": {
-        "ping": Operation(_gateway_ping, "GatewayService/Ping"),
-        "status": Operation(_gateway_status, "GatewayService/GetStatus", ("model",), True),
-        "show-offer": Operation(_gateway_show_offer, "GatewayService/ShowOffer", ("offer",), True),
-        "list-models": Operation(_gateway_list_models, "GatewayService/ListModels", auth=True),
-        "whoami": Operation(_gateway_whoami, "GatewayService/WhoAmI", auth=True),
+        "ping": Operation(_gateway_ping, "SessionService/Ping"),
+        "status": Operation(_gateway_status, "ModelService/GetStatus", ("model",), True),
+        "show-offer": Operation(
+            _gateway_show_offer, "CrossModelService/ShowOffer", ("offer",), True
+        ),
+        "list-models": Operation(_gateway_list_models, "ModelService/ListModels", auth=True),
+        "whoami": Operation(_gateway_whoami, "SessionService/WhoAmI", auth=True),
     },
     "placement": {
         "ping": Operation(_placement_ping, "PlacementService/Ping"),

@@ -47,8 +47,8 @@ class _Server(Protocol):
     """What the composition root needs of a server's module."""
 
     @property
-    def SERVICE_NAME(self) -> str:  # noqa: N802 - the modules' constant
-        """The full proto name of the service it serves."""
+    def SERVICE_NAMES(self) -> tuple[str, ...]:  # noqa: N802 - the modules' constant
+        """The full proto names of the services it serves on its port."""
         ...
 
     def build_server(
@@ -100,7 +100,8 @@ def build(cfg: Config, names: Sequence[str]) -> list[Built]:
         for name in names:
             on_loop = cfg.event_loop and name != "gateway"
             address = cfg.bind_address(name)
-            bound[name] = bind(modules[name].SERVICE_NAME, address, on_loop=on_loop)
+            first, *also = modules[name].SERVICE_NAMES
+            bound[name] = bind(first, address, also=also, on_loop=on_loop)
         ports = {**cfg.ports, **{name: b.port for name, b in bound.items()}}
         addresses = {**cfg.addresses, **{n: f"127.0.0.1:{b.port}" for n, b in bound.items()}}
         cfg = cfg.with_changes(ports=ports, addresses=addresses)
@@ -173,7 +174,7 @@ def serve(cfg: Config, service: str | None, ready_file: Path | None) -> None:
         # a service alone in its process serves on an event loop (services.common.aio)
         built = build(cfg.with_changes(event_loop=True), [service])
     for one in built:
-        log.info("%s listening on port %d", one.service_name, one.port)
+        log.info("%s listening on port %d", one.context, one.port)
 
     def announce() -> None:
         if ready_file is not None:

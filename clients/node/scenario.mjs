@@ -16,6 +16,9 @@ import * as protoLoader from "@grpc/proto-loader";
 
 const DEADLINE_MS = 15_000;
 
+// The gateway's services a user calls; every method name is unique among them.
+const SERVICES = ["SessionService", "UserService", "ModelService", "CrossModelService"];
+
 // `grpc.status` maps code names to numbers; errors carry the number.
 const CODE_NAMES = Object.fromEntries(
   Object.entries(grpc.status).map(([name, code]) => [code, name]),
@@ -39,26 +42,33 @@ function loadGateway(protosDir, address) {
     defaults: true,
     oneofs: true,
   });
-  const proto = grpc.loadPackageDefinition(definition);
-  const GatewayService = proto.cmr.gateway.v1.GatewayService;
-  return new GatewayService(address, grpc.credentials.createInsecure());
+  const v1 = grpc.loadPackageDefinition(definition).cmr.gateway.v1;
+  const credentials = grpc.credentials.createInsecure();
+  const channel = new grpc.Channel(address, credentials, {});
+  // One client per service, all over one channel; `clients[method]` is the one that has it.
+  const clients = {};
+  for (const name of SERVICES) {
+    const client = new v1[name](address, credentials, { channelOverride: channel });
+    for (const method of Object.keys(v1[name].service)) clients[method] = client;
+  }
+  return { clients, close: () => channel.close() };
 }
 
 // One unary call as a promise; `metadata` carries the session token once there is one.
-function call(client, method, request, metadata = new grpc.Metadata()) {
+function call(gateway, method, request, metadata = new grpc.Metadata()) {
   return new Promise((resolve, reject) => {
     const deadline = new Date(Date.now() + DEADLINE_MS);
-    client[method](request, metadata, { deadline }, (err, response) =>
+    gateway.clients[method][method](request, metadata, { deadline }, (err, response) =>
       err ? reject(err) : resolve(response),
     );
   });
 }
 
-async function scenario(client, password, charmsDir) {
-  const login = await call(client, "Login", { user: "admin", password });
+async function scenario(gateway, password, charmsDir) {
+  const login = await call(gateway, "Login", { user: "admin", password });
   const auth = new grpc.Metadata();
   auth.set("authorization", `Bearer ${login.token}`);
-  const rpc = (method, request) => call(client, method, request, auth);
+  const rpc = (method, request) => call(gateway, method, request, auth);
   const charm = (name) => readFileSync(join(charmsDir, name, "metadata.yaml"), "utf8");
 
   await rpc("AddModel", { name: "node-offer" });
@@ -103,10 +113,10 @@ async function main() {
   const args = process.argv.slice(2);
   if (args.length !== 4) usage();
   const [address, password, protosDir, charmsDir] = args;
-  let client;
+  let gateway;
   try {
-    client = loadGateway(protosDir, address);
-    const summary = await scenario(client, password, charmsDir);
+    gateway = loadGateway(protosDir, address);
+    const summary = await scenario(gateway, password, charmsDir);
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } catch (err) {
     if (typeof err?.code === "number" && err.code in CODE_NAMES) {
@@ -116,7 +126,7 @@ async function main() {
     }
     process.exitCode = 1;
   } finally {
-    client?.close();
+    gateway?.close();
   }
 }
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 import grpc
 
@@ -24,6 +25,8 @@ from services.common.server import Bound, Built, binding
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name
+SERVICE_NAMES: Final = (SERVICE_NAME,)
+"""The services it serves on its port."""
 
 
 def _user(user: domain.User) -> access_pb2.User:

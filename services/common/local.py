@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from typing import Any, Final, NamedTuple, NoReturn, TypeAlias
 
@@ -309,29 +309,51 @@ def method_handlers(service_name: str, servicer: object) -> dict[str, Handler]:
 
 
 class LocalTarget:
-    """A service's endpoint in this process: made when its server binds, open while it serves.
+    """A server's endpoint in this process: made when it binds, open while it serves.
 
-    It answers nothing until `serve` gives it the servicer and the server's interceptors (once,
-    when the service is built), and then only while its server serves (`open`, `close`).
+    It answers nothing until `serve` gives it the servicers and the server's interceptors (once,
+    when the server is built), and then only while its server serves (`open`, `close`). A
+    context's server serves one service; the gateway's serves several on one port.
     """
 
-    def __init__(self, service_name: str) -> None:
+    def __init__(self, service_name: str, *more: str) -> None:
         self.service_name = service_name
-        self.descriptor = descriptor_pool.Default().FindServiceByName(service_name)
+        """The first (for a context, the only) service it serves."""
+        self.service_names = (service_name, *more)
+        pool = descriptor_pool.Default()
+        self.descriptors = tuple(pool.FindServiceByName(name) for name in self.service_names)
         self.servicer: object | None = None
         self._handlers: dict[str, Handler] = {}
         self._interceptors: tuple[Interceptor, ...] = ()
         self._serving = threading.Event()
 
-    def serve(self, servicer: object, interceptors: Iterable[Interceptor] = ()) -> None:
+    def serve(
+        self,
+        servicer: object,
+        interceptors: Iterable[Interceptor] = (),
+        *,
+        others: Mapping[str, object] | None = None,
+    ) -> None:
         """Answer with `servicer`'s methods, through `interceptors` (outermost first).
 
+        Args:
+            servicer: the servicer of the first service.
+            interceptors: server interceptors, for wire and local calls alike.
+            others: the servicer of each other service, by full name.
+
         Raises:
-            ValueError: it already has a servicer.
+            ValueError: it already has a servicer, or a service has none.
         """
         if self.servicer is not None:
             raise ValueError(f"{self.service_name} already has its servicer")
-        self._handlers = method_handlers(self.service_name, servicer)
+        servicers = {self.service_name: servicer, **(others or {})}
+        if set(servicers) != set(self.service_names):
+            raise ValueError(f"servicers for {sorted(servicers)}, not {list(self.service_names)}")
+        self._handlers = {
+            path: handler
+            for name, one in servicers.items()
+            for path, handler in method_handlers(name, one).items()
+        }
         self._interceptors = tuple(interceptors)
         self.servicer = servicer
 
@@ -582,7 +604,9 @@ class LocalChannel(grpc.Channel):
     def __init__(self, target: LocalTarget) -> None:
         self.target = target
         self._methods = {
-            f"/{target.service_name}/{method.name}": method for method in target.descriptor.methods
+            f"/{descriptor.full_name}/{method.name}": method
+            for descriptor in target.descriptors
+            for method in descriptor.methods
         }
 
     def _method(self, path: str) -> tuple[LocalTarget, str, type[Message]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -63,8 +63,8 @@ class Built:
     """The TCP port it bound (the chosen one when asked for port 0)."""
     health: health.HealthServicer | LoopHealth
     """Its health servicer: NOT_SERVING until `mark_serving`."""
-    service_name: str
-    """Full name of the service it serves, such as `cmr.placement.v1.PlacementService`."""
+    service_names: tuple[str, ...]
+    """Full names of the services it serves, such as `cmr.placement.v1.PlacementService`."""
     local: LocalTarget
     """Its servicer behind its interceptors, for calls from the same process
     (`services.common.local`)."""
@@ -73,9 +73,19 @@ class Built:
     closers: tuple[Callable[[], None], ...] = ()
     """Called in order by `stop()` after the server has stopped (stores, channels)."""
 
+    @property
+    def service_name(self) -> str:
+        """The first (for a context, the only) service it serves."""
+        return self.service_names[0]
+
+    @property
+    def context(self) -> str:
+        """What it serves: `placement` for `cmr.placement.v1.PlacementService`."""
+        return self.service_name.split(".")[1]
+
     def mark_serving(self) -> None:
-        """Report SERVING for the whole server and its service."""
-        for name in ("", self.service_name):
+        """Report SERVING for the whole server and each of its services."""
+        for name in ("", *self.service_names):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def open(self) -> None:
@@ -135,13 +145,14 @@ class Bound:
 
     @property
     def service_name(self) -> str:
-        """Full name of the service it serves."""
+        """Full name of the (first) service it serves."""
         return self.local.service_name
 
     def build(
         self,
         servicer: object,
         *,
+        others: Mapping[str, object] | None = None,
         interceptors: Iterable[grpc.ServerInterceptor[Any, Any]] = (),
         starters: Iterable[Callable[[], None]] = (),
         closers: Iterable[Callable[[], None]] = (),
@@ -150,12 +161,13 @@ class Bound:
 
         Args:
             servicer: the service's servicer, its methods named as in the proto.
+            others: on a server of several services, the servicer of each other one.
             interceptors: server interceptors; calls over the wire and local calls alike pass
                 through them (`LocalTarget.handler`). Health and reflection do not.
             starters: started by `Built.run` (threads following feeds, reconciling).
             closers: called after the server stops.
         """
-        self.local.serve(servicer, interceptors)
+        self.local.serve(servicer, interceptors, others=others)
         if isinstance(self.server, AioServer):
             self.server.server.add_generic_rpc_handlers(
                 (aio_handlers(self.local, self.server.pool),)
@@ -166,7 +178,7 @@ class Bound:
             server=self.server,
             port=self.port,
             health=self.health,
-            service_name=self.service_name,
+            service_names=self.local.service_names,
             local=self.local,
             starters=tuple(starters),
             closers=tuple(closers),
@@ -183,12 +195,18 @@ class Bound:
 
 
 def bind(
-    service_name: str, address: str, *, max_workers: int = 16, on_loop: bool = False
+    service_name: str,
+    address: str,
+    *,
+    also: Sequence[str] = (),
+    max_workers: int = 16,
+    on_loop: bool = False,
 ) -> Bound:
     """Create a server with health checking and reflection, bound to `address`.
 
     Args:
         service_name: the full proto service name, for health, reflection and local calls.
+        also: the full names of the other services it will serve on the same port.
         address: `host:port`; port 0 picks a free port.
         max_workers: handler threads; each open `Watch` stream holds one.
         on_loop: serve on `grpc.aio` (`services.common.aio`) instead of a thread pool: a
@@ -197,6 +215,7 @@ def bind(
     Raises:
         RuntimeError: the address could not be bound.
     """
+    names = (service_name, *also)
     server: grpc.Server | AioServer
     health_servicer: health.HealthServicer | LoopHealth
     if on_loop:
@@ -204,7 +223,7 @@ def bind(
         health_servicer = LoopHealth(aio_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer.servicer, aio_server.server)
         reflection.enable_server_reflection(
-            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), aio_server.server
+            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), aio_server.server
         )
     else:
         server = grpc.server(
@@ -214,9 +233,9 @@ def bind(
         health_servicer = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
-            (service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-    for name in ("", service_name):
+    for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     try:
         port = server.add_insecure_port(address)
@@ -229,12 +248,17 @@ def bind(
         if isinstance(server, AioServer):
             server.stop(None)  # its loop thread and pool
         raise RuntimeError(why)
-    return Bound(server=server, port=port, health=health_servicer, local=LocalTarget(service_name))
+    return Bound(server=server, port=port, health=health_servicer, local=LocalTarget(*names))
 
 
 @contextmanager
 def binding(
-    bound: Bound | None, service_name: str, address: str, *, on_loop: bool = False
+    bound: Bound | None,
+    service_name: str,
+    address: str,
+    *,
+    also: Sequence[str] = (),
+    on_loop: bool = False,
 ) -> Iterator[Bound]:
     """The server a service is built on: `bound`, or one bound here to `address`.
 
@@ -243,7 +267,7 @@ def binding(
     if bound is not None:
         yield bound
         return
-    own = bind(service_name, address, on_loop=on_loop)
+    own = bind(service_name, address, also=also, on_loop=on_loop)
     try:
         yield own
     except BaseException:

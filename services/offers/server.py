@@ -23,6 +23,8 @@ from services.offers.relations_client import RelationsClient
 from services.offers.store import SqliteOffers
 
 SERVICE_NAME: Final = pb.DESCRIPTOR.services_by_name["OfferService"].full_name
+SERVICE_NAMES: Final = (SERVICE_NAME,)
+"""The services it serves on its port."""
 
 
 def offer_pb(offer: domain.Offer) -> pb.Offer:

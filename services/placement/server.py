@@ -27,6 +27,9 @@ from services.placement.charm import CharmMeta
 from services.placement.store import SqlitePlacement
 
 SERVICE_NAME: Final = "cmr.placement.v1.PlacementService"
+SERVICE_NAMES: Final = (SERVICE_NAME,)
+"""The services it serves on its port."""
+"""The services it serves on its port."""
 _ROLES: Final = {
     Role.PROVIDER: pb.ROLE_PROVIDER,
     Role.REQUIRER: pb.ROLE_REQUIRER,

@@ -19,6 +19,8 @@ from services.relations import domain, reactor
 from services.relations.store import SqliteRelations
 
 SERVICE_NAME = relations_pb2.DESCRIPTOR.services_by_name["RelationService"].full_name
+SERVICE_NAMES: Final = (SERVICE_NAME,)
+"""The services it serves on its port."""
 
 _CAUSES: Final[dict[domain.SuspendCause, relations_pb2.SuspendCause.ValueType]] = {
     domain.SuspendCause.USER: relations_pb2.SUSPEND_CAUSE_USER,

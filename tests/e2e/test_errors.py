@@ -7,8 +7,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cli.client import GatewayStubs
 from cmr.gateway.v1 import gateway_pb2 as pb
-from cmr.gateway.v1 import gateway_pb2_grpc
 from tests.e2e.conftest import Cmr, Controller
 
 
@@ -20,10 +20,10 @@ def test_wrong_password_is_refused(controller: Controller, tmp_path: Path) -> No
 
 def test_gateway_refuses_calls_without_or_with_bad_credentials(controller: Controller) -> None:
     with grpc.insecure_channel(controller.address) as channel:
-        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        stub = GatewayStubs.over(channel)
         for metadata in [(), (("authorization", "Bearer nonsense"),), (("authorization", "x"),)]:
             with pytest.raises(grpc.RpcError) as caught:
-                stub.ListModels(pb.ListModelsRequest(), metadata=metadata, timeout=10)
+                stub.models.ListModels(pb.ListModelsRequest(), metadata=metadata, timeout=10)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import grpc
 import pytest
 
-from cmr.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from cli.client import GatewayStubs
+from cmr.gateway.v1 import gateway_pb2
 from tests.e2e.conftest import Cmr, Controller
 
 PROXY = re.compile(r"remote-[0-9a-f]{32}")
@@ -574,20 +575,20 @@ def test_racing_adds_and_removes_never_leave_a_half_alone(
     unexpected: list[tuple[grpc.StatusCode | None, str]] = []
 
     with grpc.insecure_channel(controller.address) as channel:
-        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        stub = GatewayStubs.over(channel)
         login = gateway_pb2.LoginRequest(user="admin", password=controller.password)
-        token = stub.Login(login, timeout=10).token
+        token = stub.session.Login(login, timeout=10).token
         metadata = (("authorization", f"Bearer {token}"),)
 
         calls: list[Callable[[], object]] = [
             partial(
-                stub.AddRelation,
+                stub.models.AddRelation,
                 gateway_pb2.AddRelationRequest(model=con, a="mediawiki", b="mysql"),
                 metadata=metadata,
                 timeout=10,
             ),
             partial(
-                stub.RemoveRelation,
+                stub.models.RemoveRelation,
                 gateway_pb2.RemoveRelationRequest(model=con, a="mediawiki", b="mysql"),
                 metadata=metadata,
                 timeout=10,

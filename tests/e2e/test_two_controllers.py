@@ -271,7 +271,7 @@ def test_forged_expired_and_replayed_tokens_are_refused(
     cross = half.relation.cross_model
     offer_uuid = offerer.relation.cross_model.offer_uuid
     with grpc.insecure_channel(offering.address) as channel:
-        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        stub = gateway_pb2_grpc.CrossControllerServiceStub(channel)
         before = admin2.json("offers", "-m", "prod3")["mysql"]["connections"]
 
         def code(call: Callable[[], object]) -> grpc.StatusCode:
@@ -378,7 +378,7 @@ def test_a_new_offerer_half_waits_for_its_consumer_until_nudged(
     # a consumer that registers a relation and has not written its own half yet
     token = "relation-not-yet-written"
     with grpc.insecure_channel(offering.address) as channel:
-        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        stub = gateway_pb2_grpc.CrossControllerServiceStub(channel)
         reply = stub.RegisterRemoteRelation(
             gateway_pb2.RegisterRemoteRelationRequest(
                 consume_token=saas.consume_token,

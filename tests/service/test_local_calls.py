@@ -15,9 +15,11 @@ from typing import Any
 import grpc
 import pytest
 
+from cmr.access.v1 import access_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from kernel.errors import Reason
 from services.common.config import DEFAULT_PORTS, Config
+from services.common.local import LocalTarget
 from services.common.server import Built, bind
 from services.common.status import reason_of
 from services.placement import server as placement_server
@@ -376,3 +378,16 @@ def test_a_servicer_sees_the_callers_metadata_locally(tmp_path: Path) -> None:
     finally:
         built.stop(None)
     assert seen == [(("x-who", "me"),), ()]
+
+
+def test_a_target_of_several_services_takes_a_servicer_for_each() -> None:
+    target = LocalTarget("cmr.placement.v1.PlacementService", "cmr.access.v1.AccessService")
+    placement = placement_pb2_grpc.PlacementServiceServicer()  # type: ignore[abstract]
+    with pytest.raises(ValueError, match="servicers for"):
+        target.serve(placement)
+    access = access_pb2_grpc.AccessServiceServicer()  # type: ignore[abstract]
+    target.serve(placement, others={"cmr.access.v1.AccessService": access})
+    assert {p.rpartition("/")[0] for p in target.method_handlers()} == {
+        "/cmr.placement.v1.PlacementService",
+        "/cmr.access.v1.AccessService",
+    }

@@ -42,7 +42,7 @@ SURFACES: dict[str, tuple[str, Callable[[grpc.Channel], Any], Any]] = {
         offers_pb2_grpc.OfferServiceStub,
         offers_pb2.WatchRequest,
     ),
-    "gateway": ("cmr.gateway.v1.GatewayService", gateway_pb2_grpc.GatewayServiceStub, None),
+    "gateway": ("cmr.gateway.v1.SessionService", gateway_pb2_grpc.SessionServiceStub, None),
 }
 
 

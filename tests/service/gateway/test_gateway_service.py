@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 import runtime
+from cli.client import GatewayStubs
 from cmr.gateway.v1 import gateway_pb2 as pb
-from cmr.gateway.v1 import gateway_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 
@@ -37,14 +37,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Built]]:
 
 
 @pytest.fixture(scope="module")
-def stub(servers: list[Built]) -> Iterator[gateway_pb2_grpc.GatewayServiceStub]:
+def stub(servers: list[Built]) -> Iterator[GatewayStubs]:
     with grpc.insecure_channel(f"127.0.0.1:{servers[-1].port}") as channel:
-        yield gateway_pb2_grpc.GatewayServiceStub(channel)
+        yield GatewayStubs.over(channel)
 
 
 @pytest.fixture(scope="module")
-def auth(stub: gateway_pb2_grpc.GatewayServiceStub) -> tuple[tuple[str, str], ...]:
-    reply = stub.Login(pb.LoginRequest(user="admin", password=PASSWORD), timeout=10)
+def auth(stub: GatewayStubs) -> tuple[tuple[str, str], ...]:
+    reply = stub.session.Login(pb.LoginRequest(user="admin", password=PASSWORD), timeout=10)
     assert reply.controller == "gw"
     assert reply.controller_uuid
     return (("authorization", f"Bearer {reply.token}"),)
@@ -55,24 +55,22 @@ def _code(call: object) -> grpc.StatusCode:
     return call.code()
 
 
-def test_login_refuses_a_wrong_password(stub: gateway_pb2_grpc.GatewayServiceStub) -> None:
+def test_login_refuses_a_wrong_password(stub: GatewayStubs) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Login(pb.LoginRequest(user="admin", password="nope"), timeout=10)
+        stub.session.Login(pb.LoginRequest(user="admin", password="nope"), timeout=10)
     assert _code(caught.value) == grpc.StatusCode.UNAUTHENTICATED
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda s, md: s.WhoAmI(pb.WhoAmIRequest(), metadata=md, timeout=10),
-        lambda s, md: s.AddModel(pb.AddModelRequest(name="x"), metadata=md, timeout=10),
-        lambda s, md: s.GetStatus(pb.GetStatusRequest(model="x"), metadata=md, timeout=10),
-        lambda s, md: s.Deploy(pb.DeployRequest(model="x"), metadata=md, timeout=10),
+        lambda s, md: s.session.WhoAmI(pb.WhoAmIRequest(), metadata=md, timeout=10),
+        lambda s, md: s.models.AddModel(pb.AddModelRequest(name="x"), metadata=md, timeout=10),
+        lambda s, md: s.models.GetStatus(pb.GetStatusRequest(model="x"), metadata=md, timeout=10),
+        lambda s, md: s.models.Deploy(pb.DeployRequest(model="x"), metadata=md, timeout=10),
     ],
 )
-def test_every_call_needs_a_valid_token(
-    stub: gateway_pb2_grpc.GatewayServiceStub, call: object
-) -> None:
+def test_every_call_needs_a_valid_token(stub: GatewayStubs, call: object) -> None:
     for metadata in [(), (("authorization", "Bearer forged"),)]:
         with pytest.raises(grpc.RpcError) as caught:
             call(stub, metadata)  # type: ignore[operator]
@@ -80,15 +78,17 @@ def test_every_call_needs_a_valid_token(
 
 
 def test_status_composes_model_machines_and_units(
-    stub: gateway_pb2_grpc.GatewayServiceStub, auth: tuple[tuple[str, str], ...]
+    stub: GatewayStubs, auth: tuple[tuple[str, str], ...]
 ) -> None:
-    stub.AddModel(pb.AddModelRequest(name="composed"), metadata=auth, timeout=10)
-    stub.Deploy(
+    stub.models.AddModel(pb.AddModelRequest(name="composed"), metadata=auth, timeout=10)
+    stub.models.Deploy(
         pb.DeployRequest(model="composed", metadata_yaml=MYSQL, num_units=2),
         metadata=auth,
         timeout=10,
     )
-    status = stub.GetStatus(pb.GetStatusRequest(model="admin/composed"), metadata=auth, timeout=10)
+    status = stub.models.GetStatus(
+        pb.GetStatusRequest(model="admin/composed"), metadata=auth, timeout=10
+    )
     assert status.model.name == "composed"
     assert status.model.controller == "gw"
     assert [m.id for m in status.machines] == ["0", "1"]
@@ -99,15 +99,15 @@ def test_status_composes_model_machines_and_units(
 
 
 def test_unknown_models_and_bad_refs(
-    stub: gateway_pb2_grpc.GatewayServiceStub, auth: tuple[tuple[str, str], ...]
+    stub: GatewayStubs, auth: tuple[tuple[str, str], ...]
 ) -> None:
     with pytest.raises(grpc.RpcError) as caught:
-        stub.GetStatus(pb.GetStatusRequest(model="nope"), metadata=auth, timeout=10)
+        stub.models.GetStatus(pb.GetStatusRequest(model="nope"), metadata=auth, timeout=10)
     assert _code(caught.value) == grpc.StatusCode.NOT_FOUND
     assert isinstance(caught.value, grpc.Call)
     assert caught.value.details() == 'model "admin/nope" not found'
     with pytest.raises(grpc.RpcError) as caught:
-        stub.GetStatus(pb.GetStatusRequest(model="a/b/c"), metadata=auth, timeout=10)
+        stub.models.GetStatus(pb.GetStatusRequest(model="a/b/c"), metadata=auth, timeout=10)
     assert _code(caught.value) == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -123,12 +123,14 @@ def test_a_stopped_service_is_unavailable_by_name(tmp_path: Path) -> None:
         one.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{built[-1].port}") as channel:
-            gw = gateway_pb2_grpc.GatewayServiceStub(channel)
-            token = gw.Login(pb.LoginRequest(user="admin", password=PASSWORD), timeout=10).token
+            gw = GatewayStubs.over(channel)
+            token = gw.session.Login(
+                pb.LoginRequest(user="admin", password=PASSWORD), timeout=10
+            ).token
             md = (("authorization", f"Bearer {token}"),)
             built[0].stop(None)  # placement
             with pytest.raises(grpc.RpcError) as caught:
-                gw.AddModel(pb.AddModelRequest(name="m"), metadata=md, timeout=20)
+                gw.models.AddModel(pb.AddModelRequest(name="m"), metadata=md, timeout=20)
             assert _code(caught.value) == grpc.StatusCode.UNAVAILABLE
             assert isinstance(caught.value, grpc.Call)
             assert (caught.value.details() or "").startswith("placement service at 127.0.0.1:")

@@ -16,8 +16,8 @@ import grpc
 import pytest
 
 import runtime
+from cli.client import GatewayStubs
 from cmr.gateway.v1 import gateway_pb2 as pb
-from cmr.gateway.v1 import gateway_pb2_grpc
 from services.common.config import DEFAULT_PORTS, Config
 from services.common.server import Built
 
@@ -32,7 +32,7 @@ PRINCIPALS = ["anonymous", "none", "read", "consume", "offer-admin", "model-admi
 
 @dataclass
 class World:
-    stub: gateway_pb2_grpc.GatewayServiceStub
+    stub: GatewayStubs
     auth: dict[str, Metadata]
     counter: Iterator[int]
 
@@ -49,22 +49,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         one.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{built[-1].port}") as channel:
-            stub = gateway_pb2_grpc.GatewayServiceStub(channel)
-            token = stub.Login(pb.LoginRequest(user="admin", password=ADMIN_PASSWORD)).token
+            stub = GatewayStubs.over(channel)
+            token = stub.session.Login(
+                pb.LoginRequest(user="admin", password=ADMIN_PASSWORD)
+            ).token
             admin: Metadata = (("authorization", f"Bearer {token}"),)
             auth: dict[str, Metadata] = {"anonymous": (), "superuser": admin}
             for name in [*PRINCIPALS[1:-1], "spare"]:
-                added = stub.AddUser(pb.AddUserRequest(name=name), metadata=admin, timeout=10)
-                reply = stub.Register(
+                added = stub.users.AddUser(
+                    pb.AddUserRequest(name=name), metadata=admin, timeout=10
+                )
+                reply = stub.users.Register(
                     pb.RegisterRequest(user=name, secret=added.secret, password=f"{name}-pw"),
                     timeout=10,
                 )
                 auth[name] = (("authorization", f"Bearer {reply.token}"),)
-            stub.AddModel(pb.AddModelRequest(name="prod"), metadata=admin, timeout=10)
-            stub.Deploy(
+            stub.models.AddModel(pb.AddModelRequest(name="prod"), metadata=admin, timeout=10)
+            stub.models.Deploy(
                 pb.DeployRequest(model="prod", metadata_yaml=MYSQL), metadata=admin, timeout=10
             )
-            stub.Grant(
+            stub.users.Grant(
                 pb.GrantRequest(user="model-admin", level="admin", targets=["prod"]),
                 metadata=admin,
                 timeout=10,
@@ -79,7 +83,7 @@ def _fresh_offer(world: World) -> str:
     """A new offer of mysql with each principal's level on it; returns its URL."""
     name = f"db{next(world.counter)}"
     admin = world.auth["superuser"]
-    world.stub.Offer(
+    world.stub.cross_model.Offer(
         pb.OfferRequest(model="prod", application="mysql", endpoints=["db"], offer_name=name),
         metadata=admin,
         timeout=10,
@@ -92,7 +96,7 @@ def _fresh_offer(world: World) -> str:
         ("spare", "consume"),
     )
     for user, level in grants:
-        world.stub.Grant(
+        world.stub.users.Grant(
             pb.GrantRequest(user=user, level=level, targets=[url]), metadata=admin, timeout=10
         )
     return url
@@ -174,30 +178,32 @@ def test_offer_rpc_outcome(world: World, principal: str, action: str) -> None:
     md = world.auth[principal]
     stub = world.stub
     calls: dict[str, Callable[[], Any]] = {
-        "show": lambda: stub.ShowOffer(pb.ShowOfferRequest(url=url), metadata=md, timeout=10),
-        "update": lambda: stub.Offer(
+        "show": lambda: stub.cross_model.ShowOffer(
+            pb.ShowOfferRequest(url=url), metadata=md, timeout=10
+        ),
+        "update": lambda: stub.cross_model.Offer(
             pb.OfferRequest(
                 model="admin/prod", application="mysql", endpoints=["db", "admin"], offer_name=name
             ),
             metadata=md,
             timeout=10,
         ),
-        "grant": lambda: stub.Grant(
+        "grant": lambda: stub.users.Grant(
             pb.GrantRequest(user="spare", level="admin", targets=[url]), metadata=md, timeout=10
         ),
-        "revoke": lambda: stub.Revoke(
+        "revoke": lambda: stub.users.Revoke(
             pb.RevokeRequest(user="spare", level="consume", targets=[url]),
             metadata=md,
             timeout=10,
         ),
-        "remove": lambda: stub.RemoveOffer(
+        "remove": lambda: stub.cross_model.RemoveOffer(
             pb.RemoveOfferRequest(urls=[url]), metadata=md, timeout=10
         ),
     }
     assert _outcome(calls[action]) == ROWS[action][principal]
     # a refused call changed nothing the superuser can see
     if ROWS[action][principal] != OK:
-        shown = stub.ShowOffer(
+        shown = stub.cross_model.ShowOffer(
             pb.ShowOfferRequest(url=url), metadata=world.auth["superuser"], timeout=10
         ).offer
         assert [e.name for e in shown.offer.endpoints] == ["db"]
@@ -234,14 +240,16 @@ def test_find_and_list_show_only_what_each_principal_may_see(
 ) -> None:
     url = _fresh_offer(world)
     md = world.auth[principal]
-    found = world.stub.FindOffers(pb.FindOffersRequest(url=url), metadata=md, timeout=10).offers
+    found = world.stub.cross_model.FindOffers(
+        pb.FindOffersRequest(url=url), metadata=md, timeout=10
+    ).offers
     assert bool(found) is visible
     if found:
         (details,) = found
         assert {e.user for e in details.users} == users_seen
     admin_like = principal in ("offer-admin", "model-admin", "superuser")
     outcome = _outcome(
-        lambda: world.stub.ListOffers(
+        lambda: world.stub.cross_model.ListOffers(
             pb.ListOffersRequest(model="admin/prod", name=url.rpartition(".")[2]),
             metadata=md,
             timeout=10,

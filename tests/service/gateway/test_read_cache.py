@@ -12,9 +12,9 @@ import grpc
 import pytest
 
 import runtime
+from cli.client import GatewayStubs
 from cmr.access.v1 import access_pb2, access_pb2_grpc
 from cmr.gateway.v1 import gateway_pb2 as pb
-from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.placement.v1 import placement_pb2, placement_pb2_grpc
 from gateway import peers as gateway_peers
 from services.common.config import DEFAULT_PORTS, Config
@@ -39,32 +39,35 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Buil
     built = runtime.build_embedded(cfg)
     for one in built:
         one.start()
-    yield {b.service_name.split(".")[1]: b for b in built}
+    yield {b.context: b for b in built}
     for one in reversed(built):
         one.stop(None)
 
 
 @pytest.fixture(scope="module")
-def gateway(servers: dict[str, Built]) -> Iterator[gateway_pb2_grpc.GatewayServiceStub]:
+def gateway(servers: dict[str, Built]) -> Iterator[GatewayStubs]:
     with grpc.insecure_channel(f"127.0.0.1:{servers['gateway'].port}") as channel:
-        yield gateway_pb2_grpc.GatewayServiceStub(channel)
+        yield GatewayStubs.over(channel)
 
 
 @pytest.fixture(scope="module")
-def call(gateway: gateway_pb2_grpc.GatewayServiceStub) -> Callable[..., Any]:
-    token = gateway.Login(pb.LoginRequest(user="admin", password=PASSWORD), timeout=10).token
+def call(gateway: GatewayStubs) -> Callable[..., Any]:
+    token = gateway.session.Login(
+        pb.LoginRequest(user="admin", password=PASSWORD), timeout=10
+    ).token
     auth = (("authorization", f"Bearer {token}"),)
 
     def as_admin(method: Callable[..., T], request: object) -> T:
         return method(request, metadata=auth, timeout=30)
 
-    as_admin(gateway.AddModel, pb.AddModelRequest(name="offering"))
+    as_admin(gateway.models.AddModel, pb.AddModelRequest(name="offering"))
     as_admin(
-        gateway.Deploy,
+        gateway.models.Deploy,
         pb.DeployRequest(model="offering", metadata_yaml=MYSQL, num_units=1),
     )
     as_admin(
-        gateway.Offer, pb.OfferRequest(model="offering", application="mysql", endpoints=["db"])
+        gateway.cross_model.Offer,
+        pb.OfferRequest(model="offering", application="mysql", endpoints=["db"]),
     )
     return as_admin
 
@@ -85,8 +88,8 @@ def rpcs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return made
 
 
-def users_of(call: Callable[..., Any], gateway: gateway_pb2_grpc.GatewayServiceStub) -> set[str]:
-    reply = call(gateway.ShowOffer, pb.ShowOfferRequest(url=URL))
+def users_of(call: Callable[..., Any], gateway: GatewayStubs) -> set[str]:
+    reply = call(gateway.cross_model.ShowOffer, pb.ShowOfferRequest(url=URL))
     return {u.user for u in reply.offer.users}
 
 
@@ -102,7 +105,7 @@ def eventually(check: Callable[[], bool], limit_s: float = 10.0) -> bool:
 def test_watch_from_latest_starts_with_the_head(
     servers: dict[str, Built],
     call: Callable[..., Any],
-    gateway: gateway_pb2_grpc.GatewayServiceStub,
+    gateway: GatewayStubs,
 ) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{servers['placement'].port}") as channel:
         stream = placement_pb2_grpc.PlacementServiceStub(channel).Watch(
@@ -112,7 +115,7 @@ def test_watch_from_latest_starts_with_the_head(
         first = next(replies)
         assert not first.HasField("event")
         assert first.head > 1  # the model, its application and unit came before
-        call(gateway.AddModel, pb.AddModelRequest(name="watched"))
+        call(gateway.models.AddModel, pb.AddModelRequest(name="watched"))
         second = next(replies)
         assert second.event.sequence == first.head + 1
         assert second.event.kind == "model-added"
@@ -120,7 +123,7 @@ def test_watch_from_latest_starts_with_the_head(
 
 
 def test_a_repeated_point_read_makes_no_internal_call(
-    call: Callable[..., Any], gateway: gateway_pb2_grpc.GatewayServiceStub, rpcs: list[str]
+    call: Callable[..., Any], gateway: GatewayStubs, rpcs: list[str]
 ) -> None:
     def quiet() -> bool:
         rpcs.clear()
@@ -133,23 +136,23 @@ def test_a_repeated_point_read_makes_no_internal_call(
 
 
 def test_a_write_through_the_gateway_is_read_at_once(
-    call: Callable[..., Any], gateway: gateway_pb2_grpc.GatewayServiceStub
+    call: Callable[..., Any], gateway: GatewayStubs
 ) -> None:
-    call(gateway.AddUser, pb.AddUserRequest(name="reader"))
+    call(gateway.users.AddUser, pb.AddUserRequest(name="reader"))
     assert "reader" not in users_of(call, gateway)
-    call(gateway.Grant, pb.GrantRequest(user="reader", level="read", targets=[URL]))
+    call(gateway.users.Grant, pb.GrantRequest(user="reader", level="read", targets=[URL]))
     assert "reader" in users_of(call, gateway)
-    call(gateway.Revoke, pb.RevokeRequest(user="reader", level="read", targets=[URL]))
+    call(gateway.users.Revoke, pb.RevokeRequest(user="reader", level="read", targets=[URL]))
     assert "reader" not in users_of(call, gateway)
 
 
 def test_a_change_behind_the_gateways_back_is_seen(
     servers: dict[str, Built],
     call: Callable[..., Any],
-    gateway: gateway_pb2_grpc.GatewayServiceStub,
+    gateway: GatewayStubs,
 ) -> None:
-    call(gateway.AddUser, pb.AddUserRequest(name="sideways"))
-    offer = call(gateway.ShowOffer, pb.ShowOfferRequest(url=URL)).offer.offer
+    call(gateway.users.AddUser, pb.AddUserRequest(name="sideways"))
+    offer = call(gateway.cross_model.ShowOffer, pb.ShowOfferRequest(url=URL)).offer.offer
     assert "sideways" not in users_of(call, gateway)
     users_of(call, gateway)  # kept now
     with grpc.insecure_channel(f"127.0.0.1:{servers['access'].port}") as channel:

@@ -20,8 +20,6 @@ from services.common import contract
 from services.common.config import Config
 from services.common.deadline import Deadline
 
-GATEWAY = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
-"""The gateway's service, by its descriptor (so that its contract is loaded)."""
 REQUEST = placement_pb2.GetModelRequest(owner="admin", name="prod")
 WRITE = placement_pb2.AddMachineRequest(model_uuid="u1")
 
@@ -152,9 +150,16 @@ def test_topics_of_events() -> None:
 
 
 def test_only_methods_that_change_nothing_are_reads() -> None:
-    reads = contract.reads("cmr.gateway.v1.GatewayService")
-    assert {"ShowOffer", "GetStatus", "ListModels"} <= reads
-    assert not reads & {"Grant", "Revoke", "AddRelation", "Login", "Logout", "Consume"}
+    assert contract.reads("cmr.gateway.v1.CrossModelService") >= {"ShowOffer", "FindOffers"}
+    assert contract.reads("cmr.gateway.v1.ModelService") >= {"GetStatus", "ListModels"}
+    writes = {
+        "cmr.gateway.v1.UserService": {"Grant", "Revoke"},
+        "cmr.gateway.v1.ModelService": {"AddRelation"},
+        "cmr.gateway.v1.SessionService": {"Login", "Logout"},
+        "cmr.gateway.v1.CrossModelService": {"Consume"},
+    }
+    for service, methods in writes.items():
+        assert not contract.reads(service) & methods
 
 
 class _Details:
@@ -198,7 +203,7 @@ def test_a_write_makes_stale_what_the_services_it_called_own(
         during.append(cache.get(("access",), request, levels).model.uuid)
         return "done"
 
-    fenced = _fenced(peers, f"/{GATEWAY}/Grant", grant)
+    fenced = _fenced(peers, "/cmr.gateway.v1.UserService/Grant", grant)
     assert fenced.unary_unary(None, None) == "done"
     assert during == ["u2"]
     assert cache.get(("models",), REQUEST, models).model.uuid == "u1"
@@ -215,7 +220,7 @@ def test_a_failed_call_also_makes_them_stale(cache: ReadCache, peers: Peers) -> 
         peers.call_with("placement", refused, WRITE, NO_DEADLINE)
         return "not reached"
 
-    fenced = _fenced(peers, f"/{GATEWAY}/Deploy", deploy)
+    fenced = _fenced(peers, "/cmr.gateway.v1.ModelService/Deploy", deploy)
     with pytest.raises(RuntimeError):
         fenced.unary_unary(None, None)
     assert cache.get(("models",), REQUEST, models).model.uuid == "u2"
@@ -238,9 +243,39 @@ def test_calls_of_a_read_change_nothing_cached(cache: ReadCache, peers: Peers) -
         peers.call_with("placement", _answer, WRITE, NO_DEADLINE)
         return "read"
 
-    handler = _fenced(peers, f"/{GATEWAY}/ShowOffer", read)
+    handler = _fenced(peers, "/cmr.gateway.v1.CrossModelService/ShowOffer", read)
     assert handler.unary_unary(None, None) == "read"
     assert cache.get(("models",), REQUEST, fetch).model.uuid == "u1"
+
+
+# A write and a read of each public service of the gateway, and of the deprecated one.
+WRITE_AND_READ = {
+    "SessionService": ("Logout", "WhoAmI"),
+    "UserService": ("Grant", "ListUsers"),
+    "ModelService": ("Deploy", "GetStatus"),
+    "CrossModelService": ("Consume", "ShowOffer"),
+    "CrossControllerService": ("Nudge", "GetControllerIdentity"),
+    "GatewayService": ("Grant", "ShowOffer"),
+}
+
+
+@pytest.mark.parametrize("service", list(WRITE_AND_READ))
+def test_the_fence_holds_each_services_writes_and_not_its_reads(
+    cache: ReadCache, peers: Peers, service: str
+) -> None:
+    write, read = WRITE_AND_READ[service]
+    name = gateway_pb2.DESCRIPTOR.services_by_name[service].full_name
+    fetch = Fetcher()
+
+    def calls_access(request: Any, context: Any) -> str:
+        peers.call_with("access", _answer, WRITE, NO_DEADLINE)
+        return "done"
+
+    cache.get(("access",), REQUEST, fetch)
+    _fenced(peers, f"/{name}/{read}", calls_access).unary_unary(None, None)
+    assert cache.get(("access",), REQUEST, fetch).model.uuid == "u1"  # still kept
+    _fenced(peers, f"/{name}/{write}", calls_access).unary_unary(None, None)
+    assert cache.get(("access",), REQUEST, fetch).model.uuid == "u2"  # stale: fetched again
 
 
 def test_peers_track_the_services_called_other_than_through_the_cache(
