@@ -15,9 +15,6 @@ from typing_extensions import override
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
-from cmr.offers.v1 import offers_pb2
-from cmr.placement.v1 import placement_pb2
-from cmr.relations.v1 import relations_pb2
 from gateway import adapters
 from gateway import status as status_view
 from gateway.app.access import Access
@@ -25,6 +22,8 @@ from gateway.app.applications import Applications
 from gateway.app.models import Models
 from gateway.app.offers import Offers
 from gateway.app.relations import Relations
+from gateway.app.status import Status
+from gateway.app.users import Users
 from gateway.auth import Authenticator
 from gateway.cache import CachedCalls, ReadCache, WriteFence
 from gateway.crossmodel import CrossModel
@@ -106,6 +105,12 @@ class Gateway:
         self._applications = Applications(self.ports, self._resolve, self._offers, self._cmr)
         self._access = Access(self.ports, self._resolve)
         self._relations = Relations(self.ports, self._resolve, self._offers, self._cmr)
+        self._users = Users(self.ports)
+        self._status = Status(self.ports, self._resolve)
+
+    def close(self) -> None:
+        """Stop what the use cases run of their own."""
+        self._status.close()
 
 
 class _Servicer:
@@ -120,6 +125,7 @@ class _Servicer:
         self._auth = gateway._auth
         self._resolve = gateway._resolve
         self._cmr = gateway._cmr
+        self._users = gateway._users
 
     def _controller(self, context: grpc.ServicerContext) -> access_pb2.GetControllerInfoResponse:
         return self._resolve.controller(Deadline.of(context))
@@ -137,10 +143,7 @@ class SessionServicer(_Servicer, gateway_pb2_grpc.SessionServiceServicer):
     @override
     @codes.unary
     def Login(self, request: pb.LoginRequest, context: grpc.ServicerContext) -> pb.LoginResponse:
-        reply = self.ports.access.login(
-            access_pb2.LoginRequest(user=request.user, password=request.password),
-            Deadline.of(context),
-        )
+        reply = self._users.login(request.user, request.password, Deadline.of(context))
         identity = self._controller(context)
         return pb.LoginResponse(
             token=reply.token,
@@ -156,9 +159,7 @@ class SessionServicer(_Servicer, gateway_pb2_grpc.SessionServiceServicer):
         self, request: pb.LogoutRequest, context: grpc.ServicerContext
     ) -> pb.LogoutResponse:
         caller = self._auth.caller(context)
-        self.ports.access.logout(
-            access_pb2.LogoutRequest(token=caller.token), Deadline.of(context)
-        )
+        self._users.logout(caller, Deadline.of(context))
         self._auth.forget(caller.token)
         return pb.LogoutResponse()
 
@@ -190,12 +191,7 @@ class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
         self, request: pb.AddUserRequest, context: grpc.ServicerContext
     ) -> pb.AddUserResponse:
         caller = self._auth.caller(context)
-        reply = self.ports.access.add_user(
-            access_pb2.AddUserRequest(
-                actor=caller.user, name=request.name, display_name=request.display_name
-            ),
-            Deadline.of(context),
-        )
+        reply = self._users.add(caller, request.name, request.display_name, Deadline.of(context))
         identity = self._controller(context)
         return pb.AddUserResponse(
             user=reply.user,
@@ -209,11 +205,8 @@ class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
     def Register(
         self, request: pb.RegisterRequest, context: grpc.ServicerContext
     ) -> pb.RegisterResponse:
-        reply = self.ports.access.register(
-            access_pb2.RegisterRequest(
-                user=request.user, secret=request.secret, password=request.password
-            ),
-            Deadline.of(context),
+        reply = self._users.register(
+            request.user, request.secret, request.password, Deadline.of(context)
         )
         identity = self._controller(context)
         return pb.RegisterResponse(
@@ -230,12 +223,7 @@ class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
         self, request: pb.ChangeUserPasswordRequest, context: grpc.ServicerContext
     ) -> pb.ChangeUserPasswordResponse:
         caller = self._auth.caller(context)
-        self.ports.access.change_password(
-            access_pb2.ChangePasswordRequest(
-                actor=caller.user, user=request.user, password=request.password
-            ),
-            Deadline.of(context),
-        )
+        self._users.change_password(caller, request.user, request.password, Deadline.of(context))
         return pb.ChangeUserPasswordResponse()
 
     @override
@@ -244,12 +232,7 @@ class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
         self, request: pb.SetUserEnabledRequest, context: grpc.ServicerContext
     ) -> pb.SetUserEnabledResponse:
         caller = self._auth.caller(context)
-        self.ports.access.set_user_enabled(
-            access_pb2.SetUserEnabledRequest(
-                actor=caller.user, user=request.user, enabled=request.enabled
-            ),
-            Deadline.of(context),
-        )
+        self._users.set_enabled(caller, request.user, request.enabled, Deadline.of(context))
         self._auth.forget_all()
         return pb.SetUserEnabledResponse()
 
@@ -259,13 +242,8 @@ class UserServicer(_Servicer, gateway_pb2_grpc.UserServiceServicer):
         self, request: pb.ListUsersRequest, context: grpc.ServicerContext
     ) -> pb.ListUsersResponse:
         self._auth.caller(context)
-        reply = self.ports.access.list_users(
-            access_pb2.ListUsersRequest(
-                include_disabled=request.include_disabled,
-                page_size=request.page_size,
-                page_token=request.page_token,
-            ),
-            Deadline.of(context),
+        reply = self._users.listed(
+            request.include_disabled, request.page_size, request.page_token, Deadline.of(context)
         )
         return pb.ListUsersResponse(users=reply.users, next_page_token=reply.next_page_token)
 
@@ -307,8 +285,8 @@ class ModelServicer(_Servicer, gateway_pb2_grpc.ModelServiceServicer):
 
     def __init__(self, gateway: Gateway) -> None:
         super().__init__(gateway)
-        self._peers = gateway._peers
         self._models = gateway._models
+        self._status = gateway._status
         self._applications = gateway._applications
         self._relations = gateway._relations
 
@@ -480,49 +458,7 @@ class ModelServicer(_Servicer, gateway_pb2_grpc.ModelServiceServicer):
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:
         caller = self._auth.caller(context)
-        model = self._resolve.model(caller, request.model, "read", Deadline.of(context))
-        deadline = Deadline.of(context).timeout()
-        placement_call = self._peers.placement.GetModelStatus.future(
-            placement_pb2.GetModelStatusRequest(model_uuid=model.uuid, for_status=True),
-            timeout=deadline,
-        )
-        offers_call = self._peers.offers.ListOffers.future(
-            offers_pb2.ListOffersRequest(model_uuid=model.uuid, page_size=1000), timeout=deadline
-        )
-        relations_call = self._peers.relations.ListRelations.future(
-            relations_pb2.ListRelationsRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        saas_call = self._peers.offers.ListSaas.future(
-            offers_pb2.ListSaasRequest(model_uuid=model.uuid), timeout=deadline
-        )
-        placement = self._peers.call("placement", placement_call.result, changes=False)
-        offers = self._peers.call("offers", offers_call.result, changes=False)
-        relations = self._peers.call("relations", relations_call.result, changes=False)
-        saas = self._peers.call("offers", saas_call.result, changes=False).saas
-        composed = status_view.compose(
-            placement,
-            offers.offers,
-            relations.relations,
-            controller=self._controller(context).name,
-            saas=saas,
-            saas_status={s.name: self._saas_status(s, context) for s in saas},
-        )
-        return status_view.filtered(composed, request.patterns)
-
-    def _saas_status(self, saas: offers_pb2.Saas, context: grpc.ServicerContext) -> pb.StatusValue:
-        """A SAAS mirrors the offered application's status once it is known."""
-        if saas.status != "unknown" or saas.source_controller:
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        try:
-            offer = self.ports.offers.get_offer(
-                offers_pb2.GetOfferRequest(offer_uuid=saas.offer_uuid), Deadline.of(context)
-            ).offer
-        except (errors.CmrError, grpc.RpcError):
-            return pb.StatusValue(current=saas.status, message=saas.status_message)
-        app = self._cmr.find_application(offer.model_uuid, offer.application, Deadline.of(context))
-        if app is None or not app.status or app.status == "unknown":
-            return pb.StatusValue(current="unknown")
-        return pb.StatusValue(current=app.status)
+        return self._status.model(caller, request.model, request.patterns, Deadline.of(context))
 
     @override
     @codes.streaming
@@ -870,6 +806,7 @@ def build_server(
 
         def close() -> None:
             gateway.reconciler.stop()
+            gateway.close()
             cache.stop()
             gateway.remote.close()
             peers.close()
