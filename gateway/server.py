@@ -88,7 +88,6 @@ class Gateway:
     """
 
     def __init__(self, peers: Peers, advertise: str = "") -> None:
-        self._peers = peers
         calls = CachedCalls(peers, peers.cache) if peers.cache is not None else peers
         self.ports = adapters.over(peers, calls)
         self._auth = Authenticator(self.ports)
