@@ -19,16 +19,17 @@ from gateway import adapters
 from gateway import status as status_view
 from gateway.app.access import Access
 from gateway.app.applications import Applications
+from gateway.app.crossmodel import CrossModel
 from gateway.app.models import Models
 from gateway.app.offers import Offers
+from gateway.app.reconcile import Reconciler
 from gateway.app.relations import Relations
 from gateway.app.status import Status
 from gateway.app.users import Users
 from gateway.auth import Authenticator
 from gateway.cache import CachedCalls, ReadCache, WriteFence
-from gateway.crossmodel import CrossModel
 from gateway.peers import Peers
-from gateway.remote import PeerControllers, Reconciler
+from gateway.remote import PeerControllers
 from gateway.resolve import (
     Resolver,
 )
@@ -70,7 +71,7 @@ def nudges(
     """Wrap a command that may change cross-controller halves; then nudge their peers.
 
     Each half it changed or removed has its peer controller told to look again (see
-    `gateway.remote`).
+    `gateway.app.reconcile`).
     """
 
     @functools.wraps(method)

@@ -9,10 +9,10 @@ import yaml
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.app.crossmodel import candidate
 from gateway.app.models import Egress
 from gateway.app.offers import Offers
 from gateway.auth import Caller
-from gateway.crossmodel import candidate
 from gateway.ports import Ports, or_none
 from gateway.resolve import Resolver
 from kernel import errors

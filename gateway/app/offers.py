@@ -9,8 +9,8 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.app.crossmodel import ROLE_NAMES
 from gateway.auth import Caller
-from gateway.crossmodel import ROLE_NAMES
 from gateway.ports import Ports, or_none, pages
 from gateway.resolve import Held, Resolver, offer_target, split_model_ref
 from kernel import errors

@@ -8,9 +8,9 @@ from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.app.crossmodel import CrossModel, looks_like_url, parse_via
 from gateway.app.offers import Offers
 from gateway.auth import Caller
-from gateway.crossmodel import CrossModel, looks_like_url, parse_via
 from gateway.ports import Ports
 from gateway.resolve import Resolver
 from kernel import errors

@@ -35,9 +35,10 @@ from cmr.gateway.v1 import gateway_pb2_grpc
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.app.reconcile import Reconciler
 from gateway.auth import Caller
 from gateway.ports import Ports, or_none
-from gateway.remote import CALL_TIMEOUT_S, PeerControllers, Reconciler
+from gateway.remote import CALL_TIMEOUT_S, PeerControllers
 from gateway.resolve import (
     PERMISSION_DENIED,
     Resolver,
