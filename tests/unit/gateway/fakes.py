@@ -929,6 +929,6 @@ class FakePeerControllers(PeerControllers):
         super().__init__()
         self.gateways: dict[str, PeerGateway] = {}
 
-    def stub(self, address: str) -> gateway_pb2_grpc.GatewayServiceStub:
+    def stub(self, address: str) -> gateway_pb2_grpc.CrossControllerServiceStub:
         gateway = self.gateways.get(address) or PeerGateway(down=True)
-        return cast(gateway_pb2_grpc.GatewayServiceStub, gateway)
+        return cast(gateway_pb2_grpc.CrossControllerServiceStub, gateway)

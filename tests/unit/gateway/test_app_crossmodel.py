@@ -11,9 +11,9 @@ from cmr.gateway.v1 import gateway_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
+from gateway.app.crossmodel import CrossModel, proxy_name, terminated_message
+from gateway.app.reconcile import Reconciler
 from gateway.auth import Caller
-from gateway.crossmodel import CrossModel, proxy_name, terminated_message
-from gateway.remote import Reconciler
 from gateway.resolve import Resolver
 from kernel import errors
 from kernel.relation import Half

@@ -9,7 +9,7 @@ from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.relations.v1 import relations_pb2
-from gateway.remote import Reconciler
+from gateway.app.reconcile import Reconciler
 from kernel import errors
 from kernel.relation import REVOKED_MESSAGE, Half
 from services.common.deadline import Deadline
