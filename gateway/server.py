@@ -33,8 +33,6 @@ from gateway.remote import PeerControllers
 from gateway.resolve import (
     Resolver,
 )
-from kernel import errors, tokens
-from kernel.relation import Half
 from services.common import status as codes
 from services.common.config import Config
 from services.common.deadline import Deadline
@@ -554,26 +552,8 @@ class CrossModelServicer(_Servicer, gateway_pb2_grpc.CrossModelServiceServicer):
     ) -> pb.GetConsumeDetailsResponse:
         """For a client consuming from another controller: the offer and a consume token."""
         caller = self._auth.caller(context)
-        if not request.source_model_uuid:
-            raise errors.Invalid("the consuming model's UUID is required")
-        url = self._resolve.offer_url(caller, request.url, Deadline.of(context))
-        offer = self._resolve.offer(
-            caller, url, "consume", Deadline.of(context)
-        ).offer  # no connections
-        token = self._cmr.issue_token(
-            user=caller.user,
-            offer_model_uuid=offer.model_uuid,
-            offer_uuid=offer.uuid,
-            source_model_uuid=request.source_model_uuid,
-            kind="consume",
-            deadline=Deadline.of(context),
-        )
-        identity = self._controller(context)
-        return pb.GetConsumeDetailsResponse(
-            offer=offer,
-            consume_token=token,
-            controller_uuid=identity.uuid,
-            controller_name=identity.name,
+        return self._cmr.consume_details(
+            caller, request.url, request.source_model_uuid, Deadline.of(context)
         )
 
     @override
@@ -672,28 +652,7 @@ class CrossControllerServicer(_Servicer, gateway_pb2_grpc.CrossControllerService
     def GetRemoteRelation(
         self, request: pb.GetRemoteRelationRequest, context: grpc.ServicerContext
     ) -> pb.GetRemoteRelationResponse:
-        half = self.reconciler.verify(request.credential, request.token, Deadline.of(context))
-        if half is None:
-            return pb.GetRemoteRelationResponse(exists=False)
-        offered = ""
-        if half.relation.cross_model.side == Half.OFFERER:
-            local = next((e for e in half.relation.endpoints if not e.remote), None)
-            app = (
-                self._cmr.find_application(
-                    half.model_uuid, local.application, Deadline.of(context)
-                )
-                if local is not None
-                else None
-            )
-            offered = app.status if app is not None else ""
-        return pb.GetRemoteRelationResponse(
-            exists=True,
-            suspended=half.relation.suspended,
-            reason=half.relation.suspended_reason,
-            suspend_cause=half.relation.suspend_cause,
-            status=half.relation.status,
-            application_status=offered,
-        )
+        return self.reconciler.state(request.credential, request.token, Deadline.of(context))
 
     @override
     @codes.unary
@@ -710,23 +669,10 @@ class CrossControllerServicer(_Servicer, gateway_pb2_grpc.CrossControllerService
     def RenewToken(
         self, request: pb.RenewTokenRequest, context: grpc.ServicerContext
     ) -> pb.RenewTokenResponse:
-        """Renew a token this controller issued; consume is checked again for its user.
-
-        The token's (as yet unchecked) offer names the offering model access checks consume
-        on; access then checks the token itself, so a forged claim gains nothing.
-        """
-        claimed = tokens.peek(request.token)
-        offer_model = ""
-        if claimed is not None and claimed.kind != tokens.CALLBACK:
-            offer = self._cmr.offer(claimed.offer_uuid, Deadline.of(context))
-            if offer is None:
-                raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
-            offer_model = offer.model_uuid
-        reply = self.ports.access.renew_offer_token(
-            access_pb2.RenewOfferTokenRequest(token=request.token, offer_model_uuid=offer_model),
-            Deadline.of(context),
+        """Renew a token this controller issued; consume is checked again for its user."""
+        return pb.RenewTokenResponse(
+            token=self._cmr.renew_token(request.token, Deadline.of(context))
         )
-        return pb.RenewTokenResponse(token=reply.token)
 
 
 def servicers(gateway: Gateway) -> dict[str, object]:

@@ -45,7 +45,7 @@ from gateway.resolve import (
     at_least,
     offer_target,
 )
-from kernel import errors
+from kernel import errors, tokens
 from kernel.names import is_application_name, is_proxy_name
 from kernel.offerurl import OfferURL
 from kernel.relation import Half
@@ -677,6 +677,52 @@ class CrossModel:
         except BaseException:
             self._reconciler.nudge(peer, token)  # the offerer finds no half here and drops its
             raise
+
+    def consume_details(
+        self, caller: Caller, text: str, source_model_uuid: str, deadline: Deadline
+    ) -> gateway_pb.GetConsumeDetailsResponse:
+        """For a client consuming from another controller: the offer and a consume token.
+
+        Raises:
+            Invalid: no consuming model.
+            NotFound, Forbidden: the offer, or the caller's consume on it.
+        """
+        if not source_model_uuid:
+            raise errors.Invalid("the consuming model's UUID is required")
+        url = self._resolve.offer_url(caller, text, deadline)
+        offer = self._resolve.offer(caller, url, "consume", deadline).offer  # no connections
+        token = self.issue_token(
+            user=caller.user,
+            offer_model_uuid=offer.model_uuid,
+            offer_uuid=offer.uuid,
+            source_model_uuid=source_model_uuid,
+            kind="consume",
+            deadline=deadline,
+        )
+        identity = self._resolve.controller(deadline)
+        return gateway_pb.GetConsumeDetailsResponse(
+            offer=offer,
+            consume_token=token,
+            controller_uuid=identity.uuid,
+            controller_name=identity.name,
+        )
+
+    def renew_token(self, token: str, deadline: Deadline) -> str:
+        """Renew a token this controller issued; consume is checked again for its user.
+
+        The token's (as yet unchecked) offer names the offering model access checks consume
+        on; access then checks the token itself, so a forged claim gains nothing.
+        """
+        claimed = tokens.peek(token)
+        offer_model = ""
+        if claimed is not None and claimed.kind != tokens.CALLBACK:
+            offer = self.offer(claimed.offer_uuid, deadline)
+            if offer is None:
+                raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
+            offer_model = offer.model_uuid
+        return self._ports.access.renew_offer_token(
+            access_pb2.RenewOfferTokenRequest(token=token, offer_model_uuid=offer_model), deadline
+        ).token
 
     def register_remote(
         self, request: gateway_pb.RegisterRemoteRelationRequest, deadline: Deadline

@@ -31,6 +31,7 @@ import grpc
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
+from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.ports import Ports, or_none
 from gateway.remote import CALL_TIMEOUT_S, PeerControllers
@@ -126,6 +127,45 @@ class Reconciler:
             request.relation = token
         self._ports.access.verify_offer_token(request, deadline)
         return half
+
+    def state(
+        self, credential: str, token: str, deadline: Deadline
+    ) -> pb.GetRemoteRelationResponse:
+        """This controller's half of relation `token`, as its peer asks after it.
+
+        On the offering side it tells the offered application's status, which the consumer's
+        SAAS mirrors.
+
+        Raises:
+            Unauthenticated, Forbidden: the peer's credential, as access says.
+        """
+        half = self.verify(credential, token, deadline)
+        if half is None:
+            return pb.GetRemoteRelationResponse(exists=False)
+        offered = ""
+        if half.relation.cross_model.side == Half.OFFERER:
+            local = next((e for e in half.relation.endpoints if not e.remote), None)
+            app = (
+                or_none(
+                    lambda: self._ports.placement.get_application(
+                        placement_pb2.GetApplicationRequest(
+                            model_uuid=half.model_uuid, application=local.application
+                        ),
+                        deadline,
+                    )
+                )
+                if local is not None
+                else None
+            )
+            offered = app.application.status if app is not None else ""
+        return pb.GetRemoteRelationResponse(
+            exists=True,
+            suspended=half.relation.suspended,
+            reason=half.relation.suspended_reason,
+            suspend_cause=half.relation.suspend_cause,
+            status=half.relation.status,
+            application_status=offered,
+        )
 
     # -- reconcile -------------------------------------------------------------------------
 
