@@ -622,3 +622,24 @@ def test_a_registered_half_is_spared_while_its_consumer_writes_its_own(
     peers.gateways["consumer.example:17070"] = PeerGateway()  # no consumer half there yet
     reconciler.reconcile(SOON, background=True)
     assert half(fakes, "prod").cross_model.token == "relation-1"
+
+
+# -- what a client consuming from another controller asks ---------------------------------------
+
+
+def test_consume_details_give_the_offer_and_a_consume_token_for_the_consuming_model(
+    cmr: CrossModel, fakes: Fakes
+) -> None:
+    details = cmr.consume_details(BOB, "admin/prod.mysql", "their-model", SOON)
+    assert (details.offer.uuid, details.controller_name) == ("o1", "ctrl")
+    claims = fakes.access.tokens[details.consume_token]
+    assert (claims.kind, claims.user, claims.source_model_uuid) == (
+        "consume",
+        "bob",
+        "their-model",
+    )
+    with pytest.raises(errors.Invalid, match="consuming model's UUID is required"):
+        cmr.consume_details(BOB, "admin/prod.mysql", "", SOON)
+    fakes.access.levels[("bob", "o1")] = "read"
+    with pytest.raises(errors.Forbidden):
+        cmr.consume_details(BOB, "admin/prod.mysql", "their-model", SOON)

@@ -8,6 +8,7 @@ import pytest
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2
 from cmr.offers.v1 import offers_pb2
+from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.app.reconcile import Reconciler
 from kernel import errors
@@ -445,3 +446,22 @@ def test_a_nudge_to_an_unreachable_peer_is_not_an_error(
 ) -> None:
     cross = relations_pb2.CrossModel(peer_address="nowhere:1", peer_token="t")
     reconciler.nudge(cross, "c-1")  # no gateway answers at nowhere:1
+
+
+# -- what a peer asks of this controller ------------------------------------------------------
+
+
+def test_a_peer_hears_the_offered_applications_status_with_the_half(
+    reconciler: Reconciler, fakes: Fakes
+) -> None:
+    prod = next(m for m in fakes.placement.models.values() if m.name == "prod")
+    fakes.placement.applications[(prod.uuid, "mysql")] = placement_pb2.Application(
+        model_uuid=prod.uuid, name="mysql", status="active"
+    )
+    state = reconciler.state(issued(fakes, "relation", "o-1"), "o-1", SOON)
+    assert (state.exists, state.status, state.application_status) == (True, "joined", "active")
+
+
+def test_a_peer_hears_that_a_half_is_gone(reconciler: Reconciler, fakes: Fakes) -> None:
+    token = issued(fakes, "relation", "o-gone")
+    assert not reconciler.state(token, "o-gone", SOON).exists
