@@ -23,7 +23,7 @@ from services.offers.relations_client import RelationsClient
 from services.offers.server import OfferServicer
 from services.offers.store import SqliteOffers
 from tests.conftest import free_port
-from tests.service.smoke import TIMEOUT, WATCH_DEADLINE, failure, read_to_end
+from tests.service.smoke import TIMEOUT, empty_feed_watched, failure
 
 Code = grpc.StatusCode
 Stub = offers_pb2_grpc.OfferServiceStub
@@ -104,24 +104,5 @@ def test_list_saas_on_an_empty_store_is_empty(grpc_stub: Stub) -> None:
     assert listed == pb.ListSaasResponse()
 
 
-def test_watch_from_zero_on_an_empty_feed_hears_nothing_until_its_deadline(
-    grpc_stub: Stub,
-) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(after_sequence=0), timeout=WATCH_DEADLINE)
-    assert read_to_end(stream) == ([], Code.DEADLINE_EXCEEDED)
-
-
-def test_watch_from_latest_on_an_empty_feed_answers_head_zero_first(grpc_stub: Stub) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(from_latest=True), timeout=TIMEOUT)
-    assert next(iter(stream)) == pb.WatchResponse(head=0)
-    stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-    assert read_to_end(stream) == ([], Code.CANCELLED)
-
-
-def test_watch_after_a_negative_sequence_is_invalid(grpc_stub: Stub) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(after_sequence=-1), timeout=TIMEOUT)
-    assert failure(lambda: list(stream)) == (
-        Code.INVALID_ARGUMENT,
-        "after_sequence must not be negative, got -1",
-        Reason.INVALID,
-    )
+def test_an_empty_feed_watched_three_ways(grpc_stub: Stub) -> None:
+    empty_feed_watched(grpc_stub, pb.WatchRequest, pb.WatchResponse)

@@ -19,7 +19,7 @@ from cmr.placement.v1 import placement_pb2_grpc
 from kernel.errors import Reason
 from services.placement.server import PlacementServicer
 from services.placement.store import SqlitePlacement
-from tests.service.smoke import TIMEOUT, WATCH_DEADLINE, failure, read_to_end
+from tests.service.smoke import TIMEOUT, empty_feed_watched, failure
 
 Code = grpc.StatusCode
 Stub = placement_pb2_grpc.PlacementServiceStub
@@ -93,24 +93,5 @@ def test_list_models_on_an_empty_store_is_an_empty_last_page(grpc_stub: Stub) ->
     assert grpc_stub.ListModels(pb.ListModelsRequest(), timeout=TIMEOUT) == pb.ListModelsResponse()
 
 
-def test_watch_from_zero_on_an_empty_feed_hears_nothing_until_its_deadline(
-    grpc_stub: Stub,
-) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(after_sequence=0), timeout=WATCH_DEADLINE)
-    assert read_to_end(stream) == ([], Code.DEADLINE_EXCEEDED)
-
-
-def test_watch_from_latest_on_an_empty_feed_answers_head_zero_first(grpc_stub: Stub) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(from_latest=True), timeout=TIMEOUT)
-    assert next(iter(stream)) == pb.WatchResponse(head=0)
-    stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
-    assert read_to_end(stream) == ([], Code.CANCELLED)
-
-
-def test_watch_after_a_negative_sequence_is_invalid(grpc_stub: Stub) -> None:
-    stream = grpc_stub.Watch(pb.WatchRequest(after_sequence=-1), timeout=TIMEOUT)
-    assert failure(lambda: list(stream)) == (
-        Code.INVALID_ARGUMENT,
-        "after_sequence must not be negative, got -1",
-        Reason.INVALID,
-    )
+def test_an_empty_feed_watched_three_ways(grpc_stub: Stub) -> None:
+    empty_feed_watched(grpc_stub, pb.WatchRequest, pb.WatchResponse)
