@@ -1,6 +1,6 @@
 """Users: credentials, sessions, registration, and the user management use cases.
 
-Passwords are kept only as scrypt hashes, session tokens and registration secrets only as
+Passwords are kept only as Argon2id hashes, session tokens and registration secrets only as
 SHA-256 digests, so a copy of the store lets nobody log in.
 """
 
@@ -14,6 +14,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from kernel import errors
 from kernel.access import Level
@@ -47,11 +50,8 @@ answer does not tell which user names exist."""
 
 BAD_TOKEN: Final = "invalid or expired token; log in again"  # noqa: S105 - a message
 
-SCRYPT_N: Final = 2**14
-SCRYPT_R: Final = 8
-SCRYPT_P: Final = 1
-SALT_BYTES: Final = 16
-HASH_BYTES: Final = 32
+HASHER: Final = PasswordHasher()
+"""Argon2id at argon2-cffi's recommended parameters (RFC 9106's second choice)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,29 +75,33 @@ def check_user_name(name: str) -> str:
     return name
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """Hash a password with scrypt and a random salt, in a self-describing form.
-
-    Returns:
-        `scrypt$<n>$<r>$<p>$<salt base64>$<hash base64>`.
-    """
-    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=HASH_BYTES
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+def hash_password(password: str) -> str:
+    """Hash a password with Argon2id and a random salt, in its self-describing PHC form."""
+    return HASHER.hash(password)
 
 
 def verify_password(password: str, encoded: str) -> bool:
-    """Return True when `password` matches an encoded hash from `hash_password`.
+    """Return True when `password` matches an encoded hash.
 
-    A malformed or unknown encoding never matches. The comparison takes constant time.
+    Argon2id hashes, and the scrypt hashes (`scrypt$n$r$p$salt$hash`) of stores made before it;
+    a malformed or unknown encoding never matches. The comparison takes constant time.
     """
+    if encoded.startswith("scrypt$"):
+        return _verify_scrypt(password, encoded)
     try:
-        scheme, n, r, p, salt, expected = encoded.split("$")
-        if scheme != "scrypt":
-            return False
+        return HASHER.verify(encoded, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(encoded: str) -> bool:
+    """Whether a hash that matched should be replaced: an older scheme, or older parameters."""
+    return encoded.startswith("scrypt$") or HASHER.check_needs_rehash(encoded)
+
+
+def _verify_scrypt(password: str, encoded: str) -> bool:
+    try:
+        _scheme, n, r, p, salt, expected = encoded.split("$")
         want = base64.b64decode(expected, validate=True)
         got = hashlib.scrypt(
             password.encode(),
@@ -172,16 +176,21 @@ def login(
         raise errors.Invalid("password must not be empty")
     found = access.get_user(user)
     encoded = access.password_hash(user) if found is not None else None
-    # Outside the transaction: scrypt takes tens of milliseconds and would hold the store's lock.
-    # Hash even for an unknown user, so the answer's timing does not reveal which users exist.
+    # Outside the transaction: hashing takes tens of milliseconds and would hold the store's
+    # lock. Hash even for an unknown user, so the answer's timing does not reveal which users
+    # exist.
     matches = verify_password(password, encoded or _decoy_hash())
     if found is None or encoded is None or not matches:
         raise errors.Unauthenticated(BAD_CREDENTIALS)
+    # A hash of an older scheme or older parameters is replaced now that the password is known.
+    fresh = hash_password(password) if needs_rehash(encoded) else None
     with access.transaction():
         # Checked again under the lock: the user may have been disabled while we hashed.
         found = access.get_user(user)
         if found is None or not found.enabled or access.password_hash(user) != encoded:
             raise errors.Unauthenticated(BAD_CREDENTIALS)
+        if fresh is not None:
+            access.set_password(found.name, fresh)
         return _open_session(access, found, now(), ttl, token)
 
 
@@ -368,7 +377,7 @@ def register(
         digest = access.registration(user) if found is not None else None
     if found is None or digest is None or not hmac.compare_digest(token_digest(secret), digest):
         raise refused
-    # Outside the transaction: scrypt takes tens of milliseconds and would hold the store's lock.
+    # Outside the transaction: hashing takes tens of milliseconds and would hold the store's lock.
     encoded = hash_password(password)
     with access.transaction():
         # Checked again under the lock: a concurrent Register may have used the secret.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,10 +33,36 @@ def access() -> InMemoryAccess:
 
 def test_password_hash_round_trips_and_is_self_describing() -> None:
     encoded = domain.hash_password("correct horse")
-    scheme, n, r, p, _salt, _digest = encoded.split("$")
-    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
+    assert encoded.startswith("$argon2id$")
     assert "correct horse" not in encoded
     assert domain.verify_password("correct horse", encoded)
+    assert not domain.needs_rehash(encoded)
+
+
+def _scrypt(password: str) -> str:
+    """A hash as stores made before Argon2id kept them."""
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt$16384$8$1${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def test_an_older_scrypt_hash_still_verifies_and_is_to_be_replaced() -> None:
+    encoded = _scrypt("correct horse")
+    assert domain.verify_password("correct horse", encoded)
+    assert not domain.verify_password("wrong", encoded)
+    assert domain.needs_rehash(encoded)
+
+
+def test_logging_in_replaces_an_older_hash_with_argon2id(access: InMemoryAccess) -> None:
+    with access.transaction():
+        access.set_password("admin", _scrypt("s3cret"))
+    domain.login(access, "admin", "s3cret", now=lambda: START)
+    replaced = access.password_hash("admin")
+    assert replaced is not None
+    assert replaced.startswith("$argon2id$")
+    domain.login(access, "admin", "s3cret", now=lambda: START)
+    assert access.password_hash("admin") == replaced
 
 
 def test_wrong_password_does_not_verify() -> None:
