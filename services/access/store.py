@@ -4,9 +4,9 @@ Schema (version 001):
 
 - `controller`: one row (`id` = 1): name, uuid, created_at. Written once, at the first start.
 - `users`: name (primary key, case-insensitive, as Juju keys users by the lower-cased name),
-  display_name, enabled, password_hash (the `scrypt$...` string; NULL for a user added but not
-  yet registered), created_by (NULL for the bootstrap admin), created_at. (001 had a
-  `superuser` column; 002 moved it into `permissions`.)
+  display_name, enabled, password_hash (the Argon2id PHC string, or an older `scrypt$...`;
+  NULL for a user added but not yet registered), created_by (NULL for the bootstrap admin),
+  created_at. (001 had a `superuser` column; 002 moved it into `permissions`.)
 - `sessions`: token_digest (SHA-256 hex of the token; the token itself is never stored), user,
   created_at, expires_at. Deleting a user deletes its sessions.
 
