@@ -31,6 +31,8 @@ class Reason(StrEnum):
     """A service of this controller cannot be reached (named in the message)."""
     PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
     """Another controller cannot be reached."""
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    """Too many failed logins for a user name lately; wait, then try again."""
 
 
 class CmrError(Exception):

@@ -95,6 +95,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         self._now = now
         self._ttl = session_ttl
         self._new_token = new_token
+        self._throttle = domain.LoginThrottle()
 
     @status.unary
     def Ping(  # noqa: N802 - gRPC method name
@@ -114,6 +115,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
             now=self._now,
             ttl=self._ttl,
             token=self._new_token,
+            throttle=self._throttle,
         )
         return _login_pb(done)
 

@@ -28,6 +28,7 @@ from services.access.domain.permissions import (
     revoke,
 )
 from services.access.domain.store import Access
+from services.access.domain.throttle import LoginThrottle
 from services.access.domain.users import (
     ADMIN,
     BAD_CREDENTIALS,
@@ -86,6 +87,7 @@ __all__ = [
     "Clock",
     "ControllerInfo",
     "LoggedIn",
+    "LoginThrottle",
     "Permission",
     "Revoked",
     "Session",

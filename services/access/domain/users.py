@@ -22,6 +22,7 @@ from kernel import errors
 from kernel.access import Level
 from kernel.names import USER_NAME
 from services.access.domain.store import Access
+from services.access.domain.throttle import LoginThrottle
 from services.access.domain.values import (
     CONTROLLER,
     PERMISSION_DENIED,
@@ -161,6 +162,7 @@ def login(
     now: Clock = utc_now,
     ttl: timedelta = SESSION_TTL,
     token: TokenFactory = new_token,
+    throttle: LoginThrottle | None = None,
 ) -> LoggedIn:
     """Check a user's password and open a session.
 
@@ -169,11 +171,14 @@ def login(
 
     Raises:
         Invalid: the user name is malformed or the password empty.
-        Unauthenticated: unknown user, wrong password or disabled user (one message for all).
+        Unauthenticated: unknown user, wrong password or disabled user (one message for all);
+            or, with a `throttle`, too many failed logins of that name lately.
     """
     check_user_name(user)
     if not password:
         raise errors.Invalid("password must not be empty")
+    if throttle is not None:
+        throttle.check(user, now())
     found = access.get_user(user)
     encoded = access.password_hash(user) if found is not None else None
     # Outside the transaction: hashing takes tens of milliseconds and would hold the store's
@@ -181,7 +186,11 @@ def login(
     # exist.
     matches = verify_password(password, encoded or _decoy_hash())
     if found is None or encoded is None or not matches:
+        if throttle is not None:
+            throttle.failed(user, now())
         raise errors.Unauthenticated(BAD_CREDENTIALS)
+    if throttle is not None:
+        throttle.succeeded(user)
     # A hash of an older scheme or older parameters is replaced now that the password is known.
     fresh = hash_password(password) if needs_rehash(encoded) else None
     with access.transaction():
