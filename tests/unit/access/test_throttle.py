@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -10,16 +10,7 @@ from kernel import errors
 from services.access import domain
 from services.access.domain import throttle
 from tests.unit.access.fakes import InMemoryAccess
-
-START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.unit.access.test_domain import START, Clock
 
 
 @pytest.fixture
