@@ -17,7 +17,7 @@ from cmr.access.v1 import access_pb2
 from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from gateway.auth import Caller
-from gateway.ports import Ports
+from gateway.ports import Ports, or_none
 from kernel import access, errors
 from kernel.access import TargetKind
 from kernel.offerurl import OfferURL
@@ -73,6 +73,42 @@ def offer_target(offer: offers_pb2.Offer) -> access_pb2.Target:
         offer_uuid=offer.uuid,
         label=offer.url,
     )
+
+
+def find_application(
+    ports: Ports, model_uuid: str, name: str, deadline: Deadline
+) -> placement_pb2.Application | None:
+    """The model's application of that name, or None."""
+    reply = or_none(
+        lambda: ports.placement.get_application(
+            placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
+            deadline,
+        )
+    )
+    return reply.application if reply is not None else None
+
+
+def find_saas(
+    ports: Ports, model_uuid: str, name: str, deadline: Deadline
+) -> offers_pb2.Saas | None:
+    """The model's SAAS of that name, or None."""
+    reply = or_none(
+        lambda: ports.offers.get_saas(
+            offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name), deadline
+        )
+    )
+    return reply.saas if reply is not None else None
+
+
+def find_offer(ports: Ports, offer_uuid: str, deadline: Deadline) -> offers_pb2.Offer | None:
+    """An offer of this controller by UUID (without its connections), or None."""
+    reply = or_none(
+        lambda: ports.offers.get_offer(
+            offers_pb2.GetOfferRequest(offer_uuid=offer_uuid, without_connections=True),
+            deadline,
+        )
+    )
+    return reply.offer if reply is not None else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -6,15 +6,14 @@ from collections.abc import Sequence
 
 import yaml
 
-from cmr.offers.v1 import offers_pb2
 from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.app.crossmodel import candidate
 from gateway.app.models import Egress
 from gateway.app.offers import Offers
 from gateway.auth import Caller
-from gateway.ports import Ports, or_none
-from gateway.resolve import Resolver
+from gateway.ports import Ports
+from gateway.resolve import Resolver, find_saas
 from kernel import errors
 from services.common.deadline import Deadline
 
@@ -55,8 +54,7 @@ class Applications:
         """
         model = self._resolve.model(caller, ref, "write", deadline)
         name = application or charm_name(metadata_yaml)
-        saas = offers_pb2.GetSaasRequest(model_uuid=model.uuid, name=name)
-        if name and or_none(lambda: self._ports.offers.get_saas(saas, deadline)) is not None:
+        if name and find_saas(self._ports, model.uuid, name, deadline) is not None:
             raise errors.AlreadyExists(
                 f'cannot add application "{name}": saas application with same name already exists'
             )

@@ -37,12 +37,15 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.app.reconcile import Reconciler
 from gateway.auth import Caller
-from gateway.ports import Ports, or_none
+from gateway.ports import Ports
 from gateway.remote import CALL_TIMEOUT_S, PeerControllers
 from gateway.resolve import (
     PERMISSION_DENIED,
     Resolver,
     at_least,
+    find_application,
+    find_offer,
+    find_saas,
     offer_target,
 )
 from kernel import errors, tokens
@@ -187,40 +190,6 @@ class CrossModel:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def find_saas(self, model_uuid: str, name: str, deadline: Deadline) -> offers_pb2.Saas | None:
-        """The model's SAAS of that name, or None."""
-        reply = or_none(
-            lambda: self._ports.offers.get_saas(
-                offers_pb2.GetSaasRequest(model_uuid=model_uuid, name=name), deadline
-            )
-        )
-        return reply.saas if reply is not None else None
-
-    def find_application(
-        self, model_uuid: str, name: str, deadline: Deadline
-    ) -> placement_pb2.Application | None:
-        """The model's application of that name, or None."""
-        reply = or_none(
-            lambda: self._ports.placement.get_application(
-                placement_pb2.GetApplicationRequest(model_uuid=model_uuid, application=name),
-                deadline,
-            )
-        )
-        return reply.application if reply is not None else None
-
-    def offer(self, offer_uuid: str, deadline: Deadline) -> offers_pb2.Offer | None:
-        """An offer of this controller by UUID (without its connections), or None."""
-        return self._offer(offer_uuid, deadline)
-
-    def _offer(self, offer_uuid: str, deadline: Deadline) -> offers_pb2.Offer | None:
-        reply = or_none(
-            lambda: self._ports.offers.get_offer(
-                offers_pb2.GetOfferRequest(offer_uuid=offer_uuid, without_connections=True),
-                deadline,
-            )
-        )
-        return reply.offer if reply is not None else None
-
     def ingress(
         self, model_uuid: str, subnets: Sequence[str], deadline: Deadline
     ) -> offers_pb2.CheckIngressResponse:
@@ -328,7 +297,7 @@ class CrossModel:
         deadline: Deadline,
         source: gateway_pb.RemoteOffer | None = None,
     ) -> offers_pb2.ConsumeResponse:
-        if self.find_application(model.uuid, name, deadline) is not None:
+        if find_application(self._ports, model.uuid, name, deadline) is not None:
             raise errors.AlreadyExists(
                 f'cannot add saas application "{name}": local application with same name '
                 "already exists"
@@ -391,7 +360,7 @@ class CrossModel:
         application, _, endpoint = ref.partition(":")
         if not application or (":" in ref and not endpoint):
             raise errors.Invalid(f'invalid endpoint "{ref}"')
-        app = self.find_application(model.uuid, application, deadline)
+        app = find_application(self._ports, model.uuid, application, deadline)
         if app is not None:
             return End(
                 side=relations_pb2.RelationSide(
@@ -401,7 +370,7 @@ class CrossModel:
                     endpoints=[candidate(e) for e in app.charm.endpoints],
                 )
             )
-        found = self.find_saas(model.uuid, application, deadline)
+        found = find_saas(self._ports, model.uuid, application, deadline)
         if found is None:
             raise errors.NotFound(f'application "{application}" not found')
         if found.status == "terminated":
@@ -456,7 +425,7 @@ class CrossModel:
         """
         if saas.source_controller_uuid:
             return self._relate_remote(caller, model, a, b, saas, via, deadline)
-        offer = self._offer(saas.offer_uuid, deadline)
+        offer = find_offer(self._ports, saas.offer_uuid, deadline)
         if offer is None:
             raise errors.Refused(terminated_message(saas.name))
         if not at_least(
@@ -536,7 +505,7 @@ class CrossModel:
         Raises:
             Refused: the offered application has been removed.
         """
-        app = self.find_application(offer.model_uuid, offer.application, deadline)
+        app = find_application(self._ports, offer.model_uuid, offer.application, deadline)
         if app is None:
             raise errors.Refused(f'application "{offer.application}" has been removed')
         half = relations_pb2.CrossModel()
@@ -716,7 +685,7 @@ class CrossModel:
         claimed = tokens.peek(token)
         offer_model = ""
         if claimed is not None and claimed.kind != tokens.CALLBACK:
-            offer = self.offer(claimed.offer_uuid, deadline)
+            offer = find_offer(self._ports, claimed.offer_uuid, deadline)
             if offer is None:
                 raise errors.NotFound(f'application offer "{claimed.offer_uuid}" not found')
             offer_model = offer.model_uuid
@@ -738,7 +707,7 @@ class CrossModel:
             raise errors.Invalid("a relation token and a proxy name `remote-<32 hex>` are needed")
         if not request.consumer_controller_uuid or not request.consumer_address:
             raise errors.Invalid("the consuming controller's UUID and address are needed")
-        offer = self._offer(request.offer_uuid, deadline)
+        offer = find_offer(self._ports, request.offer_uuid, deadline)
         if offer is None:
             raise errors.NotFound(f'application offer "{request.offer_uuid}" not found')
         claims = self._ports.access.verify_offer_token(
@@ -807,8 +776,10 @@ class CrossModel:
             subnets = egress[local.application]
             if list(cross.subnets) == subnets:
                 continue
-            saas = self.find_saas(model.uuid, remote.application, deadline)
-            offer = self._offer(saas.offer_uuid, deadline) if saas is not None else None
+            saas = find_saas(self._ports, model.uuid, remote.application, deadline)
+            offer = (
+                find_offer(self._ports, saas.offer_uuid, deadline) if saas is not None else None
+            )
             if offer is None:
                 continue
             check = self.ingress(offer.model_uuid, subnets, deadline)
@@ -847,7 +818,7 @@ class CrossModel:
             cross = relation.cross_model
             if cross.side != Half.OFFERER:
                 continue
-            offer = self._offer(cross.offer_uuid, deadline)
+            offer = find_offer(self._ports, cross.offer_uuid, deadline)
             if offer is None or not at_least(
                 access_pb2.TARGET_KIND_OFFER,
                 self.user_level(cross.username, offer, deadline),

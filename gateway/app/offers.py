@@ -11,8 +11,8 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.app.crossmodel import ROLE_NAMES
 from gateway.auth import Caller
-from gateway.ports import Ports, or_none, pages
-from gateway.resolve import Held, Resolver, offer_target, split_model_ref
+from gateway.ports import Ports, pages
+from gateway.resolve import Held, Resolver, find_application, offer_target, split_model_ref
 from kernel import errors
 from kernel.offerurl import OfferURL
 from services.common.deadline import Deadline
@@ -125,16 +125,8 @@ class Offers:
         model = self._resolve.model(caller, ref, "admin", deadline)
         app_endpoints: list[offers_pb2.ApplicationEndpoint] = []
         charm, summary = "", ""
-        found = or_none(
-            lambda: self._ports.placement.get_application(
-                placement_pb2.GetApplicationRequest(
-                    model_uuid=model.uuid, application=application
-                ),
-                deadline,
-            )
-        )
-        if found is not None:
-            app = found.application
+        app = find_application(self._ports, model.uuid, application, deadline)
+        if app is not None:
             app_endpoints = [
                 offers_pb2.ApplicationEndpoint(
                     name=e.name,

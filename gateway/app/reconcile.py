@@ -31,10 +31,10 @@ import grpc
 from cmr.access.v1 import access_pb2
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.offers.v1 import offers_pb2
-from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway.ports import Ports, or_none
 from gateway.remote import CALL_TIMEOUT_S, PeerControllers
+from gateway.resolve import find_application, find_saas
 from kernel import errors
 from kernel.relation import REVOKED_MESSAGE, Half
 from services.common.deadline import Deadline
@@ -86,13 +86,7 @@ class Reconciler:
         remote = next((e for e in half.relation.endpoints if e.remote), None)
         if remote is None:
             return None
-        reply = or_none(
-            lambda: self._ports.offers.get_saas(
-                offers_pb2.GetSaasRequest(model_uuid=half.model_uuid, name=remote.application),
-                deadline,
-            )
-        )
-        return reply.saas if reply is not None else None
+        return find_saas(self._ports, half.model_uuid, remote.application, deadline)
 
     def verify(
         self,
@@ -146,18 +140,11 @@ class Reconciler:
         if half.relation.cross_model.side == Half.OFFERER:
             local = next((e for e in half.relation.endpoints if not e.remote), None)
             app = (
-                or_none(
-                    lambda: self._ports.placement.get_application(
-                        placement_pb2.GetApplicationRequest(
-                            model_uuid=half.model_uuid, application=local.application
-                        ),
-                        deadline,
-                    )
-                )
+                find_application(self._ports, half.model_uuid, local.application, deadline)
                 if local is not None
                 else None
             )
-            offered = app.application.status if app is not None else ""
+            offered = app.status if app is not None else ""
         return pb.GetRemoteRelationResponse(
             exists=True,
             suspended=half.relation.suspended,

@@ -12,7 +12,7 @@ from gateway.app.crossmodel import CrossModel, looks_like_url, parse_via
 from gateway.app.offers import Offers
 from gateway.auth import Caller
 from gateway.ports import Ports
-from gateway.resolve import Resolver
+from gateway.resolve import Resolver, find_saas
 from kernel import errors
 from services.common.deadline import Deadline
 
@@ -153,6 +153,6 @@ class Relations:
     def remove_saas(self, caller: Caller, ref: str, name: str, deadline: Deadline) -> int:
         """Remove a SAAS: all its relations first (both halves); return how many went."""
         model = self._resolve.model(caller, ref, "write", deadline)
-        if self._cmr.find_saas(model.uuid, name, deadline) is None:
+        if find_saas(self._ports, model.uuid, name, deadline) is None:
             raise errors.NotFound(f'saas application "{name}" not found')
         return self._offers.remove_saas(model.uuid, name, deadline)

@@ -12,8 +12,8 @@ from cmr.placement.v1 import placement_pb2
 from cmr.relations.v1 import relations_pb2
 from gateway import status as view
 from gateway.auth import Caller
-from gateway.ports import Ports, or_none
-from gateway.resolve import Resolver
+from gateway.ports import Ports
+from gateway.resolve import Resolver, find_application
 from kernel import errors
 from services.common.deadline import Deadline
 
@@ -87,15 +87,8 @@ class Status:
             ).offer
         except errors.CmrError:
             return pb.StatusValue(current=saas.status, message=saas.status_message)
-        app = or_none(
-            lambda: self._ports.placement.get_application(
-                placement_pb2.GetApplicationRequest(
-                    model_uuid=offer.model_uuid, application=offer.application
-                ),
-                deadline,
-            )
-        )
-        status = app.application.status if app is not None else ""
+        app = find_application(self._ports, offer.model_uuid, offer.application, deadline)
+        status = app.status if app is not None else ""
         if not status or status == "unknown":
             return pb.StatusValue(current="unknown")
         return pb.StatusValue(current=status)
