@@ -22,11 +22,6 @@ from services.common.deadline import Deadline
 from services.common.local import LocalTarget
 from services.common.server import CHANNEL_OPTIONS
 
-DEFAULT_TIMEOUT_S: Final = 10.0
-MAX_TIMEOUT_S: Final = 3600.0
-"""However long a caller allows, no internal call waits longer than this."""
-"""Deadline of a call to a service when the incoming call has none shorter."""
-
 SERVICE_NAMES: Final = {
     "placement": "cmr.placement.v1.PlacementService",
     "access": "cmr.access.v1.AccessService",
