@@ -11,7 +11,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from cmr.gateway.v1 import gateway_pb2 as pb
 from cmr.gateway.v1 import gateway_pb2_grpc
-from gateway import server
+from gateway import server, servicers
 from services.common import contract
 
 
@@ -77,15 +77,15 @@ def test_only_the_old_service_is_marked_deprecated() -> None:
 
 def test_each_servicer_implements_every_method_of_its_service() -> None:
     classes = {
-        "SessionService": (server.SessionServicer, gateway_pb2_grpc.SessionServiceServicer),
-        "UserService": (server.UserServicer, gateway_pb2_grpc.UserServiceServicer),
-        "ModelService": (server.ModelServicer, gateway_pb2_grpc.ModelServiceServicer),
+        "SessionService": (servicers.SessionServicer, gateway_pb2_grpc.SessionServiceServicer),
+        "UserService": (servicers.UserServicer, gateway_pb2_grpc.UserServiceServicer),
+        "ModelService": (servicers.ModelServicer, gateway_pb2_grpc.ModelServiceServicer),
         "CrossModelService": (
-            server.CrossModelServicer,
+            servicers.CrossModelServicer,
             gateway_pb2_grpc.CrossModelServiceServicer,
         ),
         "CrossControllerService": (
-            server.CrossControllerServicer,
+            servicers.CrossControllerServicer,
             gateway_pb2_grpc.CrossControllerServiceServicer,
         ),
     }
@@ -106,7 +106,7 @@ def test_each_old_path_is_answered_by_the_servicer_of_its_new_service() -> None:
 
 
 def test_an_old_method_without_a_new_home_stops_the_server_being_built() -> None:
-    servicers = _stand_ins()
-    del servicers["cmr.gateway.v1.CrossControllerService"]
+    stand_ins = _stand_ins()
+    del stand_ins["cmr.gateway.v1.CrossControllerService"]
     with pytest.raises(ValueError, match="GatewayService/GetControllerIdentity"):
-        server.served_by(server.DEPRECATED_SERVICE, servicers)
+        server.served_by(server.DEPRECATED_SERVICE, stand_ins)
